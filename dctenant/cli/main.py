@@ -1,0 +1,82 @@
+"""The ``dctenant`` command group and the single place where errors become messages and exit codes.
+
+Commands are imported only when they run (``LazyGroup``), so ``dctenant --help`` stays fast.
+Exit codes: 0 ok, 1 error, 2 usage, 3 changes pending / shortfalls / violations with ``--exit-code``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from dctenant import __version__
+
+COMMANDS = {
+    "validate": ("dctenant.cli.commands.validate", "Check quotas/ and report every problem."),
+    "show": ("dctenant.cli.commands.show", "Show the data centre: pools, capacity and tenants."),
+    "plan": ("dctenant.cli.commands.plan", "Divide free capacity fairly among tenants and explain it."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports each command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help comes from the table above, so that --help imports no command module.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dctenant")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """dctenant: fair capacity, namespaces and quotas for the tenants of a data centre."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn dctenant's errors into red lines on stderr and exit 1."""
+    from dctenant.errors import DctenantError, ValidationError
+
+    try:
+        cli.main(args=argv, prog_name="dctenant", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except DctenantError as exc:
+        if _debug(argv):
+            raise
+        lines = [str(p) for p in exc.problems] if isinstance(exc, ValidationError) else [str(exc)]
+        for line in lines:
+            click.secho(line, fg="red", err=True)
+        if isinstance(exc, ValidationError):
+            click.secho(str(exc.message), fg="red", bold=True, err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _debug(argv: list[str] | None) -> bool:
+    args: Any = sys.argv[1:] if argv is None else argv
+    return bool(os.environ.get("DCTENANT_DEBUG")) or "-v" in args or "--verbose" in args

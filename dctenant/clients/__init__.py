@@ -1,0 +1,1 @@
+"""Clients: the only code that talks to Kubernetes, Prometheus, Pulumi and databases."""

@@ -1,0 +1,68 @@
+"""The data centre's rules: tiers (weights and guarantees), licence rules, rounding, enforcement.
+
+Kept apart from the data centre's capacity because the policy changes for different reasons
+(a regulator's decision) than the hardware does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from dctenant.domain import resources
+
+ACTIONS = ("notify", "throttle", "scale-down", "suspend")
+
+DEFAULT_GRANULARITY: Mapping[resources.Kind, Decimal] = {
+    resources.Kind.CPU: Decimal("0.001"),
+    resources.Kind.MEMORY: Decimal(2**20),
+    resources.Kind.STORAGE: Decimal(2**20),
+    resources.Kind.BANDWIDTH: Decimal(10**6),
+    resources.Kind.GPU: Decimal(1),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tier:
+    """A class of tenant: its weight in fair sharing and the fraction of its demand it is guaranteed."""
+
+    name: str
+    weight: Decimal
+    guaranteed: Decimal
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LicenceRules:
+    """How many days before expiry to warn, and how many after expiry a tenant is still served."""
+
+    warning_days: int = 30
+    grace_days: int = 14
+
+
+@dataclass(frozen=True, kw_only=True)
+class Enforcement:
+    """Thresholds of metrics-based enforcement (used by ``dctenant enforce``); durations in seconds."""
+
+    warning_at: Decimal = Decimal("0.8")
+    breach_at: Decimal = Decimal(1)
+    sustained_for: int = 600
+    grace_period: int = 1800
+    recovery_window: int = 900
+    actions: tuple[str, ...] = ACTIONS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """Everything in ``quotas/policy.yaml``."""
+
+    name: str
+    tiers: Mapping[str, Tier]
+    licences: LicenceRules = field(default_factory=LicenceRules)
+    granularity: Mapping[resources.Kind, Decimal] = field(default_factory=lambda: dict(DEFAULT_GRANULARITY))
+    enforcement: Enforcement = field(default_factory=Enforcement)
+
+    def unit(self, key: str) -> Decimal:
+        """The rounding unit of a resource key (a millicore, a MiB, an Mbit/s, a GPU by default)."""
+        return self.granularity.get(resources.kind(key), DEFAULT_GRANULARITY[resources.kind(key)])

@@ -1,0 +1,20 @@
+"""The whole of ``quotas/`` as one value: the data centre, its policy and its tenants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dctenant.domain import policies, pools, tenants
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quotas:
+    datacentre: pools.DataCentre
+    policy: policies.Policy
+    tenants: tuple[tenants.Tenant, ...]
+
+    def tenant(self, tenant_id: str) -> tenants.Tenant:
+        for t in self.tenants:
+            if t.id == tenant_id:
+                return t
+        raise KeyError(tenant_id)

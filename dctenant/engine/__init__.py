@@ -1,0 +1,1 @@
+"""Engine: pure computations over domain objects (allocation, planning, enforcement)."""

@@ -1,0 +1,130 @@
+"""Load ``quotas/datacentre.yaml`` (kind DataCentre): storage classes and pools."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from dctenant.domain import pools, resources
+from dctenant.loaders import headers, resourcemaps
+from dctenant.loaders.documents import Path
+from dctenant.loaders.fields import Reader
+from dctenant.loaders.resourcemaps import Mode
+
+SPEC_FIELDS = ("storageClasses", "pools", "reserve", "overcommit")
+POOL_FIELDS = ("name", "site", "context", "capacity", "reserve", "overcommit")
+
+
+def load(reader: Reader) -> pools.DataCentre | None:
+    header = headers.read(reader, kind="DataCentre")
+    if header is None:
+        return None
+    metadata, raw_spec = header
+    spec = reader.mapping(("spec",), raw_spec, required=("storageClasses", "pools"), optional=SPEC_FIELDS) or {}
+    classes = _storage_classes(reader, spec.get("storageClasses", []))
+    class_names = {c.name for c in classes}
+    reserve = resourcemaps.read(reader, ("spec", "reserve"), spec.get("reserve", {}), mode=Mode.RESERVE,
+                                storage_classes=class_names)
+    overcommit = resourcemaps.read(reader, ("spec", "overcommit"), spec.get("overcommit", {}),
+                                   mode=Mode.OVERCOMMIT, storage_classes=class_names)
+    found: list[pools.Pool] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(reader.sequence(("spec", "pools"), spec.get("pools", [])) or []):
+        pool = _pool(reader, ("spec", "pools", index), raw, class_names, reserve, overcommit)
+        if pool is None:
+            continue
+        if pool.name in seen:
+            reader.report(("spec", "pools", index, "name"), f'duplicate pool "{pool.name}"',
+                          hint=f"it is already declared as pools[{seen[pool.name]}]")
+            continue
+        seen[pool.name] = index
+        found.append(pool)
+    if not found and "pools" in spec:
+        reader.report(("spec", "pools"), "the data centre declares no usable pool")
+    name = reader.name(("metadata", "name"), metadata.get("name")) or "datacentre"
+    display = headers.display_name(reader, ("metadata", "displayName"), metadata.get("displayName", {"en": name, "fa": name}),
+                                   fallback=name)
+    return pools.DataCentre(name=name, display_name=display, storage_classes=classes, pools=tuple(found))
+
+
+def _storage_classes(reader: Reader, raw: Any) -> tuple[pools.StorageClass, ...]:
+    out: list[pools.StorageClass] = []
+    for index, item in enumerate(reader.sequence(("spec", "storageClasses"), raw) or []):
+        path: Path = ("spec", "storageClasses", index)
+        fields = reader.mapping(path, item, required=("name",), optional=("description",))
+        if fields is None:
+            continue
+        name = reader.name((*path, "name"), fields.get("name"), subdomain=True, max_length=253)
+        if name is None:
+            continue
+        if any(c.name == name for c in out):
+            reader.report((*path, "name"), f'duplicate storage class "{name}"')
+            continue
+        description = reader.string((*path, "description"), fields.get("description", ""), empty=True) or ""
+        out.append(pools.StorageClass(name=name, description=description))
+    return tuple(out)
+
+
+def _pool(
+    reader: Reader,
+    path: Path,
+    raw: Any,
+    class_names: set[str],
+    default_reserve: dict[str, resourcemaps.Value],
+    default_overcommit: dict[str, resourcemaps.Value],
+) -> pools.Pool | None:
+    fields = reader.mapping(path, raw, required=("name", "context", "capacity"), optional=POOL_FIELDS)
+    if fields is None:
+        return None
+    name = reader.name((*path, "name"), fields.get("name"))
+    context = reader.string((*path, "context"), fields.get("context"))
+    site = reader.string((*path, "site"), fields.get("site", name or ""), empty=True) or ""
+    capacity = resourcemaps.amounts(
+        resourcemaps.read(reader, (*path, "capacity"), fields.get("capacity", {}), mode=Mode.AMOUNT,
+                          storage_classes=class_names)
+    )
+    own_reserve = resourcemaps.read(reader, (*path, "reserve"), fields.get("reserve", {}), mode=Mode.RESERVE,
+                                    storage_classes=class_names)
+    own_overcommit = resourcemaps.read(reader, (*path, "overcommit"), fields.get("overcommit", {}),
+                                       mode=Mode.OVERCOMMIT, storage_classes=class_names)
+    if name is None or context is None:
+        return None
+    reserve = _resolve({**default_reserve}, own_reserve, capacity)
+    overcommit = _resolve({**default_overcommit}, own_overcommit, capacity)
+    for section, own in (("reserve", own_reserve), ("overcommit", own_overcommit)):
+        for key in sorted(own):
+            if not any(_wildcard(k) == key or k == key for k in capacity):
+                reader.report((*path, section), f"{key.removesuffix('/*')} is not in this pool's capacity",
+                              hint="add it to capacity or remove it here")
+    for key in capacity:
+        usable = capacity[key] * overcommit.get(key, Decimal(1))
+        if reserve.get(key, Decimal(0)) > usable:
+            reader.report((*path, "reserve"), f"reserve of {key} ({resources.format_amount(key, reserve[key])}) "
+                          f"exceeds the capacity ({resources.format_amount(key, usable)})",
+                          hint="lower the reserve")
+    return pools.Pool(name=name, site=site, context=context, capacity=capacity, reserve=reserve, overcommit=overcommit)
+
+
+def _resolve(
+    defaults: dict[str, resourcemaps.Value], own: dict[str, resourcemaps.Value], capacity: dict[str, Decimal]
+) -> dict[str, Decimal]:
+    """Per resource of the pool: its own value, else the data-centre default; percentages of capacity."""
+    out: dict[str, Decimal] = {}
+    for key, amount in capacity.items():
+        wildcard = _wildcard(key)
+        for source in (own, defaults):
+            value = source.get(key, source.get(wildcard) if wildcard else None)
+            if value is not None:
+                out[key] = (resources.round_up(key, amount * value.share)
+                            if isinstance(value, resourcemaps.Percent) else value)
+                break
+    return out
+
+
+def _wildcard(key: str) -> str | None:
+    """The wildcard key (``storage/*``, ``bandwidth/*``) that also covers ``key``, if any."""
+    if key.startswith(resources.STORAGE_PREFIX):
+        return resourcemaps.STORAGE_ANY
+    if key.startswith(resources.BANDWIDTH_PREFIX):
+        return resourcemaps.BANDWIDTH_ANY
+    return None

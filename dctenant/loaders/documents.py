@@ -1,0 +1,133 @@
+"""Read one YAML file safely and remember the line of every field.
+
+The files in ``quotas/`` are edited by hand and reviewed in pull requests, so every error must
+name the file, the line and the field. PyYAML's composer gives each node its position; this
+module builds plain Python data from the nodes and, beside it, a map from field path to line.
+It also refuses what a hand-written quota file never needs: files over 1 MiB, text that is not
+UTF-8, several documents in one file, and aliases that expand beyond a small budget (a
+"billion laughs" file would otherwise take the loader's memory and time).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from dctenant.errors import Problem
+
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 100_000
+
+Path = tuple[str | int, ...]
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """A parsed YAML file: its data and the line (1-based) of each field path."""
+
+    file: str
+    data: Any
+    lines: Mapping[Path, int]
+
+    def line(self, path: Path) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.lines.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    """Builds plain data from composed nodes, counting nodes so that aliases cannot explode."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path, int] = {}
+        self.budget = MAX_NODES
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooLarge
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                child = (*path, str(key))
+                self.lines[child] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        return self.constructor.construct_object(node, deep=False)
+
+
+def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Problem, ...]]:
+    """Read and parse one YAML file; on failure return the problems instead of a document."""
+
+    def fail(message: str, *, line: int | None = None, hint: str | None = None) -> tuple[None, tuple[Problem]]:
+        return None, (Problem(file=display, line=line, field="", message=message, hint=hint),)
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return fail(f"file is {size} bytes, over the 1 MiB limit", hint="split it into smaller files")
+        raw = path.read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read file: {exc.strerror or exc}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return fail(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            line=line,
+            hint="save the file as UTF-8",
+        )
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        return fail("file is empty", hint="add an apiVersion, kind, metadata and spec, or delete the file")
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.composer.ComposerError as exc:
+        mark = exc.problem_mark
+        return fail(
+            "the file holds more than one YAML document",
+            line=mark.line + 1 if mark else None,
+            hint="keep one document per file",
+        )
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" (column {mark.column + 1})" if mark else ""
+        return fail(f"YAML syntax error: {exc.problem}{where}", line=mark.line + 1 if mark else None)
+    finally:
+        loader.dispose()
+    if node is None:
+        return fail("file is empty", hint="add an apiVersion, kind, metadata and spec, or delete the file")
+    builder = _Builder()
+    try:
+        data = builder.build(node, ())
+    except _TooLarge:
+        return fail(
+            f"YAML aliases expand to more than {MAX_NODES} nodes",
+            hint="write the values out instead of nesting aliases (anchors and aliases are not needed here)",
+        )
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        return fail(f"YAML value error: {exc.problem}", line=mark.line + 1 if mark else None)
+    return Document(file=display, data=data, lines=builder.lines), ()

@@ -1,0 +1,87 @@
+"""Load a whole ``quotas/`` directory into one ``Quotas`` value, or report every problem in it.
+
+Nothing is returned half-valid: if any file has a problem, ``load`` raises ``ValidationError``
+with all the problems of all the files, each naming its file, line and field.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+from dctenant.domain import quotas, tenants
+from dctenant.errors import Problem, UserError, ValidationError
+from dctenant.loaders import datacentres, documents, policies
+from dctenant.loaders import tenants as tenant_loader
+from dctenant.loaders.fields import Reader
+
+DEFAULT_PATH = "quotas"
+ENVIRONMENT = "DCTENANT_QUOTAS"
+
+
+def default_path() -> str:
+    """``$DCTENANT_QUOTAS`` or ``quotas``: where every command reads the data centre from."""
+    return os.environ.get(ENVIRONMENT) or DEFAULT_PATH
+
+
+def load(path: str | os.PathLike[str]) -> quotas.Quotas:
+    """Read ``datacentre.yaml``, ``policy.yaml`` and ``tenants/*.yaml`` under ``path``."""
+    root = pathlib.Path(path)
+    if not root.is_dir():
+        raise UserError(f"{root} is not a directory", location=str(root))
+    problems: list[Problem] = []
+
+    def reader_for(name: pathlib.Path) -> Reader | None:
+        display = os.path.join(str(path), str(name.relative_to(root)))
+        if not name.exists():
+            problems.append(Problem(file=display, line=None, field="", message="file not found",
+                                    hint=f"every quotas directory needs {name.relative_to(root)}"))
+            return None
+        document, found = documents.read(name, display=display)
+        problems.extend(found)
+        return None if document is None else Reader(document)
+
+    datacentre = policy = None
+    if (reader := reader_for(root / "datacentre.yaml")) is not None:
+        datacentre = datacentres.load(reader)
+        problems.extend(reader.problems)
+    if (reader := reader_for(root / "policy.yaml")) is not None:
+        policy = policies.load(reader)
+        problems.extend(reader.problems)
+    loaded: list[tenants.Tenant] = []
+    files: dict[str, str] = {}
+    tenant_dir = root / "tenants"
+    names = sorted([*tenant_dir.glob("*.yaml"), *tenant_dir.glob("*.yml")]) if tenant_dir.is_dir() else []
+    for name in names:
+        if (reader := reader_for(name)) is None:
+            continue
+        tenant = tenant_loader.load(reader, stem=name.stem, datacentre=datacentre, policy=policy)
+        problems.extend(reader.problems)
+        if tenant is None:
+            continue
+        if tenant.id in files:
+            problems.append(Problem(file=reader.document.file, line=reader.document.line(("metadata", "name")),
+                                    field="metadata.name", message=f'duplicate tenant id "{tenant.id}"',
+                                    hint=f"it is already declared in {files[tenant.id]}"))
+            continue
+        files[tenant.id] = reader.document.file
+        loaded.append(tenant)
+    problems.extend(_duplicate_namespaces(loaded, files))
+    if problems:
+        raise ValidationError(tuple(problems))
+    assert datacentre is not None and policy is not None
+    return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded))
+
+
+def _duplicate_namespaces(loaded: list[tenants.Tenant], files: dict[str, str]) -> list[Problem]:
+    """Namespace names are unique in the whole data centre (tenant prefixes make clashes rare, not impossible)."""
+    owner: dict[str, str] = {}
+    out: list[Problem] = []
+    for tenant in loaded:
+        for index, ns in enumerate(tenant.namespaces):
+            if ns.name in owner and owner[ns.name] != tenant.id:
+                out.append(Problem(file=files[tenant.id], line=None, field=f"spec.namespaces[{index}].name",
+                                   message=f'namespace "{ns.name}" is also declared by tenant "{owner[ns.name]}"',
+                                   hint="namespace names must be unique in the data centre"))
+            owner.setdefault(ns.name, tenant.id)
+    return out

@@ -1,0 +1,1 @@
+"""Use-cases that combine loaders, engine, renderers and clients. They never print or exit."""

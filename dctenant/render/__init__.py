@@ -1,0 +1,1 @@
+"""Renderers: turn domain objects into manifests, rules, dashboards and reports (deterministically)."""
