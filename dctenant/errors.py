@@ -7,6 +7,8 @@ message can be acted upon without reading a traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -60,3 +62,9 @@ class InfeasibleError(DctenantError):
 
 class BackendError(DctenantError):
     """A backend (Kubernetes, Prometheus, Pulumi, a database) is unreachable or answered badly."""
+
+
+def suggestion(word: str, choices: Collection[str]) -> str | None:
+    """A "did you mean" hint for a misspelt name, or ``None``: every layer words hints the same way."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else None

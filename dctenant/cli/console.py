@@ -44,10 +44,23 @@ def amount(key: str, value: Decimal) -> str:
 
 
 def new_table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:
+    """A table whose ``right`` columns are right-aligned (numbers)."""
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         table.add_column(column, justify="right" if column in right else "left", no_wrap=column in right)
     return table
+
+
+def keep(table: Table, *names: str) -> None:
+    """Never squeeze the named columns below their widest cell (identifiers must stay readable)."""
+    for column in table.columns:
+        if column.header in names:
+            column.min_width = max([len(str(column.header)), *(len(str(c)) for c in column.cells)])
+
+
+def styled(text: str, style: str) -> Text:
+    """Text with a rich style, for table cells."""
+    return Text(text, style=style)
 
 
 STATE_STYLES = {

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dctenant.domain import policies, pools, tenants
+from dctenant.domain import policies, pools
+from dctenant.domain import tenants as tenancy
 
 
 @dataclass(frozen=True, kw_only=True)
 class Quotas:
     datacentre: pools.DataCentre
     policy: policies.Policy
-    tenants: tuple[tenants.Tenant, ...]
+    tenants: tuple[tenancy.Tenant, ...]
 
-    def tenant(self, tenant_id: str) -> tenants.Tenant:
+    def tenant(self, tenant_id: str) -> tenancy.Tenant:
         for t in self.tenants:
             if t.id == tenant_id:
                 return t

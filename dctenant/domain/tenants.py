@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dctenant.domain import pools, policies
+from dctenant.domain import policies, pools
 
 
 class LicenceStatus(enum.Enum):

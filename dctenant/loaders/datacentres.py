@@ -42,8 +42,8 @@ def load(reader: Reader) -> pools.DataCentre | None:
     if not found and "pools" in spec:
         reader.report(("spec", "pools"), "the data centre declares no usable pool")
     name = reader.name(("metadata", "name"), metadata.get("name")) or "datacentre"
-    display = headers.display_name(reader, ("metadata", "displayName"), metadata.get("displayName", {"en": name, "fa": name}),
-                                   fallback=name)
+    raw_display = metadata.get("displayName", {"en": name, "fa": name})
+    display = headers.display_name(reader, ("metadata", "displayName"), raw_display, fallback=name)
     return pools.DataCentre(name=name, display_name=display, storage_classes=classes, pools=tuple(found))
 
 

@@ -4,8 +4,9 @@ The files in ``quotas/`` are edited by hand and reviewed in pull requests, so ev
 name the file, the line and the field. PyYAML's composer gives each node its position; this
 module builds plain Python data from the nodes and, beside it, a map from field path to line.
 It also refuses what a hand-written quota file never needs: files over 1 MiB, text that is not
-UTF-8, several documents in one file, and aliases that expand beyond a small budget (a
-"billion laughs" file would otherwise take the loader's memory and time).
+UTF-8, several documents in one file, a key given twice in one mapping (the first value would
+silently be lost), and aliases that expand beyond a small budget (a "billion laughs" file would
+otherwise take the loader's memory and time).
 """
 
 from __future__ import annotations
@@ -44,28 +45,36 @@ class Document:
         return None
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
 class _Builder:
     """Builds plain data from composed nodes, counting nodes so that aliases cannot explode."""
 
-    def __init__(self) -> None:
+    def __init__(self, file: str) -> None:
+        self.file = file
         self.lines: dict[Path, int] = {}
+        self.problems: list[Problem] = []
         self.budget = MAX_NODES
         self.constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.budget -= 1
         if self.budget < 0:
-            raise _TooLarge
+            raise _TooLargeError
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
                 child = (*path, str(key))
+                if key in out:
+                    self.problems.append(Problem(
+                        file=self.file, line=key_node.start_mark.line + 1, field=_dotted(child),
+                        message=f'"{key}" is given twice in this mapping (first on line {self.lines[child]})',
+                        hint="keep one of them; YAML would silently drop the first"))
+                    continue
                 self.lines[child] = key_node.start_mark.line + 1
                 out[key] = self.build(value_node, child)
             return out
@@ -74,7 +83,24 @@ class _Builder:
         return self.scalar(node)
 
     def scalar(self, node: yaml.Node) -> Any:
-        return self.constructor.construct_object(node, deep=False)
+        try:
+            return self.constructor.construct_object(node, deep=False)
+        except (ValueError, OverflowError):
+            # PyYAML raises a bare ValueError for text that looks like a date but is not one
+            # ("2022-13-01") and for integers beyond Python's 4300-digit limit. Keeping the text
+            # lets the field's reader report it with its field path instead of crashing.
+            return node.value
+
+
+def _dotted(path: Path) -> str:
+    """``("spec", "pools", 0, "name")`` → ``spec.pools[0].name`` (``fields.dotted`` re-exports it)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
 
 
 def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Problem, ...]]:
@@ -119,10 +145,10 @@ def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Pr
         loader.dispose()
     if node is None:
         return fail("file is empty", hint="add an apiVersion, kind, metadata and spec, or delete the file")
-    builder = _Builder()
+    builder = _Builder(display)
     try:
         data = builder.build(node, ())
-    except _TooLarge:
+    except _TooLargeError:
         return fail(
             f"YAML aliases expand to more than {MAX_NODES} nodes",
             hint="write the values out instead of nesting aliases (anchors and aliases are not needed here)",
@@ -130,4 +156,4 @@ def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Pr
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         return fail(f"YAML value error: {exc.problem}", line=mark.line + 1 if mark else None)
-    return Document(file=display, data=data, lines=builder.lines), ()
+    return Document(file=display, data=data, lines=builder.lines), tuple(builder.problems)

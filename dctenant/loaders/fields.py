@@ -8,14 +8,14 @@ therefore read a whole file, then report everything at once.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dctenant.domain import quantities
-from dctenant.errors import Problem
+from dctenant.errors import Problem, suggestion
+from dctenant.loaders import documents
 from dctenant.loaders.documents import Document, Path
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -24,19 +24,7 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 
 def dotted(path: Path) -> str:
     """``("spec", "pools", 0, "name")`` → ``spec.pools[0].name``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
-def suggestion(word: str, choices: Collection[str]) -> str | None:
-    """A "did you mean" hint for a misspelt name, or ``None``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f'did you mean "{close[0]}"?' if close else None
+    return documents._dotted(path)
 
 
 def _type_name(value: Any) -> str:
@@ -52,8 +40,14 @@ class Reader:
     def __init__(self, document: Document) -> None:
         self.document = document
         self.problems: list[Problem] = []
+        # Paths of required fields reported missing: a loader that goes on to read such a field
+        # sees None, and reporting "expected a string, got nothing" there as well would say the
+        # same thing twice.
+        self.missing: set[Path] = set()
 
     def report(self, path: Path, message: str, hint: str | None = None) -> None:
+        if any(path[:end] in self.missing for end in range(1, len(path) + 1)):
+            return
         self.problems.append(
             Problem(file=self.document.file, line=self.document.line(path), field=dotted(path),
                     message=message, hint=hint)
@@ -80,6 +74,7 @@ class Reader:
         for key in required:
             if key not in value:
                 self.report(path, f'missing required field "{key}"')
+                self.missing.add((*path, key))
         return out
 
     def sequence(self, path: Path, value: Any) -> list[Any] | None:
@@ -148,7 +143,8 @@ class Reader:
                 return None
         number = self.ratio(path, value)
         if number is not None and number > 1:
-            self.report(path, f"must be between 0 and 1, got {value}", hint=f'write a percentage such as "{min(number, Decimal(100))}%"')
+            self.report(path, f"must be between 0 and 1, got {value}",
+                        hint=f'write a percentage such as "{min(number, Decimal(100))}%"')
             return None
         return number
 
@@ -182,5 +178,6 @@ class Reader:
             match = re.fullmatch(r"(\d+)([smhd])", value.strip())
             if match:
                 return int(match.group(1)) * units[match.group(2)]
-        self.report(path, f"invalid duration {value!r}", hint='write a whole number and a unit: "30s", "10m", "2h", "1d"')
+        self.report(path, f"invalid duration {value!r}",
+                    hint='write a whole number and a unit: "30s", "10m", "2h", "1d"')
         return None

@@ -52,7 +52,8 @@ def _tiers(reader: Reader, raw: Any) -> dict[str, policies.Tier]:
         if weight is not None and guaranteed is not None:
             out[name] = policies.Tier(name=name, weight=weight, guaranteed=guaranteed, description=description)
     if not out and not reader.problems:
-        reader.report(("spec", "tiers"), "the policy declares no tier", hint="add e.g. standard: {weight: 1, guaranteed: 0%}")
+        reader.report(("spec", "tiers"), "the policy declares no tier",
+                      hint="add e.g. standard: {weight: 1, guaranteed: 0%}")
     return out
 
 

@@ -22,8 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import quantities, resources
+from dctenant.errors import suggestion
 from dctenant.loaders.documents import Path
-from dctenant.loaders.fields import Reader, suggestion
+from dctenant.loaders.fields import Reader
 
 STORAGE_ANY = "storage/*"
 BANDWIDTH_ANY = "bandwidth/*"
@@ -112,7 +113,8 @@ def _value(reader: Reader, path: Path, key: str, raw: Any, *, mode: Mode) -> Val
         # YAML reads an unquoted 0.5 as a float; its shortest repr is the text the user wrote.
         raw = Decimal(repr(raw))
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
-        reader.report(path, f"expected a quantity, got {raw!r}", hint='write a quantity such as "500m", "8Gi" or "10Gbps"')
+        reader.report(path, f"expected a quantity, got {raw!r}",
+                      hint='write a quantity such as "500m", "8Gi" or "10Gbps"')
         return None
     probe = resources.EGRESS if key == BANDWIDTH_ANY else resources.storage("x") if key == STORAGE_ANY else key
     try:

@@ -10,9 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import policies, pools, resources, tenants
+from dctenant.errors import suggestion
 from dctenant.loaders import headers, resourcemaps
 from dctenant.loaders.documents import Path
-from dctenant.loaders.fields import Reader, suggestion
+from dctenant.loaders.fields import Reader
 from dctenant.loaders.resourcemaps import Mode
 
 SPEC_FIELDS = ("displayName", "tier", "licence", "owners", "demand", "namespaces")

@@ -30,7 +30,7 @@ def command(path: str, at: dt.date, output: str) -> None:
                 over = line.demand > line.allocatable
                 t.add_row(line.key, console.amount(line.key, line.capacity), str(line.overcommit),
                           console.amount(line.key, line.reserve), console.amount(line.key, line.allocatable),
-                          console.Text(console.amount(line.key, line.demand), style="red" if over else ""))
+                          console.styled(console.amount(line.key, line.demand), "red" if over else ""))
             console.stdout.print(t)
         t = console.new_table("Tenants", "tenant", "name", "نام", "tier", "licence", "state", "pools",
                               "namespaces")

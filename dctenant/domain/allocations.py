@@ -1,0 +1,148 @@
+"""The result of allocation: every tenant's envelope in every pool, and why it is that size.
+
+An ``Allocation`` is a value: the plan command prints it, the renderers turn envelopes into
+quotas, and the auditors' reports compare usage against it. ``as_dict`` is the stable JSON
+form documented in docs/plan.md (quantities as decimal strings in base units).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dctenant.domain import resources, tenants
+
+DEMAND = "demand"
+GUARANTEE = "guarantee"
+LICENCE = "licence"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolResource:
+    """One resource of one pool after allocation."""
+
+    key: str
+    capacity: Decimal
+    reserve: Decimal
+    allocatable: Decimal
+    allocated: Decimal
+    saturated: bool
+
+    @property
+    def free(self) -> Decimal:
+        return self.allocatable - self.allocated
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolAllocation:
+    name: str
+    resources: tuple[PoolResource, ...]
+    guarantee_scale: Decimal  # 1 when every guarantee fits
+    rounds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Share:
+    """A tenant's share of one pool: its demand, its envelope, and what stopped it growing."""
+
+    pool: str
+    demand: Mapping[str, Decimal]
+    envelope: Mapping[str, Decimal]
+    fraction: Decimal  # served fraction of the demand (exact, before rounding)
+    weighted_share: Decimal  # dominant share divided by weight
+    dominant: str  # the resource of which it asked the largest share of the pool
+    limited_by: str  # DEMAND, GUARANTEE, LICENCE or the key of the saturated resource
+    round: int  # the progressive-filling round in which it froze (0-based)
+
+    @property
+    def short(self) -> bool:
+        """True when the envelope is below the demand on some resource."""
+        return any(self.envelope.get(k, Decimal(0)) < v for k, v in self.demand.items())
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantAllocation:
+    tenant: str
+    licence: tenants.LicenceState
+    weight: Decimal
+    guaranteed: Decimal
+    shares: Mapping[str, Share]
+
+    @property
+    def state(self) -> str:
+        """``allocated``, ``grace`` (served but flagged) or ``suspended`` (not served)."""
+        if self.licence is tenants.LicenceState.GRACE:
+            return "grace"
+        return "allocated" if self.licence.served else "suspended"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamespaceQuota:
+    """A staff-declared namespace's quota, scaled down where the envelope is smaller than the quotas."""
+
+    tenant: str
+    namespace: str
+    pool: str
+    requested: Mapping[str, Decimal]
+    granted: Mapping[str, Decimal]
+
+    @property
+    def scaled(self) -> bool:
+        return any(self.granted.get(k, Decimal(0)) < v for k, v in self.requested.items())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Allocation:
+    at: dt.date
+    pools: Mapping[str, PoolAllocation]
+    tenants: Mapping[str, TenantAllocation]
+    namespaces: tuple[NamespaceQuota, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def shortfall(self) -> bool:
+        """True when any tenant gets less than its demand somewhere."""
+        return any(s.short for t in self.tenants.values() for s in t.shares.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        plain = resources.plain
+
+        def amounts(values: Mapping[str, Decimal]) -> dict[str, str]:
+            return {k: plain(values[k]) for k in resources.ordered(values)}
+
+        return {
+            "kind": "AllocationPlan",
+            "at": self.at.isoformat(),
+            "pools": {
+                name: {
+                    r.key: {"capacity": plain(r.capacity), "reserve": plain(r.reserve),
+                            "allocatable": plain(r.allocatable), "allocated": plain(r.allocated),
+                            "free": plain(r.free)}
+                    for r in pool.resources
+                }
+                for name, pool in self.pools.items()
+            },
+            "tenants": {
+                tid: {
+                    "state": t.state,
+                    "licence": t.licence.value,
+                    "weight": plain(t.weight),
+                    "pools": {
+                        s.pool: {"demand": amounts(s.demand), "envelope": amounts(s.envelope),
+                                 "fraction": plain(s.fraction), "weightedShare": plain(s.weighted_share),
+                                 "limitedBy": s.limited_by}
+                        for s in t.shares.values()
+                    },
+                }
+                for tid, t in self.tenants.items()
+            },
+            "namespaces": {
+                ns.namespace: {"tenant": ns.tenant, "pool": ns.pool, "requested": amounts(ns.requested),
+                               "granted": amounts(ns.granted), "scaled": ns.scaled}
+                for ns in self.namespaces
+            },
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,170 @@
+"""The fair allocator: divide every pool's allocatable capacity among the tenants that asked for it.
+
+It maps the domain (Decimal quantities, tenants, licences, tiers) onto the numeric core in
+``filling`` one pool at a time, rounds envelopes to whole units (millicores, MiB, Mbit/s, GPUs by
+default), scales staff-declared namespace quotas down where they no longer fit, and records why
+each tenant got what it got.
+
+Pure: it reads no clock, file or network and prints nothing; "today" is the ``at`` parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_FLOOR, Decimal
+
+import numpy as np
+
+from dctenant.domain import allocations, policies, pools, resources
+from dctenant.domain import tenants as tenancy
+from dctenant.engine import filling
+
+ZERO = Decimal(0)
+_SHOWN = Decimal("0.000001")
+
+
+def allocate(
+    datacentre: pools.DataCentre,
+    *,
+    tenants: Sequence[tenancy.Tenant],
+    policy: policies.Policy,
+    at: dt.date,
+) -> allocations.Allocation:
+    """Weighted DRF with tier guarantees, demand caps and licence gating, in every pool."""
+    states = {t.id: t.licence.state(at=at, rules=policy.licences) for t in tenants}
+    warnings = _licence_warnings(tenants, states, policy, at)
+    pool_results: dict[str, allocations.PoolAllocation] = {}
+    shares: dict[str, dict[str, allocations.Share]] = {t.id: {} for t in tenants}
+    for pool in datacentre.pools:
+        members = [t for t in tenants if pool.name in t.demand and states[t.id].served]
+        pool_results[pool.name], granted = _allocate_pool(pool, members, policy, warnings)
+        shares_in_pool = {**granted, **_refused(pool, tenants, states)}
+        for tenant_id, share in shares_in_pool.items():
+            shares[tenant_id][pool.name] = share
+    result = {
+        t.id: allocations.TenantAllocation(
+            tenant=t.id, licence=states[t.id], weight=policy.tiers[t.tier].weight,
+            guaranteed=policy.tiers[t.tier].guaranteed, shares=shares[t.id])
+        for t in sorted(tenants, key=lambda t: t.id)
+    }
+    namespaces = _namespace_quotas(tenants, result, policy, warnings)
+    return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
+                                  warnings=tuple(warnings))
+
+
+def _allocate_pool(
+    pool: pools.Pool, members: list[tenancy.Tenant], policy: policies.Policy, warnings: list[str]
+) -> tuple[allocations.PoolAllocation, dict[str, allocations.Share]]:
+    keys = pool.resources
+    unit = [policy.unit(k) for k in keys]
+    allocatable = [pool.allocatable(k) for k in keys]
+    # Work in whole units of each resource: the fill is scale invariant, and rounding needs them.
+    cap_units = np.array([int((a / u).to_integral_value(ROUND_FLOOR)) for a, u in zip(allocatable, unit, strict=True)],
+                         dtype=np.int64)
+    demand_dec = [[t.demand[pool.name].get(k, ZERO) / u for k, u in zip(keys, unit, strict=True)] for t in members]
+    shape = (len(members), len(keys))
+    demand = np.array([[float(x) for x in row] for row in demand_dec], dtype=np.float64).reshape(shape)
+    demand_units = np.array([[int(x.to_integral_value(ROUND_FLOOR)) for x in row] for row in demand_dec],
+                            dtype=np.int64).reshape(shape)
+    weights = np.array([float(policy.tiers[t.tier].weight) for t in members], dtype=np.float64)
+    guarantees = np.array([float(policy.tiers[t.tier].guaranteed) for t in members], dtype=np.float64)
+    result = filling.fill(demand=demand, capacity=cap_units.astype(np.float64), weights=weights,
+                          guarantees=guarantees)
+    exact = result.fraction[:, None] * demand
+    envelope_units = filling.round_down_fairly(exact=exact, demand_units=demand_units, capacity_units=cap_units)
+    if result.guarantee_scale < 1:
+        warnings.append(
+            f"pool {pool.name}: the tier guarantees do not all fit; every guarantee is scaled to "
+            f"{result.guarantee_scale:.2%} of what the tiers promise")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dominant_index = np.argmax(np.where(demand > 0, demand / np.maximum(cap_units, 1e-300), -1.0), axis=1) \
+            if len(members) else np.zeros(0, dtype=np.int64)
+    shares: dict[str, allocations.Share] = {}
+    for i, tenant in enumerate(members):
+        limited = int(result.limited_by[i])
+        reason = (allocations.DEMAND if limited == filling.LIMITED_BY_DEMAND
+                  else allocations.GUARANTEE if limited == filling.LIMITED_BY_GUARANTEE else keys[limited])
+        if reason in keys and cap_units[limited] == 0:
+            warnings.append(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable")
+        shares[tenant.id] = allocations.Share(
+            pool=pool.name,
+            demand={k: tenant.demand[pool.name][k] for k in keys if k in tenant.demand[pool.name]},
+            envelope={k: Decimal(int(envelope_units[i, j])) * unit[j] for j, k in enumerate(keys)
+                      if k in tenant.demand[pool.name]},
+            fraction=_shown(result.fraction[i]),
+            weighted_share=_shown(result.level[i]),
+            dominant=keys[int(dominant_index[i])],
+            limited_by=reason,
+            round=int(result.frozen_round[i]),
+        )
+    used = envelope_units.sum(axis=0) if len(members) else np.zeros(len(keys), dtype=np.int64)
+    lines = tuple(
+        allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
+                                 allocatable=allocatable[j], allocated=Decimal(int(used[j])) * unit[j],
+                                 saturated=bool(result.saturated[j]) if len(members) else False)
+        for j, k in enumerate(keys)
+    )
+    return (allocations.PoolAllocation(name=pool.name, resources=lines,
+                                       guarantee_scale=_shown(result.guarantee_scale), rounds=result.rounds),
+            shares)
+
+
+def _refused(
+    pool: pools.Pool, tenants: Iterable[tenancy.Tenant], states: dict[str, tenancy.LicenceState]
+) -> dict[str, allocations.Share]:
+    """Tenants with demand here whose licence does not allow service get an empty envelope."""
+    return {
+        t.id: allocations.Share(pool=pool.name, demand=dict(t.demand[pool.name]),
+                                envelope=dict.fromkeys(t.demand[pool.name], ZERO), fraction=ZERO,
+                                weighted_share=ZERO, dominant="", limited_by=allocations.LICENCE, round=0)
+        for t in tenants if pool.name in t.demand and not states[t.id].served
+    }
+
+
+def _licence_warnings(
+    tenants: Sequence[tenancy.Tenant], states: dict[str, tenancy.LicenceState], policy: policies.Policy,
+    at: dt.date,
+) -> list[str]:
+    out = []
+    for t in sorted(tenants, key=lambda t: t.id):
+        if states[t.id] is tenancy.LicenceState.GRACE:
+            until = t.licence.expires + dt.timedelta(days=policy.licences.grace_days)
+            out.append(f"tenant {t.id}: licence {t.licence.number} expired on {t.licence.expires}; "
+                       f"served in grace until {until}, then its envelope drops to zero")
+    return out
+
+
+def _namespace_quotas(
+    tenants: Sequence[tenancy.Tenant],
+    result: dict[str, allocations.TenantAllocation],
+    policy: policies.Policy,
+    warnings: list[str],
+) -> tuple[allocations.NamespaceQuota, ...]:
+    """Scale each pool's namespace quotas down, per resource, to fit within the tenant's envelope."""
+    out: list[allocations.NamespaceQuota] = []
+    for t in sorted(tenants, key=lambda t: t.id):
+        for pool_name in sorted({ns.pool for ns in t.namespaces}):
+            share = result[t.id].shares.get(pool_name)
+            envelope = share.envelope if share else {}
+            total = t.namespace_total(pool_name)
+            ratios = {k: envelope.get(k, ZERO) / v for k, v in total.items() if v > envelope.get(k, ZERO)}
+            for ns in (n for n in t.namespaces if n.pool == pool_name):
+                granted = {k: _floor_to(v * ratios[k], policy.unit(k)) if k in ratios else v
+                           for k, v in ns.quota.items()}
+                out.append(allocations.NamespaceQuota(tenant=t.id, namespace=ns.name, pool=pool_name,
+                                                      requested=dict(ns.quota), granted=granted))
+            if ratios and result[t.id].licence.served:
+                squeezed = ", ".join(f"{k} to {min(ratios[k], Decimal(1)):.1%}" for k in resources.ordered(ratios))
+                warnings.append(f"tenant {t.id}: namespaces in pool {pool_name} exceed the envelope; "
+                                f"their quotas are scaled down: {squeezed}")
+    return tuple(out)
+
+
+def _floor_to(value: Decimal, unit: Decimal) -> Decimal:
+    return (value / unit).to_integral_value(ROUND_FLOOR) * unit
+
+
+def _shown(value: float) -> Decimal:
+    """A float of the numeric core as a Decimal with six decimals: what the plan shows and serialises."""
+    return Decimal(repr(float(value))).quantize(_SHOWN)
