@@ -110,14 +110,12 @@ def _precheck(kind: str, text: str, parse: Callable[[str], Decimal]) -> None:
         raise _error(kind, text, "negative values are not allowed")
 
 
-def _scale(num: str, power10: int = 0, power2: int = 0) -> Decimal | None:
-    """num × 10^power10 × 2^power2 exactly, or None when that needs more than 100 digits."""
+def _scale(num: str, power10: int = 0, power2: int = 0) -> tuple[Decimal | None, Decimal]:
+    """num × 10^power10 × 2^power2: exactly (None if that needs over 100 digits), and rounded."""
     with decimal.localcontext(_CTX) as ctx:
-        ctx.traps[decimal.Inexact] = True
-        try:
-            return Decimal(num).scaleb(power10) * (1 << power2)
-        except decimal.Inexact:
-            return None
+        ctx.clear_flags()
+        rounded = Decimal(num).scaleb(power10) * (1 << power2)
+        return (None if ctx.flags[decimal.Inexact] else rounded), rounded
 
 
 def _tidy(value: Decimal) -> Decimal:
@@ -159,13 +157,6 @@ def _number(kind: str, value: object) -> Decimal:
     return _tidy(number)
 
 
-def _checked_scale(kind: str, text: str, num: str, power10: int, power2: int = 0) -> Decimal:
-    exact = _scale(num, power10, power2)
-    with decimal.localcontext(_CTX):
-        approx = Decimal(num).scaleb(power10) * (1 << power2)
-    return _bounded(kind, text, exact, approx)
-
-
 def _quantity_mistake(text: str) -> QuantityError:
     """Explains why text is not a quantity, suggesting what its writer most likely meant."""
     lead = _LEADING_NUMBER.fullmatch(text)
@@ -201,7 +192,7 @@ def _bandwidth_mistake(text: str, num: str, unit: str) -> QuantityError:
     """Explains why unit is not a bandwidth unit, suggesting the bit rate its writer most likely meant."""
 
     def rate(prefix: str, factor: int) -> str | None:
-        value = _scale(num, 3 * _PREFIX[prefix.lower()])
+        value = _scale(num, 3 * _PREFIX[prefix.lower()])[0]
         if value is None:
             return None
         return _write((Bandwidth.format(value * factor), ""), parse=Bandwidth.parse)
@@ -237,10 +228,10 @@ class Quantity:
         if exp is not None:
             # No accepted value needs a six-digit exponent; clamping keeps int() and Decimal cheap.
             power = int(exp) if len(exp.lstrip("+-")) <= 5 else (-99999 if exp[0] == "-" else 99999)
-            return _checked_scale("quantity", text, num, power)
+            return _bounded("quantity", text, *_scale(num, power))
         if suffix in _BINARY_SI:
-            return _checked_scale("quantity", text, num, 0, _BINARY_SI[suffix])
-        return _checked_scale("quantity", text, num, _DECIMAL_SI[suffix])
+            return _bounded("quantity", text, *_scale(num, 0, _BINARY_SI[suffix]))
+        return _bounded("quantity", text, *_scale(num, _DECIMAL_SI[suffix]))
 
     @staticmethod
     def format(value: Decimal) -> str:
@@ -280,7 +271,7 @@ class Bandwidth:
         power = 0 if unit == "" else 3 if unit == "kbps" else _BANDWIDTH.get(unit)
         if power is None:
             raise _bandwidth_mistake(text, num, unit)
-        return _checked_scale("bandwidth", text, num, power)
+        return _bounded("bandwidth", text, *_scale(num, power))
 
     @staticmethod
     def format(value: Decimal) -> str:
@@ -297,7 +288,7 @@ def _ratio_text(kind: str, text: str) -> Decimal:
     match = _RATIO.fullmatch(text)
     if match is None:
         raise _error(kind, text, "it is not a number or a percentage", _EXAMPLE[kind])
-    value = _scale(match["num"], int(match["exp"] or 0) - (2 if match["pct"] else 0))
+    value = _scale(match["num"], int(match["exp"] or 0) - (2 if match["pct"] else 0))[0]
     if value is None:
         raise _error(kind, text, "it has too many digits", _EXAMPLE[kind])
     return _tidy(value)

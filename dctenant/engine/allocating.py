@@ -37,7 +37,8 @@ def allocate(
     pool_results: dict[str, allocations.PoolAllocation] = {}
     shares: dict[str, dict[str, allocations.Share]] = {t.id: {} for t in tenants}
     for pool in datacentre.pools:
-        members = [t for t in tenants if pool.name in t.demand and states[t.id].served]
+        # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
+        members = sorted((t for t in tenants if pool.name in t.demand and states[t.id].served), key=lambda t: t.id)
         pool_results[pool.name], granted = _allocate_pool(pool, members, policy, warnings)
         shares_in_pool = {**granted, **_refused(pool, tenants, states)}
         for tenant_id, share in shares_in_pool.items():

@@ -70,7 +70,8 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
 
     # Guarantees first: scale them down together if they do not all fit on some resource.
     floor_use = g[live] @ dem[live]
-    ratio = np.divide(cap, floor_use, out=np.full(n_res, np.inf), where=floor_use > 0)
+    with np.errstate(over="ignore"):  # A vanishing guarantee gives an infinite ratio, as it should.
+        ratio = np.divide(cap, floor_use, out=np.full(n_res, np.inf), where=floor_use > 0)
     alpha = float(min(1.0, ratio.min(initial=np.inf)))
     forced = ratio <= alpha * (1.0 + _TIE)
 

@@ -38,8 +38,9 @@ def load(
     licence = _licence(reader, spec.get("licence"))
     owners = _owners(reader, spec.get("owners"))
     classes = None if datacentre is None else {c.name for c in datacentre.storage_classes}
-    demand = _demand(reader, spec.get("demand", {}), datacentre, classes)
-    namespaces = _namespaces(reader, spec.get("namespaces", []), tenant_id or stem, demand, datacentre, classes)
+    demand, shaky = _demand(reader, spec.get("demand", {}), datacentre, classes)
+    namespaces = _namespaces(reader, spec.get("namespaces", []), tenant_id or stem, demand, datacentre, classes,
+                             shaky)
     if None in (tenant_id, tier, licence, owners):
         return None
     assert tenant_id is not None and tier is not None and licence is not None and owners is not None
@@ -109,8 +110,10 @@ def _pool_resources(
 
 def _demand(
     reader: Reader, raw: Any, datacentre: pools.DataCentre | None, classes: set[str] | None
-) -> dict[str, dict[str, Decimal]]:
+) -> tuple[dict[str, dict[str, Decimal]], set[str]]:
+    """The demand per pool, and the pools whose demand had a problem (so may lack a resource it names)."""
     out: dict[str, dict[str, Decimal]] = {}
+    shaky: set[str] = set()
     for pool_name, item in (reader.mapping(("spec", "demand"), raw) or {}).items():
         path: Path = ("spec", "demand", pool_name)
         pool = None
@@ -120,8 +123,11 @@ def _demand(
                 reader.report(path, f'unknown pool "{pool_name}"', hint=hint)
                 continue
             pool = datacentre.pool(pool_name)
+        before = len(reader.problems)
         out[pool_name] = _pool_resources(reader, path, item, pool, classes, "demand")
-    return out
+        if len(reader.problems) > before:
+            shaky.add(pool_name)
+    return out, shaky
 
 
 def _namespaces(
@@ -131,6 +137,7 @@ def _namespaces(
     demand: dict[str, dict[str, Decimal]],
     datacentre: pools.DataCentre | None,
     classes: set[str] | None,
+    shaky: set[str],
 ) -> tuple[tenants.Namespace, ...]:
     out: list[tenants.Namespace] = []
     seen: dict[str, int] = {}
@@ -165,19 +172,30 @@ def _namespaces(
             continue
         seen[name] = index
         out.append(tenants.Namespace(name=name, pool=pool_name, quota=quota))
-    _check_sums(reader, out, demand, seen)
+    _check_sums(reader, out, demand, seen, shaky)
     return tuple(out)
 
 
 def _check_sums(
-    reader: Reader, namespaces: list[tenants.Namespace], demand: dict[str, dict[str, Decimal]], index: dict[str, int]
+    reader: Reader,
+    namespaces: list[tenants.Namespace],
+    demand: dict[str, dict[str, Decimal]],
+    index: dict[str, int],
+    shaky: set[str],
 ) -> None:
-    """Per pool, the namespaces' quotas together may not exceed the tenant's demand there."""
+    """Per pool, the namespaces' quotas together may not exceed the tenant's demand there.
+
+    Where a pool's demand had a problem, a resource missing from it may be the one that was
+    misspelt, so only the resources that were read are compared: comparing with a demand of 0
+    would report a second, misleading problem for the same mistake.
+    """
     totals: dict[str, dict[str, Decimal]] = {}
     for ns in namespaces:
         totals[ns.pool] = resources.add(totals.get(ns.pool, {}), ns.quota)
     for pool_name, total in totals.items():
         for key in resources.ordered(total):
+            if pool_name in shaky and key not in demand.get(pool_name, {}):
+                continue
             asked = demand.get(pool_name, {}).get(key, Decimal(0))
             if total[key] > asked:
                 first = next(ns for ns in namespaces if ns.pool == pool_name and key in ns.quota)
