@@ -50,6 +50,7 @@ def load(path: str | os.PathLike[str]) -> quotas.Quotas:
         problems.extend(reader.problems)
     loaded: list[tenants.Tenant] = []
     files: dict[str, str] = {}
+    docs: dict[str, documents.Document] = {}
     tenant_dir = root / "tenants"
     names = sorted([*tenant_dir.glob("*.yaml"), *tenant_dir.glob("*.yml")]) if tenant_dir.is_dir() else []
     for name in names:
@@ -65,22 +66,28 @@ def load(path: str | os.PathLike[str]) -> quotas.Quotas:
                                     hint=f"it is already declared in {files[tenant.id]}"))
             continue
         files[tenant.id] = reader.document.file
+        docs[tenant.id] = reader.document
         loaded.append(tenant)
-    problems.extend(_duplicate_namespaces(loaded, files))
+    problems.extend(_duplicate_namespaces(loaded, docs))
     if problems:
         raise ValidationError(tuple(problems))
     assert datacentre is not None and policy is not None
     return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded))
 
 
-def _duplicate_namespaces(loaded: list[tenants.Tenant], files: dict[str, str]) -> list[Problem]:
+def _duplicate_namespaces(loaded: list[tenants.Tenant], docs: dict[str, documents.Document]) -> list[Problem]:
     """Namespace names are unique in the whole data centre (tenant prefixes make clashes rare, not impossible)."""
     owner: dict[str, str] = {}
     out: list[Problem] = []
     for tenant in loaded:
-        for index, ns in enumerate(tenant.namespaces):
+        doc = docs[tenant.id]
+        for ns in tenant.namespaces:
             if ns.name in owner and owner[ns.name] != tenant.id:
-                out.append(Problem(file=files[tenant.id], line=None, field=f"spec.namespaces[{index}].name",
+                # The index in the file, not in tenant.namespaces (which leaves out invalid entries).
+                raw = doc.data["spec"]["namespaces"]
+                index = next(i for i, item in enumerate(raw) if isinstance(item, dict) and item.get("name") == ns.name)
+                path = ("spec", "namespaces", index, "name")
+                out.append(Problem(file=doc.file, line=doc.line(path), field=f"spec.namespaces[{index}].name",
                                    message=f'namespace "{ns.name}" is also declared by tenant "{owner[ns.name]}"',
                                    hint="namespace names must be unique in the data centre"))
             owner.setdefault(ns.name, tenant.id)

@@ -162,8 +162,11 @@ def test_json_follows_the_documented_schema() -> None:
 amount = st.integers(min_value=0, max_value=5000)
 
 
+Estate = tuple[pools.DataCentre, list[tenants.Tenant]]
+
+
 @st.composite
-def estates(draw: st.DrawFn) -> tuple[pools.DataCentre, list[tenants.Tenant]]:
+def estates(draw: st.DrawFn) -> Estate:
     n_pools = draw(st.integers(1, 3))
     members = []
     for p in range(n_pools):
@@ -185,7 +188,7 @@ def estates(draw: st.DrawFn) -> tuple[pools.DataCentre, list[tenants.Tenant]]:
 
 @settings(deadline=None, max_examples=150)
 @given(estates())
-def test_rounded_envelopes_are_feasible_and_within_one_unit(estate: tuple[pools.DataCentre, list[tenants.Tenant]]) -> None:
+def test_rounded_envelopes_are_feasible_and_within_one_unit(estate: Estate) -> None:
     dc, ts = estate
     plan = run(dc, *ts)
     for p in dc.pools:
@@ -206,7 +209,7 @@ def test_rounded_envelopes_are_feasible_and_within_one_unit(estate: tuple[pools.
 
 @settings(deadline=None, max_examples=60)
 @given(estates(), st.randoms(use_true_random=False))
-def test_tenant_order_does_not_matter(estate: tuple[pools.DataCentre, list[tenants.Tenant]], rnd: object) -> None:
+def test_tenant_order_does_not_matter(estate: Estate, rnd: object) -> None:
     dc, ts = estate
     shuffled = list(ts)
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
