@@ -21,7 +21,6 @@ from dctenant.domain import tenants as tenancy
 from dctenant.engine import filling
 
 ZERO = Decimal(0)
-_SHOWN = Decimal("0.000001")
 
 
 def allocate(
@@ -34,14 +33,18 @@ def allocate(
     """Weighted DRF with tier guarantees, demand caps and licence gating, in every pool."""
     states = {t.id: t.licence.state(at=at, rules=policy.licences) for t in tenants}
     warnings = _licence_warnings(tenants, states, policy, at)
+    # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
+    ordered = sorted(tenants, key=lambda t: t.id)
+    served: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
+    refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
+    for t in ordered:
+        for pool_name in t.demand:
+            (served if states[t.id].served else refused)[pool_name].append(t)
     pool_results: dict[str, allocations.PoolAllocation] = {}
-    shares: dict[str, dict[str, allocations.Share]] = {t.id: {} for t in tenants}
+    shares: dict[str, dict[str, allocations.Share]] = {t.id: {} for t in ordered}
     for pool in datacentre.pools:
-        # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
-        members = sorted((t for t in tenants if pool.name in t.demand and states[t.id].served), key=lambda t: t.id)
-        pool_results[pool.name], granted = _allocate_pool(pool, members, policy, warnings)
-        shares_in_pool = {**granted, **_refused(pool, tenants, states)}
-        for tenant_id, share in shares_in_pool.items():
+        pool_results[pool.name], granted = _allocate_pool(pool, served[pool.name], policy, warnings)
+        for tenant_id, share in {**granted, **_refused(pool, refused[pool.name])}.items():
             shares[tenant_id][pool.name] = share
     result = {
         t.id: allocations.TenantAllocation(
@@ -81,23 +84,31 @@ def _allocate_pool(
     with np.errstate(divide="ignore", invalid="ignore"):
         dominant_index = np.argmax(np.where(demand > 0, demand / np.maximum(cap_units, 1e-300), -1.0), axis=1) \
             if len(members) else np.zeros(0, dtype=np.int64)
+    # Plain Python lists: per-element numpy indexing would dominate the cost at 10,000 tenants.
+    env_rows = envelope_units.tolist()
+    limited_rows = result.limited_by.tolist()
+    rounds = result.frozen_round.tolist()
+    dominant_rows = dominant_index.tolist()
+    fractions = [_shown(x) for x in result.fraction.tolist()]
+    levels = [_shown(x) for x in result.level.tolist()]
+    names = {filling.LIMITED_BY_DEMAND: allocations.DEMAND, filling.LIMITED_BY_GUARANTEE: allocations.GUARANTEE,
+             **dict(enumerate(keys))}
     shares: dict[str, allocations.Share] = {}
     for i, tenant in enumerate(members):
-        limited = int(result.limited_by[i])
-        reason = (allocations.DEMAND if limited == filling.LIMITED_BY_DEMAND
-                  else allocations.GUARANTEE if limited == filling.LIMITED_BY_GUARANTEE else keys[limited])
-        if reason in keys and cap_units[limited] == 0:
+        asked = tenant.demand[pool.name]
+        reason = names[limited_rows[i]]
+        if limited_rows[i] >= 0 and cap_units[limited_rows[i]] == 0:
             warnings.append(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable")
+        row = env_rows[i]
         shares[tenant.id] = allocations.Share(
             pool=pool.name,
-            demand={k: tenant.demand[pool.name][k] for k in keys if k in tenant.demand[pool.name]},
-            envelope={k: Decimal(int(envelope_units[i, j])) * unit[j] for j, k in enumerate(keys)
-                      if k in tenant.demand[pool.name]},
-            fraction=_shown(result.fraction[i]),
-            weighted_share=_shown(result.level[i]),
-            dominant=keys[int(dominant_index[i])],
+            demand=asked,
+            envelope={k: Decimal(row[j]) * unit[j] for j, k in enumerate(keys) if k in asked},
+            fraction=fractions[i],
+            weighted_share=levels[i],
+            dominant=keys[dominant_rows[i]],
             limited_by=reason,
-            round=int(result.frozen_round[i]),
+            round=rounds[i],
         )
     used = envelope_units.sum(axis=0) if len(members) else np.zeros(len(keys), dtype=np.int64)
     lines = tuple(
@@ -111,15 +122,13 @@ def _allocate_pool(
             shares)
 
 
-def _refused(
-    pool: pools.Pool, tenants: Iterable[tenancy.Tenant], states: dict[str, tenancy.LicenceState]
-) -> dict[str, allocations.Share]:
+def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, allocations.Share]:
     """Tenants with demand here whose licence does not allow service get an empty envelope."""
     return {
-        t.id: allocations.Share(pool=pool.name, demand=dict(t.demand[pool.name]),
+        t.id: allocations.Share(pool=pool.name, demand=t.demand[pool.name],
                                 envelope=dict.fromkeys(t.demand[pool.name], ZERO), fraction=ZERO,
                                 weighted_share=ZERO, dominant="", limited_by=allocations.LICENCE, round=0)
-        for t in tenants if pool.name in t.demand and not states[t.id].served
+        for t in tenants
     }
 
 
@@ -168,4 +177,4 @@ def _floor_to(value: Decimal, unit: Decimal) -> Decimal:
 
 def _shown(value: float) -> Decimal:
     """A float of the numeric core as a Decimal with six decimals: what the plan shows and serialises."""
-    return Decimal(repr(float(value))).quantize(_SHOWN)
+    return Decimal(f"{value:.6f}")

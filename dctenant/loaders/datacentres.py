@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import pools, resources
-from dctenant.loaders import headers, resourcemaps
+from dctenant.loaders import fields, headers, resourcemaps
 from dctenant.loaders.documents import Path
 from dctenant.loaders.fields import Reader
 from dctenant.loaders.resourcemaps import Mode
@@ -15,7 +15,12 @@ SPEC_FIELDS = ("storageClasses", "pools", "reserve", "overcommit")
 POOL_FIELDS = ("name", "site", "context", "capacity", "reserve", "overcommit")
 
 
-def load(reader: Reader) -> pools.DataCentre | None:
+def load(reader: Reader, *, incomplete: set[str] | None = None) -> pools.DataCentre | None:
+    """The data centre; the names of pools whose capacity had a problem are added to ``incomplete``.
+
+    Such a pool lacks the resource that was misspelt, and the tenant loader must not then report
+    every tenant's demand for it as "the pool has no ..." on top of the one real problem.
+    """
     header = headers.read(reader, kind="DataCentre")
     if header is None:
         return None
@@ -30,7 +35,12 @@ def load(reader: Reader) -> pools.DataCentre | None:
     found: list[pools.Pool] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(reader.sequence(("spec", "pools"), spec.get("pools", [])) or []):
+        before = len(reader.problems)
         pool = _pool(reader, ("spec", "pools", index), raw, class_names, reserve, overcommit)
+        if pool is not None and incomplete is not None and any(
+            p.field.startswith(fields.dotted(("spec", "pools", index, "capacity"))) for p in reader.problems[before:]
+        ):
+            incomplete.add(pool.name)
         if pool is None:
             continue
         if pool.name in seen:

@@ -42,8 +42,9 @@ def load(path: str | os.PathLike[str]) -> quotas.Quotas:
         return None if document is None else Reader(document)
 
     datacentre = policy = None
+    incomplete: set[str] = set()
     if (reader := reader_for(root / "datacentre.yaml")) is not None:
-        datacentre = datacentres.load(reader)
+        datacentre = datacentres.load(reader, incomplete=incomplete)
         problems.extend(reader.problems)
     if (reader := reader_for(root / "policy.yaml")) is not None:
         policy = policies.load(reader)
@@ -56,7 +57,8 @@ def load(path: str | os.PathLike[str]) -> quotas.Quotas:
     for name in names:
         if (reader := reader_for(name)) is None:
             continue
-        tenant = tenant_loader.load(reader, stem=name.stem, datacentre=datacentre, policy=policy)
+        tenant = tenant_loader.load(reader, stem=name.stem, datacentre=datacentre, policy=policy,
+                                    incomplete=incomplete)
         problems.extend(reader.problems)
         if tenant is None:
             continue

@@ -6,6 +6,7 @@ policy (tiers) run here too, so that each problem points at the tenant file line
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -21,8 +22,17 @@ MAX_ID = 40
 
 
 def load(
-    reader: Reader, *, stem: str, datacentre: pools.DataCentre | None, policy: policies.Policy | None
+    reader: Reader,
+    *,
+    stem: str,
+    datacentre: pools.DataCentre | None,
+    policy: policies.Policy | None,
+    incomplete: Collection[str] = (),
 ) -> tenants.Tenant | None:
+    """The tenant in ``reader``'s document; ``incomplete`` names pools whose capacity could not be read.
+
+    The resources of those pools are not checked (their problem is reported in datacentre.yaml).
+    """
     header = headers.read(reader, kind="Tenant")
     if header is None:
         return None
@@ -38,9 +48,9 @@ def load(
     licence = _licence(reader, spec.get("licence"))
     owners = _owners(reader, spec.get("owners"))
     classes = None if datacentre is None else {c.name for c in datacentre.storage_classes}
-    demand, shaky = _demand(reader, spec.get("demand", {}), datacentre, classes)
+    demand, shaky = _demand(reader, spec.get("demand", {}), datacentre, classes, incomplete)
     namespaces = _namespaces(reader, spec.get("namespaces", []), tenant_id or stem, demand, datacentre, classes,
-                             shaky)
+                             shaky, incomplete)
     if None in (tenant_id, tier, licence, owners):
         return None
     assert tenant_id is not None and tier is not None and licence is not None and owners is not None
@@ -109,7 +119,11 @@ def _pool_resources(
 
 
 def _demand(
-    reader: Reader, raw: Any, datacentre: pools.DataCentre | None, classes: set[str] | None
+    reader: Reader,
+    raw: Any,
+    datacentre: pools.DataCentre | None,
+    classes: set[str] | None,
+    incomplete: Collection[str],
 ) -> tuple[dict[str, dict[str, Decimal]], set[str]]:
     """The demand per pool, and the pools whose demand had a problem (so may lack a resource it names)."""
     out: dict[str, dict[str, Decimal]] = {}
@@ -122,7 +136,7 @@ def _demand(
                 hint = suggestion(pool_name, datacentre.pool_names) or "pools: " + ", ".join(datacentre.pool_names)
                 reader.report(path, f'unknown pool "{pool_name}"', hint=hint)
                 continue
-            pool = datacentre.pool(pool_name)
+            pool = None if pool_name in incomplete else datacentre.pool(pool_name)
         before = len(reader.problems)
         out[pool_name] = _pool_resources(reader, path, item, pool, classes, "demand")
         if len(reader.problems) > before:
@@ -138,6 +152,7 @@ def _namespaces(
     datacentre: pools.DataCentre | None,
     classes: set[str] | None,
     shaky: set[str],
+    incomplete: Collection[str],
 ) -> tuple[tenants.Namespace, ...]:
     out: list[tenants.Namespace] = []
     seen: dict[str, int] = {}
@@ -165,7 +180,7 @@ def _namespaces(
                 reader.report((*path, "pool"), f'the tenant has no demand in pool "{pool_name}"',
                               hint="add a demand for this pool under spec.demand, or use a pool it has demand in")
             pool_name = None
-        elif pool_name is not None and datacentre is not None:
+        elif pool_name is not None and datacentre is not None and pool_name not in incomplete:
             pool = datacentre.pool(pool_name)
         quota = _pool_resources(reader, (*path, "quota"), fields.get("quota", {}), pool, classes, "quota")
         if name is None or pool_name is None:

@@ -1,0 +1,90 @@
+"""Benchmark of the whole domain-level allocator (Decimal in, rounded Decimal envelopes out).
+
+Run: python -m pytest tests/benchmarks/bench_allocating.py -p no:cacheprovider -s
+Targets (issue 3): 10,000 tenants × 50 pools × 6 resources; `dctenant plan` on the example < 1 s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pathlib
+import random
+import statistics
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+from dctenant.domain import policies, pools, resources, tenants
+from dctenant.engine import allocating
+
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+KEYS = (resources.CPU, resources.MEMORY, resources.GPU, resources.storage("ssd"), resources.EGRESS, resources.INGRESS)
+POLICY = policies.Policy(name="p", tiers={
+    "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal("0.5")),
+    "standard": policies.Tier(name="standard", weight=Decimal(2), guaranteed=Decimal("0.25")),
+    "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0))})
+
+
+def estate(n_tenants: int, n_pools: int, pools_per_tenant: tuple[int, int], seed: int = 7
+           ) -> tuple[pools.DataCentre, list[tenants.Tenant]]:
+    rnd = random.Random(seed)
+    members = tuple(
+        pools.Pool(name=f"p{p}", site="s", context="c", capacity={
+            resources.CPU: Decimal(rnd.randint(2000, 20000)), resources.MEMORY: Decimal(rnd.randint(8, 80)) * 2**40,
+            resources.GPU: Decimal(rnd.randint(0, 400)), resources.storage("ssd"): Decimal(rnd.randint(100, 2000)) * 2**40,
+            resources.EGRESS: Decimal(rnd.randint(100, 1600)) * 10**9, resources.INGRESS: Decimal(rnd.randint(100, 800)) * 10**9})
+        for p in range(n_pools))
+    licence = tenants.Licence(number="L", issued=dt.date(2020, 1, 1), expires=dt.date(2030, 1, 1),
+                              status=tenants.LicenceStatus.ACTIVE)
+    ts = []
+    scale = n_pools / n_tenants * 4
+    for i in range(n_tenants):
+        chosen = rnd.sample(range(n_pools), rnd.randint(*pools_per_tenant))
+        demand = {f"p{p}": {
+            resources.CPU: Decimal(rnd.randint(10, 4000)) * Decimal(scale).quantize(Decimal("0.001")) or Decimal(1),
+            resources.MEMORY: Decimal(rnd.randint(1, 200)) * 2**30, resources.GPU: Decimal(rnd.randint(0, 4)),
+            resources.storage("ssd"): Decimal(rnd.randint(1, 500)) * 2**30,
+            resources.EGRESS: Decimal(rnd.randint(1, 2000)) * 10**7, resources.INGRESS: Decimal(rnd.randint(1, 2000)) * 10**7}
+            for p in chosen}
+        ts.append(tenants.Tenant(id=f"t{i:05d}", display_name=pools.DisplayName(en="t", fa="t"),
+                                 tier=rnd.choice(["national", "standard", "startup", "startup"]), licence=licence,
+                                 owners=tenants.Owners(groups=("g",)), demand=demand))
+    dc = pools.DataCentre(name="dc", display_name=pools.DisplayName(en="dc", fa="dc"), storage_classes=(), pools=members)
+    return dc, ts
+
+
+def median_seconds(fn: object, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_allocate_10k_tenants_50_pools() -> None:
+    dc, ts = estate(10_000, 50, (2, 5))
+    at = dt.date(2026, 11, 27)
+    seconds = median_seconds(lambda: allocating.allocate(dc, tenants=ts, policy=POLICY, at=at), 5)
+    entries = sum(len(t.demand) for t in ts)
+    print(f"\nallocate(): 10,000 tenants x 50 pools x 6 resources ({entries} tenant-pool demands): "
+          f"median {seconds * 1000:.0f} ms")
+    assert seconds < 30  # a sanity bound only; the figure is what the benchmark reports
+
+
+def test_allocate_1k_tenants_1_pool() -> None:
+    dc, ts = estate(1_000, 1, (1, 1))
+    at = dt.date(2026, 11, 27)
+    seconds = median_seconds(lambda: allocating.allocate(dc, tenants=ts, policy=POLICY, at=at), 11)
+    print(f"\nallocate(): 1,000 tenants x 1 pool x 6 resources: median {seconds * 1000:.1f} ms")
+
+
+def test_plan_command_on_the_example() -> None:
+    root = pathlib.Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "dctenant", "plan", str(root / "quotas"), "--at", "2026-11-27", "-o", "json"]
+    seconds = median_seconds(lambda: subprocess.run(cmd, check=True, capture_output=True), 10)
+    print(f"\n`dctenant plan` on the example, wall time incl. start-up: median {seconds * 1000:.0f} ms")
