@@ -23,37 +23,67 @@ if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 KEYS = (resources.CPU, resources.MEMORY, resources.GPU, resources.storage("ssd"), resources.EGRESS, resources.INGRESS)
-POLICY = policies.Policy(name="p", tiers={
-    "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal("0.5")),
-    "standard": policies.Tier(name="standard", weight=Decimal(2), guaranteed=Decimal("0.25")),
-    "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0))})
+POLICY = policies.Policy(
+    name="p",
+    tiers={
+        "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal("0.5")),
+        "standard": policies.Tier(name="standard", weight=Decimal(2), guaranteed=Decimal("0.25")),
+        "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0)),
+    },
+)
 
 
-def estate(n_tenants: int, n_pools: int, pools_per_tenant: tuple[int, int], seed: int = 7
-           ) -> tuple[pools.DataCentre, list[tenants.Tenant]]:
+def estate(
+    n_tenants: int, n_pools: int, pools_per_tenant: tuple[int, int], seed: int = 7
+) -> tuple[pools.DataCentre, list[tenants.Tenant]]:
     rnd = random.Random(seed)
     members = tuple(
-        pools.Pool(name=f"p{p}", site="s", context="c", capacity={
-            resources.CPU: Decimal(rnd.randint(2000, 20000)), resources.MEMORY: Decimal(rnd.randint(8, 80)) * 2**40,
-            resources.GPU: Decimal(rnd.randint(0, 400)), resources.storage("ssd"): Decimal(rnd.randint(100, 2000)) * 2**40,
-            resources.EGRESS: Decimal(rnd.randint(100, 1600)) * 10**9, resources.INGRESS: Decimal(rnd.randint(100, 800)) * 10**9})
-        for p in range(n_pools))
-    licence = tenants.Licence(number="L", issued=dt.date(2020, 1, 1), expires=dt.date(2030, 1, 1),
-                              status=tenants.LicenceStatus.ACTIVE)
+        pools.Pool(
+            name=f"p{p}",
+            site="s",
+            context="c",
+            capacity={
+                resources.CPU: Decimal(rnd.randint(2000, 20000)),
+                resources.MEMORY: Decimal(rnd.randint(8, 80)) * 2**40,
+                resources.GPU: Decimal(rnd.randint(0, 400)),
+                resources.storage("ssd"): Decimal(rnd.randint(100, 2000)) * 2**40,
+                resources.EGRESS: Decimal(rnd.randint(100, 1600)) * 10**9,
+                resources.INGRESS: Decimal(rnd.randint(100, 800)) * 10**9,
+            },
+        )
+        for p in range(n_pools)
+    )
+    licence = tenants.Licence(
+        number="L", issued=dt.date(2020, 1, 1), expires=dt.date(2030, 1, 1), status=tenants.LicenceStatus.ACTIVE
+    )
     ts = []
     scale = n_pools / n_tenants * 4
     for i in range(n_tenants):
         chosen = rnd.sample(range(n_pools), rnd.randint(*pools_per_tenant))
-        demand = {f"p{p}": {
-            resources.CPU: Decimal(rnd.randint(10, 4000)) * Decimal(scale).quantize(Decimal("0.001")) or Decimal(1),
-            resources.MEMORY: Decimal(rnd.randint(1, 200)) * 2**30, resources.GPU: Decimal(rnd.randint(0, 4)),
-            resources.storage("ssd"): Decimal(rnd.randint(1, 500)) * 2**30,
-            resources.EGRESS: Decimal(rnd.randint(1, 2000)) * 10**7, resources.INGRESS: Decimal(rnd.randint(1, 2000)) * 10**7}
-            for p in chosen}
-        ts.append(tenants.Tenant(id=f"t{i:05d}", display_name=pools.DisplayName(en="t", fa="t"),
-                                 tier=rnd.choice(["national", "standard", "startup", "startup"]), licence=licence,
-                                 owners=tenants.Owners(groups=("g",)), demand=demand))
-    dc = pools.DataCentre(name="dc", display_name=pools.DisplayName(en="dc", fa="dc"), storage_classes=(), pools=members)
+        demand = {
+            f"p{p}": {
+                resources.CPU: Decimal(rnd.randint(10, 4000)) * Decimal(scale).quantize(Decimal("0.001")) or Decimal(1),
+                resources.MEMORY: Decimal(rnd.randint(1, 200)) * 2**30,
+                resources.GPU: Decimal(rnd.randint(0, 4)),
+                resources.storage("ssd"): Decimal(rnd.randint(1, 500)) * 2**30,
+                resources.EGRESS: Decimal(rnd.randint(1, 2000)) * 10**7,
+                resources.INGRESS: Decimal(rnd.randint(1, 2000)) * 10**7,
+            }
+            for p in chosen
+        }
+        ts.append(
+            tenants.Tenant(
+                id=f"t{i:05d}",
+                display_name=pools.DisplayName(en="t", fa="t"),
+                tier=rnd.choice(["national", "standard", "startup", "startup"]),
+                licence=licence,
+                owners=tenants.Owners(groups=("g",)),
+                demand=demand,
+            )
+        )
+    dc = pools.DataCentre(
+        name="dc", display_name=pools.DisplayName(en="dc", fa="dc"), storage_classes=(), pools=members
+    )
     return dc, ts
 
 
@@ -71,8 +101,10 @@ def test_allocate_10k_tenants_50_pools() -> None:
     at = dt.date(2026, 11, 27)
     seconds = median_seconds(lambda: allocating.allocate(dc, tenants=ts, policy=POLICY, at=at), 5)
     entries = sum(len(t.demand) for t in ts)
-    print(f"\nallocate(): 10,000 tenants x 50 pools x 6 resources ({entries} tenant-pool demands): "
-          f"median {seconds * 1000:.0f} ms")
+    print(
+        f"\nallocate(): 10,000 tenants x 50 pools x 6 resources ({entries} tenant-pool demands): "
+        f"median {seconds * 1000:.0f} ms"
+    )
     assert seconds < 30  # a sanity bound only; the figure is what the benchmark reports
 
 

@@ -33,17 +33,29 @@ def pool(name: str = "p1", **capacity: Decimal) -> pools.Pool:
 
 
 def datacentre(*members: pools.Pool) -> pools.DataCentre:
-    return pools.DataCentre(name="dc", display_name=pools.DisplayName(en="dc", fa="دی‌سی"), storage_classes=(),
-                            pools=members)
+    return pools.DataCentre(
+        name="dc", display_name=pools.DisplayName(en="dc", fa="دی‌سی"), storage_classes=(), pools=members
+    )
 
 
-def tenant(tid: str, tier: str, demand: dict[str, dict[str, Decimal]], *, expires: dt.date = dt.date(2030, 1, 1),
-           status: tenants.LicenceStatus = tenants.LicenceStatus.ACTIVE,
-           namespaces: tuple[tenants.Namespace, ...] = ()) -> tenants.Tenant:
+def tenant(
+    tid: str,
+    tier: str,
+    demand: dict[str, dict[str, Decimal]],
+    *,
+    expires: dt.date = dt.date(2030, 1, 1),
+    status: tenants.LicenceStatus = tenants.LicenceStatus.ACTIVE,
+    namespaces: tuple[tenants.Namespace, ...] = (),
+) -> tenants.Tenant:
     return tenants.Tenant(
-        id=tid, display_name=pools.DisplayName(en=tid, fa=tid), tier=tier,
+        id=tid,
+        display_name=pools.DisplayName(en=tid, fa=tid),
+        tier=tier,
         licence=tenants.Licence(number="L-1", issued=dt.date(2020, 1, 1), expires=expires, status=status),
-        owners=tenants.Owners(groups=("g",)), demand=demand, namespaces=namespaces)
+        owners=tenants.Owners(groups=("g",)),
+        demand=demand,
+        namespaces=namespaces,
+    )
 
 
 def run(dc: pools.DataCentre, *ts: tenants.Tenant, at: dt.date = AT) -> allocations.Allocation:
@@ -69,9 +81,13 @@ def test_weights_divide_the_bottleneck_in_proportion() -> None:
     dc = datacentre(pool(cpu=Decimal(60)))
     big = tenant("big", "national", {"p1": {CPU: Decimal(100)}})
     small = tenant("small", "startup", {"p1": {CPU: Decimal(100)}})
-    policy = policies.Policy(name="p", tiers={
-        "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal(0)),
-        "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0))})
+    policy = policies.Policy(
+        name="p",
+        tiers={
+            "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal(0)),
+            "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0)),
+        },
+    )
     plan = allocating.allocate(dc, tenants=(big, small), policy=policy, at=AT)
     assert plan.tenants["big"].shares["p1"].envelope[CPU] == Decimal(48)
     assert plan.tenants["small"].shares["p1"].envelope[CPU] == Decimal(12)
@@ -119,8 +135,10 @@ def test_licence_gating(status: tenants.LicenceStatus, expires: dt.date, state: 
 
 def test_namespaces_are_scaled_down_to_the_envelope_per_resource() -> None:
     dc = datacentre(pool(cpu=Decimal(10), memory=100 * GI))
-    nss = (tenants.Namespace(name="a-x", pool="p1", quota={CPU: Decimal(6), MEM: 10 * GI}),
-           tenants.Namespace(name="a-y", pool="p1", quota={CPU: Decimal(14), MEM: 10 * GI}))
+    nss = (
+        tenants.Namespace(name="a-x", pool="p1", quota={CPU: Decimal(6), MEM: 10 * GI}),
+        tenants.Namespace(name="a-y", pool="p1", quota={CPU: Decimal(14), MEM: 10 * GI}),
+    )
     a = tenant("a", "startup", {"p1": {CPU: Decimal(20), MEM: 20 * GI}}, namespaces=nss)
     b = tenant("b", "startup", {"p1": {CPU: Decimal(20), MEM: 20 * GI}})
     plan = run(dc, a, b)
@@ -148,11 +166,21 @@ def test_json_follows_the_documented_schema() -> None:
     plan = run(dc, tenant("a", "startup", {"p1": {CPU: Decimal("2.5"), EGRESS: Decimal(10**9)}}))
     data = plan.as_dict()
     assert data["kind"] == "AllocationPlan" and data["at"] == "2026-11-27"
-    assert data["pools"]["p1"][CPU] == {"capacity": "10", "reserve": "0", "allocatable": "10",
-                                        "allocated": "2.5", "free": "7.5"}
+    assert data["pools"]["p1"][CPU] == {
+        "capacity": "10",
+        "reserve": "0",
+        "allocatable": "10",
+        "allocated": "2.5",
+        "free": "7.5",
+    }
     share = data["tenants"]["a"]["pools"]["p1"]
-    assert share == {"demand": {CPU: "2.5", EGRESS: "1000000000"}, "envelope": {CPU: "2.5", EGRESS: "1000000000"},
-                     "fraction": "1", "weightedShare": "0.25", "limitedBy": "demand"}
+    assert share == {
+        "demand": {CPU: "2.5", EGRESS: "1000000000"},
+        "envelope": {CPU: "2.5", EGRESS: "1000000000"},
+        "fraction": "1",
+        "weightedShare": "0.25",
+        "limitedBy": "demand",
+    }
     assert data["tenants"]["a"]["state"] == "allocated" and data["tenants"]["a"]["weight"] == "1"
     assert data["warnings"] == []
 
@@ -170,19 +198,36 @@ def estates(draw: st.DrawFn) -> Estate:
     n_pools = draw(st.integers(1, 3))
     members = []
     for p in range(n_pools):
-        members.append(pool(f"p{p}", cpu=Decimal(draw(st.integers(0, 4000))) / 1000 * 64,
-                            memory=Decimal(draw(st.integers(1, 10**6))) * 2**20,
-                            gpu=Decimal(draw(st.integers(0, 16))), egress=Decimal(draw(st.integers(1, 10**4))) * 10**6))
+        members.append(
+            pool(
+                f"p{p}",
+                cpu=Decimal(draw(st.integers(0, 4000))) / 1000 * 64,
+                memory=Decimal(draw(st.integers(1, 10**6))) * 2**20,
+                gpu=Decimal(draw(st.integers(0, 16))),
+                egress=Decimal(draw(st.integers(1, 10**4))) * 10**6,
+            )
+        )
     ts = []
     for i in range(draw(st.integers(1, 8))):
         demand = {}
         for p in members:
             if draw(st.booleans()):
-                demand[p.name] = {CPU: Decimal(draw(amount)) / 10, MEM: Decimal(draw(amount)) * 2**24,
-                                  GPU: Decimal(draw(st.integers(0, 6))), EGRESS: Decimal(draw(amount)) * 10**7}
+                demand[p.name] = {
+                    CPU: Decimal(draw(amount)) / 10,
+                    MEM: Decimal(draw(amount)) * 2**24,
+                    GPU: Decimal(draw(st.integers(0, 6))),
+                    EGRESS: Decimal(draw(amount)) * 10**7,
+                }
         status = draw(st.sampled_from(list(tenants.LicenceStatus)))
-        ts.append(tenant(f"t{i}", draw(st.sampled_from(["national", "standard", "startup"])), demand,
-                         status=status, expires=AT + dt.timedelta(days=draw(st.integers(-30, 60)))))
+        ts.append(
+            tenant(
+                f"t{i}",
+                draw(st.sampled_from(["national", "standard", "startup"])),
+                demand,
+                status=status,
+                expires=AT + dt.timedelta(days=draw(st.integers(-30, 60))),
+            )
+        )
     return datacentre(*members), ts
 
 
@@ -193,8 +238,10 @@ def test_rounded_envelopes_are_feasible_and_within_one_unit(estate: Estate) -> N
     plan = run(dc, *ts)
     for p in dc.pools:
         for key in p.resources:
-            total = sum((t.shares[p.name].envelope.get(key, Decimal(0)) for t in plan.tenants.values()
-                         if p.name in t.shares), Decimal(0))
+            total = sum(
+                (t.shares[p.name].envelope.get(key, Decimal(0)) for t in plan.tenants.values() if p.name in t.shares),
+                Decimal(0),
+            )
             assert total <= p.allocatable(key), (p.name, key)
     for t in ts:
         for pool_name, share in plan.tenants[t.id].shares.items():
