@@ -54,6 +54,28 @@ class Enforcement:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Namespaces:
+    """How tenant namespaces are rendered in Kubernetes (``spec.kubernetes`` of the policy).
+
+    ``limits_ratio`` turns a quota's requests into its limits (``limits.cpu = requests.cpu × 2``);
+    ``max_per_pod`` is the share of a namespace's quota that one pod may take (LimitRange maximum
+    and the bandwidth admission policy's per-pod maximum).
+    """
+
+    limits_ratio: Mapping[str, Decimal] = field(default_factory=lambda: {"cpu": Decimal(2), "memory": Decimal(1)})
+    default_request: Mapping[str, Decimal] = field(
+        default_factory=lambda: {"cpu": Decimal("0.1"), "memory": Decimal(128 * 2**20)})
+    default_limit: Mapping[str, Decimal] = field(
+        default_factory=lambda: {"cpu": Decimal("0.5"), "memory": Decimal(512 * 2**20)})
+    max_per_pod: Decimal = Decimal("0.5")
+    persistent_volume_claims: int = 100
+    load_balancers: int = 2
+    node_ports: int = 0
+    monitoring_namespace: str = "monitoring"
+    system_namespace: str = "dctenant-system"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """Everything in ``quotas/policy.yaml``."""
 
@@ -62,6 +84,7 @@ class Policy:
     licences: LicenceRules = field(default_factory=LicenceRules)
     granularity: Mapping[resources.Kind, Decimal] = field(default_factory=lambda: dict(DEFAULT_GRANULARITY))
     enforcement: Enforcement = field(default_factory=Enforcement)
+    kubernetes: Namespaces = field(default_factory=Namespaces)
 
     def unit(self, key: str) -> Decimal:
         """The rounding unit of a resource key (a millicore, a MiB, an Mbit/s, a GPU by default)."""

@@ -89,10 +89,13 @@ def _pool(
     name = reader.name((*path, "name"), fields.get("name"))
     context = reader.string((*path, "context"), fields.get("context"))
     site = reader.string((*path, "site"), fields.get("site", name or ""), empty=True) or ""
+    before = len(reader.problems)
     capacity = resourcemaps.amounts(
         resourcemaps.read(reader, (*path, "capacity"), fields.get("capacity", {}), mode=Mode.AMOUNT,
                           storage_classes=class_names)
     )
+    # A resource left out of capacity because its value was wrong is not "missing" from it.
+    capacity_ok = len(reader.problems) == before
     own_reserve = resourcemaps.read(reader, (*path, "reserve"), fields.get("reserve", {}), mode=Mode.RESERVE,
                                     storage_classes=class_names)
     own_overcommit = resourcemaps.read(reader, (*path, "overcommit"), fields.get("overcommit", {}),
@@ -103,7 +106,7 @@ def _pool(
     overcommit = _resolve({**default_overcommit}, own_overcommit, capacity)
     for section, own in (("reserve", own_reserve), ("overcommit", own_overcommit)):
         for key in sorted(own):
-            if not any(_wildcard(k) == key or k == key for k in capacity):
+            if capacity_ok and not any(_wildcard(k) == key or k == key for k in capacity):
                 reader.report((*path, section), f"{key.removesuffix('/*')} is not in this pool's capacity",
                               hint="add it to capacity or remove it here")
     for key in capacity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ def load(reader: Reader) -> policies.Policy | None:
         return None
     metadata, raw_spec = header
     spec = reader.mapping(("spec",), raw_spec, required=("tiers",),
-                          optional=("tiers", "licences", "allocation", "enforcement")) or {}
+                          optional=("tiers", "licences", "allocation", "enforcement", "kubernetes")) or {}
     tiers = _tiers(reader, spec.get("tiers", {}))
     lic = reader.mapping(("spec", "licences"), spec.get("licences", {}), optional=("warningDays", "graceDays")) or {}
     licences = policies.LicenceRules(
@@ -29,9 +30,10 @@ def load(reader: Reader) -> policies.Policy | None:
     )
     granularity = _granularity(reader, spec.get("allocation", {}))
     enforcement = _enforcement(reader, spec.get("enforcement", {}))
+    kubernetes = _kubernetes(reader, spec.get("kubernetes", {}))
     name = reader.name(("metadata", "name"), metadata.get("name")) or "policy"
     return policies.Policy(name=name, tiers=tiers, licences=licences, granularity=granularity,
-                           enforcement=enforcement)
+                           enforcement=enforcement, kubernetes=kubernetes)
 
 
 def _tiers(reader: Reader, raw: Any) -> dict[str, policies.Tier]:
@@ -117,3 +119,51 @@ def _enforcement(reader: Reader, raw: Any) -> policies.Enforcement:
         actions=actions,
     )
 
+
+
+KUBERNETES_FIELDS = ("limitsRatio", "defaultRequest", "defaultLimit", "maxPerPod", "persistentVolumeClaims",
+                     "loadBalancers", "nodePorts", "monitoringNamespace", "systemNamespace")
+
+
+def _kubernetes(reader: Reader, raw: Any) -> policies.Namespaces:
+    """``spec.kubernetes``: how namespaces are rendered (limits, defaults, per-pod maximum, counts)."""
+    path = ("spec", "kubernetes")
+    fields = reader.mapping(path, raw, optional=KUBERNETES_FIELDS) or {}
+    default = policies.Namespaces()
+
+    def compute(name: str, fallback: Mapping[str, Decimal], *, ratio: bool) -> dict[str, Decimal]:
+        found = reader.mapping((*path, name), fields.get(name, {}), optional=("cpu", "memory")) or {}
+        out = dict(fallback)
+        for key, value in found.items():
+            where = (*path, name, key)
+            if ratio:
+                parsed = reader.ratio(where, value, minimum=Decimal(1))
+            else:
+                try:
+                    parsed = quantities.Quantity.parse(str(value))
+                except quantities.QuantityError as exc:
+                    reader.report(where, str(exc))
+                    parsed = None
+            if parsed is not None:
+                out[key] = parsed
+        return out
+
+    def count(name: str, fallback: int) -> int:
+        found = reader.integer((*path, name), fields.get(name, fallback))
+        return fallback if found is None else found
+
+    def namespace(name: str, fallback: str) -> str:
+        return reader.name((*path, name), fields.get(name, fallback)) or fallback
+
+    share = reader.fraction((*path, "maxPerPod"), fields.get("maxPerPod", default.max_per_pod))
+    return policies.Namespaces(
+        limits_ratio=compute("limitsRatio", default.limits_ratio, ratio=True),
+        default_request=compute("defaultRequest", default.default_request, ratio=False),
+        default_limit=compute("defaultLimit", default.default_limit, ratio=False),
+        max_per_pod=share or default.max_per_pod,
+        persistent_volume_claims=count("persistentVolumeClaims", default.persistent_volume_claims),
+        load_balancers=count("loadBalancers", default.load_balancers),
+        node_ports=count("nodePorts", default.node_ports),
+        monitoring_namespace=namespace("monitoringNamespace", default.monitoring_namespace),
+        system_namespace=namespace("systemNamespace", default.system_namespace),
+    )
