@@ -19,6 +19,9 @@ COMMANDS = {
     "validate": ("dctenant.cli.commands.validate", "Check quotas/ and report every problem."),
     "show": ("dctenant.cli.commands.show", "Show the data centre: pools, capacity and tenants."),
     "plan": ("dctenant.cli.commands.plan", "Divide free capacity fairly among tenants and explain it."),
+    "render": ("dctenant.cli.commands.render", "Write every pool's Kubernetes manifests to a directory."),
+    "diff": ("dctenant.cli.commands.diff", "Compare the desired namespaces with a live cluster."),
+    "apply": ("dctenant.cli.commands.apply", "Apply the desired namespaces to the clusters (server-side apply)."),
 }
 
 
