@@ -35,7 +35,15 @@ _FULL = 1e-9
 
 @dataclass(frozen=True, kw_only=True)
 class Fill:
-    """The outcome of :func:`fill`: per-tenant fractions of demand, and why each stopped growing."""
+    """The outcome of :func:`fill`: per-tenant fractions of demand, and why each stopped growing.
+
+    ``limited_by[i]`` is a resource index when a saturating resource stopped tenant ``i`` (the lowest
+    index if several filled at the same level), ``LIMITED_BY_DEMAND`` when it got its whole demand, and
+    ``LIMITED_BY_GUARANTEE`` when a resource filled while it still sat on a positive guarantee floor.
+    ``frozen_round`` counts water-filling rounds from 0; tenants settled before any round (no demand,
+    or a need for a zero-capacity resource) report 0. ``rounds`` is the number of rounds run, at most
+    R + 1. ``saturated`` marks resources used to within 1e-9 of capacity, zero-capacity ones included.
+    """
 
     fraction: F64
     level: F64
@@ -53,7 +61,10 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
     (fraction 1, limited by demand). Tenants needing a resource whose capacity is zero get fraction 0,
     are limited by the lowest such resource, and are left out of guarantee scaling so that one
     unservable tenant cannot void everyone else's guarantee. Guarantees that together overflow some
-    resource are all scaled by the common factor ``guarantee_scale``.
+    resource are all scaled by the common factor ``guarantee_scale``. An unservable tenant is told
+    apart by ``fraction == 0`` with ``capacity[limited_by] == 0``. Quantities are expected in the
+    normal float64 range (units such as millicores or MiB); subnormal dominant shares would overflow.
+    Raises ValueError on malformed input, which is a bug in the caller rather than a user error.
     """
     dem, cap, w, g = _checked(demand, capacity, weights, guarantees)
     n, n_res = dem.shape
@@ -94,9 +105,7 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
     )
 
 
-def _water_fill(
-    *, dem: F64, cap: F64, w: F64, dom: F64, floor: F64, forced: B
-) -> tuple[F64, I64, I64, B, int]:
+def _water_fill(*, dem: F64, cap: F64, w: F64, dom: F64, floor: F64, forced: B) -> tuple[F64, I64, I64, B, int]:
     """Progressive filling over tenants that need only resources with positive capacity.
 
     In level space tenant ``i`` sits at ``clip(t, lo[i], hi[i])`` and uses ``slope[i, r]`` of resource
@@ -141,9 +150,7 @@ def _water_fill(
     return fraction, why, rnd, saturated, rounds
 
 
-def _saturation_levels(
-    *, points: F64, order: I64, active: B, slope: F64, cap: F64, frozen_use: F64, t0: float
-) -> F64:
+def _saturation_levels(*, points: F64, order: I64, active: B, slope: F64, cap: F64, frozen_use: F64, t0: float) -> F64:
     """The smallest level ``t >= t0`` at which each resource is used to capacity (inf if never)."""
     m = active.size
     ev = order[np.concatenate([active, active])[order]]
