@@ -132,6 +132,12 @@ def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Pr
         node = loader.get_single_node()
     except yaml.composer.ComposerError as exc:
         mark = exc.problem_mark
+        if exc.problem != "but found another document":
+            # The composer also rejects an undefined alias or a duplicate anchor; for the latter
+            # PyYAML puts the reason in the context ("found duplicate anchor; first occurrence").
+            reason = exc.context.split(";")[0] if exc.context else exc.problem
+            where = f" (column {mark.column + 1})" if mark else ""
+            return fail(f"YAML syntax error: {reason}{where}", line=mark.line + 1 if mark else None)
         return fail(
             "the file holds more than one YAML document",
             line=mark.line + 1 if mark else None,
@@ -141,6 +147,14 @@ def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Pr
         mark = exc.problem_mark
         where = f" (column {mark.column + 1})" if mark else ""
         return fail(f"YAML syntax error: {exc.problem}{where}", line=mark.line + 1 if mark else None)
+    except yaml.reader.ReaderError as exc:
+        # A control character: PyYAML reports its offset (in bytes or characters, depending on
+        # the parser), so the line is found from the character itself.
+        at = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+        return fail(f"YAML syntax error: {exc.reason} (character U+{exc.character:04X})"
+                    if isinstance(exc.character, int) else f"YAML syntax error: {exc.reason}",
+                    line=text.count("\n", 0, at) + 1 if at >= 0 else None,
+                    hint="remove the character, or write it as an escape in a double-quoted string")
     finally:
         loader.dispose()
     if node is None:

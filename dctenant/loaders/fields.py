@@ -120,7 +120,8 @@ class Reader:
 
     def ratio(self, path: Path, value: Any, *, minimum: Decimal = Decimal(0)) -> Decimal | None:
         """A plain decimal number (``2``, ``"1.5"``) at least ``minimum``."""
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        # A Decimal never comes from YAML, but loaders pass their defaults through here as Decimals.
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
             self.report(path, f"expected a number, got {_type_name(value)}")
             return None
         try:
