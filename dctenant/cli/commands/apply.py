@@ -1,0 +1,103 @@
+"""``dctenant apply [PATH]``: server-side apply the changed objects of each pool, under a lease.
+
+``--dry-run`` prints the plan (the same tables as ``diff``) and writes nothing. When a request
+fails part-way, the command lists what was and was not applied and exits 1; running it again
+finishes the job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dctenant.cli import options
+from dctenant.cli.commands import diff
+
+if TYPE_CHECKING:
+    from dctenant.domain import changes
+    from dctenant.ops import applying
+
+
+@click.command("apply")
+@options.quotas_path
+@diff.pools
+@options.at
+@diff.kubeconfig
+@click.option("--dry-run", is_flag=True, help="Show the plan and write nothing.")
+@click.option("--force-conflicts", is_flag=True,
+              help="Take ownership of fields another field manager set (server-side apply force).")
+@click.option("--prune-namespaces", is_flag=True,
+              help="Delete managed namespaces no longer desired, if they hold no pods and no PVCs.")
+@options.output
+def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | None, dry_run: bool,
+            force_conflicts: bool, prune_namespaces: bool, output: str) -> None:
+    """Apply the desired namespaces to each pool's cluster (server-side apply, prune protection)."""
+    from dctenant.cli import console
+    from dctenant.errors import BackendError
+    from dctenant.ops import applying
+
+    targets = applying.targets(path, at=at, pools=pools)
+    if dry_run:
+        plans = applying.diff(targets, kubeconfig=kubeconfig, prune_namespaces=prune_namespaces)
+        console.emit(plans, output=output, table=lambda: diff.show_plans(plans.plans))
+        return
+    with Bar(enabled=output == "table" and console.stderr.is_terminal) as bar:
+        result = applying.apply(targets, kubeconfig=kubeconfig, force_conflicts=force_conflicts,
+                                prune_namespaces=prune_namespaces, progress=bar)
+    console.emit(result, output=output, table=lambda: _show(result))
+    if not result.ok:
+        raise BackendError("apply stopped before finishing; run it again to finish the remaining changes")
+
+
+def _show(result: applying.ApplyResult) -> None:
+    from dctenant.cli import console
+
+    for outcome in result.outcomes:
+        diff.show_plans([outcome.plan])
+        console.stdout.print(f"pool {outcome.plan.pool}: applied {len(outcome.done)} of "
+                             f"{len(outcome.plan.writes)} changes")
+        if outcome.error:
+            failed = outcome.failed.ref if outcome.failed else "?"
+            console.stderr.print(f"failed at {failed}: {outcome.error}", markup=False, style="red", soft_wrap=True)
+            console.stderr.print("not applied: " + (", ".join(c.ref for c in outcome.not_done) or "nothing"),
+                                 markup=False, soft_wrap=True)
+    if result.error:
+        console.stderr.print(result.error, markup=False, style="red", soft_wrap=True)
+    if result.skipped:
+        console.stderr.print("pools not attempted: " + ", ".join(result.skipped), markup=False,
+                             soft_wrap=True)
+
+
+class Bar:
+    """A rich progress bar on stderr for apply's writes; does nothing when not on a terminal."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._progress: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.progress import Progress
+
+            from dctenant.cli import console
+
+            self._progress = Progress(console=console.stderr, transient=True)
+
+    def __enter__(self) -> Bar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start(self, plan: changes.Plan) -> None:
+        if self._progress is not None:
+            self._task = self._progress.add_task(f"pool {plan.pool}", total=len(plan.writes))
+
+    def advance(self, change: changes.Change) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)

@@ -1,0 +1,90 @@
+"""``dctenant diff [PATH]``: what ``apply`` would change in each pool's cluster, field by field.
+
+Also home of the plan tables and pool/kubeconfig options that ``apply`` shares, so that a dry run
+and a diff print the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from dctenant.cli import options
+
+if TYPE_CHECKING:
+    from dctenant.domain import changes
+
+EXIT_PENDING = 3
+MAX_ROWS = 200  # per pool; -o json/yaml lists every change
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def pools(func: F) -> F:
+    return click.option("-p", "--pool", "pools", multiple=True, metavar="POOL",
+                        help="Only this pool (repeatable; default: every pool).")(func)
+
+
+def kubeconfig(func: F) -> F:
+    return click.option("--kubeconfig", metavar="FILE", type=click.Path(dir_okay=False),
+                        help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config); "
+                             "each pool uses its own context from it.")(func)
+
+
+@click.command("diff")
+@options.quotas_path
+@pools
+@options.at
+@kubeconfig
+@click.option("--exit-code", is_flag=True, help="Exit 3 when changes are pending.")
+@options.output
+def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | None, exit_code: bool,
+            output: str) -> None:
+    """Compare the desired namespaces with the live clusters: create / update / prune / orphaned."""
+    from dctenant.cli import console
+    from dctenant.ops import applying
+
+    targets = applying.targets(path, at=at, pools=pools)
+    result = applying.diff(targets, kubeconfig=kubeconfig)
+    console.emit(result, output=output, table=lambda: show_plans(result.plans))
+    if exit_code and result.pending:
+        sys.exit(EXIT_PENDING)
+
+
+def show_plans(plans: Sequence[changes.Plan]) -> None:
+    """One summary line and a table of changes per pool."""
+    from dctenant.cli import console
+
+    for plan in plans:
+        counts = plan.counts()
+        console.stdout.print(
+            f"[bold]pool {plan.pool}[/] (context {plan.context}): {counts['create']} to create, "
+            f"{counts['update']} to update, {counts['prune']} to prune, {counts['orphan']} orphaned, "
+            f"{counts['unchanged']} unchanged", markup=True)
+        if not plan.changes:
+            continue
+        table = console.new_table("", "op", "object", "detail")
+        for change in plan.changes[:MAX_ROWS]:
+            table.add_row(console.styled(str(change.op), STYLES[str(change.op)]), change.ref, _detail(change))
+        console.keep(table, "op", "object")
+        console.stdout.print(table)
+        if len(plan.changes) > MAX_ROWS:
+            console.stdout.print(f"… and {len(plan.changes) - MAX_ROWS} more (-o json lists every change)")
+
+
+STYLES = {"create": "green", "update": "yellow", "prune": "red", "orphan": "magenta"}
+
+
+def _detail(change: changes.Change) -> str:
+    if change.fields:
+        return "\n".join(f"{f.path}: {_short(f.before)} → {_short(f.after)}" for f in change.fields)
+    return str(change.reason)
+
+
+def _short(value: Any) -> str:
+    text = "(absent)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "…"

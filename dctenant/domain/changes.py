@@ -1,0 +1,123 @@
+"""What ``dctenant diff`` finds and ``dctenant apply`` does: a Plan of Change records per cluster.
+
+A Plan is a value. ``diff`` and ``apply --dry-run`` print it; ``apply`` executes it, so what a
+dry run shows is exactly what a real run does, with no ``if dry_run`` inside the applying code.
+Unchanged objects are counted, not listed, because a data centre has tens of thousands of them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "dctenant"
+TENANT = "dctenant.io/tenant"
+
+
+class ChangeOp(enum.StrEnum):
+    """What happens to one object: written (create, update), deleted (prune), or left (orphan)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    PRUNE = "prune"
+    ORPHAN = "orphan"
+
+    @property
+    def writes(self) -> bool:
+        """True when executing the change sends a request that modifies the cluster."""
+        return self is not ChangeOp.ORPHAN
+
+
+@dataclass(frozen=True, kw_only=True)
+class Occupancy:
+    """What a namespace still holds that pruning it would destroy: running pods and volume claims."""
+
+    pods: int
+    claims: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.pods and not self.claims
+
+    def __str__(self) -> str:
+        def n(count: int, noun: str) -> str:
+            return f"{count} {noun}" + ("" if count == 1 else "s")
+
+        return f"{n(self.pods, 'pod')} and {n(self.claims, 'PVC')}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldDiff:
+    """One managed field whose live value differs from the desired one (``None`` means absent)."""
+
+    path: str
+    before: Any
+    after: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One object to create, update, prune or leave as orphaned, with why and (for writes) what."""
+
+    op: ChangeOp
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+    manifest: Mapping[str, Any] | None = None  # the desired object, for create and update
+    fields: tuple[FieldDiff, ...] = ()  # for update: which managed fields differ
+    reason: str = ""  # for orphan and prune: why
+
+    @property
+    def ref(self) -> str:
+        """``Kind namespace/name`` or ``Kind name``: how messages name the object."""
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"op": str(self.op), "apiVersion": self.api_version, "kind": self.kind,
+                                "name": self.name}
+        if self.namespace:
+            data["namespace"] = self.namespace
+        if self.fields:
+            data["fields"] = [f.as_dict() for f in self.fields]
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Every change one pool's cluster needs, in the order they are to be executed."""
+
+    pool: str
+    context: str
+    changes: tuple[Change, ...] = ()
+    unchanged: int = 0
+
+    def count(self, op: ChangeOp) -> int:
+        return sum(1 for c in self.changes if c.op is op)
+
+    @property
+    def writes(self) -> tuple[Change, ...]:
+        """The changes that modify the cluster (everything but orphans)."""
+        return tuple(c for c in self.changes if c.op.writes)
+
+    @property
+    def pending(self) -> bool:
+        """True when applying would write something (``--exit-code`` → 3)."""
+        return any(c.op.writes for c in self.changes)
+
+    def counts(self) -> dict[str, int]:
+        data = {str(op): self.count(op) for op in ChangeOp}
+        data["unchanged"] = self.unchanged
+        return data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pool": self.pool, "context": self.context, "counts": self.counts(),
+                "changes": [c.as_dict() for c in self.changes]}

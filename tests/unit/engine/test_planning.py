@@ -1,0 +1,147 @@
+"""The planner on hand-made manifests: what is created, updated (and which fields), pruned or orphaned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dctenant.domain import changes
+from dctenant.engine import planning
+
+MANAGED = {"app.kubernetes.io/managed-by": "dctenant"}
+
+
+def ns(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**MANAGED, **labels}}}
+
+
+def quota(namespace: str, cpu: str = "4", **extra: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": "dctenant-quota", "namespace": namespace, "labels": dict(MANAGED)},
+            "spec": {"hard": {"requests.cpu": cpu, "requests.memory": "1Gi", **extra}}}
+
+
+def live(manifest: dict[str, Any], **status: Any) -> dict[str, Any]:
+    """What a server returns: the object plus its own metadata, defaults and status."""
+    meta = {**manifest["metadata"], "uid": "u-1", "resourceVersion": "7", "creationTimestamp": "2026-01-01T00:00:00Z"}
+    return {**manifest, "metadata": meta, "status": status or {"phase": "Active"}}
+
+
+def plan(desired: list[dict[str, Any]], observed: list[dict[str, Any]], **kw: Any) -> changes.Plan:
+    return planning.plan(desired, observed, pool="p1", context="ctx-1", **kw)
+
+
+def ops(result: changes.Plan) -> list[tuple[str, str]]:
+    return [(str(c.op), c.ref) for c in result.changes]
+
+
+def test_everything_missing_is_created_in_the_desired_order() -> None:
+    desired = [ns("a"), quota("a"), ns("b"), quota("b")]
+    result = plan(desired, [])
+    assert ops(result) == [("create", "Namespace a"), ("create", "ResourceQuota a/dctenant-quota"),
+                           ("create", "Namespace b"), ("create", "ResourceQuota b/dctenant-quota")]
+    assert result.pending and result.unchanged == 0
+    assert result.changes[1].manifest == desired[1]
+
+
+def test_server_additions_are_not_changes() -> None:
+    desired = [ns("a"), quota("a")]
+    observed = [live(ns("a")), live(quota("a"), hard={"requests.cpu": "4"}, used={"requests.cpu": "1"})]
+    observed[0]["metadata"]["labels"]["kubernetes.io/metadata.name"] = "a"  # added by the API server
+    observed[0]["spec"] = {"finalizers": ["kubernetes"]}
+    del observed[1]["apiVersion"], observed[1]["kind"]  # items of a list answer carry neither
+    observed[1].update(apiVersion="v1", kind="ResourceQuota")
+    result = plan(desired, observed)
+    assert result.changes == () and result.unchanged == 2 and not result.pending
+
+
+def test_quantities_written_differently_are_equal() -> None:
+    desired = [quota("a", cpu="1500m", **{"requests.storage": "1024Mi"})]
+    observed = [live(quota("a", cpu="1.5", **{"requests.storage": "1Gi"}))]
+    assert plan(desired, observed).changes == ()
+
+
+def test_a_changed_field_is_an_update_naming_that_field() -> None:
+    result = plan([ns("a"), quota("a", cpu="8")], [live(ns("a")), live(quota("a", cpu="4"))])
+    (change,) = result.changes
+    assert change.op is changes.ChangeOp.UPDATE and change.ref == "ResourceQuota a/dctenant-quota"
+    assert change.fields == (changes.FieldDiff(path="spec.hard.requests.cpu", before="4", after="8"),)
+    assert result.unchanged == 1
+
+
+def test_a_missing_label_and_a_changed_list_are_updates() -> None:
+    want = ns("a", **{"dctenant.io/tier": "national"})
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": "iso", "namespace": "a", "labels": dict(MANAGED)},
+              "spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]}}
+    seen = live(policy)
+    seen["spec"] = {"podSelector": {}, "ingress": [], "policyTypes": ["Ingress"]}
+    result = plan([want, policy], [live(ns("a")), seen])
+    assert [(c.ref, [f.path for f in c.fields]) for c in result.changes] == [
+        ("Namespace a", ["metadata.labels.dctenant.io/tier"]),
+        ("NetworkPolicy a/iso", ["spec.ingress"]),
+    ]
+
+
+def test_a_field_dctenant_applied_but_no_longer_renders_is_an_update() -> None:
+    seen = live(quota("a", **{"gold.storageclass.storage.k8s.io/requests.storage": "10Gi"}))
+    seen["metadata"]["managedFields"] = [
+        {"manager": "dctenant", "operation": "Apply", "fieldsV1": {
+            "f:metadata": {"f:labels": {".": {}, "f:app.kubernetes.io/managed-by": {}}},
+            "f:spec": {"f:hard": {".": {}, "f:requests.cpu": {}, "f:requests.memory": {},
+                                  "f:gold.storageclass.storage.k8s.io/requests.storage": {}}}}},
+        {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {"f:status": {"f:used": {}}}},
+    ]
+    (change,) = plan([quota("a")], [seen]).changes
+    assert change.fields == (changes.FieldDiff(path="spec.hard.gold.storageclass.storage.k8s.io/requests.storage",
+                                               before="10Gi", after=None),)
+
+
+def test_unmanaged_objects_are_neither_pruned_nor_matched() -> None:
+    foreign = live(ns("kube-system"))
+    foreign["metadata"]["labels"] = {}
+    result = plan([ns("a")], [foreign, {**live(ns("a")), "metadata": {"name": "a", "labels": {}}}])
+    assert ops(result) == [("create", "Namespace a")]  # an unlabelled "a" is adopted by applying it
+
+
+def test_objects_no_longer_desired_are_pruned_but_namespaces_are_orphaned_by_default() -> None:
+    observed = [live(ns("a")), live(quota("a")), live(ns("gone")), live(quota("gone"))]
+    cluster_role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                    "metadata": {"name": "old", "labels": dict(MANAGED)}}
+    result = plan([ns("a")], [*observed, live(cluster_role)])
+    assert ops(result) == [("prune", "ClusterRole old"), ("prune", "ResourceQuota a/dctenant-quota"),
+                           ("orphan", "Namespace gone"), ("orphan", "ResourceQuota gone/dctenant-quota")]
+    assert "--prune-namespaces" in result.changes[2].reason
+    assert result.changes[3].reason == "in orphaned namespace gone"
+    assert [c.ref for c in result.writes] == ["ClusterRole old", "ResourceQuota a/dctenant-quota"]
+
+
+def test_namespaces_are_pruned_only_when_asked_and_empty() -> None:
+    observed = [live(ns("a")), live(ns("busy")), live(quota("busy")), live(ns("idle")), live(quota("idle")),
+                live(ns("unknown"))]
+    assert planning.stale_namespaces([ns("a")], observed) == ("busy", "idle", "unknown")
+    occupancy = {"busy": changes.Occupancy(pods=3, claims=1), "idle": changes.Occupancy(pods=0, claims=0)}
+    result = plan([ns("a")], observed, prune_namespaces=True, occupancy=occupancy)
+    assert ops(result) == [("prune", "ResourceQuota idle/dctenant-quota"), ("prune", "Namespace idle"),
+                           ("orphan", "Namespace busy"), ("orphan", "ResourceQuota busy/dctenant-quota"),
+                           ("orphan", "Namespace unknown")]
+    assert result.changes[2].reason == "no longer desired but holds 3 pods and 1 PVC"
+    assert "unknown" in result.changes[4].reason
+    assert result.counts() == {"create": 0, "update": 0, "prune": 2, "orphan": 3, "unchanged": 1}
+
+
+def test_objects_already_being_deleted_are_left_alone() -> None:
+    terminating = live(ns("gone"))
+    terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    result = plan([], [terminating], prune_namespaces=True, occupancy={"gone": changes.Occupancy(pods=0, claims=0)})
+    assert result.changes == ()
+    assert planning.stale_namespaces([], [terminating]) == ()
+
+
+def test_the_plan_serialises_what_the_table_shows() -> None:
+    result = plan([quota("a", cpu="8")], [live(quota("a"))])
+    assert result.as_dict() == {
+        "pool": "p1", "context": "ctx-1",
+        "counts": {"create": 0, "update": 1, "prune": 0, "orphan": 0, "unchanged": 0},
+        "changes": [{"op": "update", "apiVersion": "v1", "kind": "ResourceQuota", "name": "dctenant-quota",
+                     "namespace": "a", "fields": [{"path": "spec.hard.requests.cpu", "before": "4", "after": "8"}]}],
+    }
