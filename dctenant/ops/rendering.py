@@ -1,0 +1,147 @@
+"""``dctenant render``: write every pool's desired Kubernetes objects to a directory, one file a namespace.
+
+The files are for review (a pull request shows exactly which quota changes), for GitOps tools, and
+for ``kubectl apply`` by hand when dctenant cannot reach a cluster. Layout: ``OUT/<pool>/_cluster.yaml``
+(cluster-wide objects) and ``OUT/<pool>/<namespace>.yaml``.
+
+The output directory is replaced, not merged: a marker file records the files the previous run
+wrote, so a namespace that is no longer desired loses its file, and a directory dctenant did not
+write is refused unless forced (a mistyped ``--out`` must not scatter files into a home directory).
+This module writes files itself rather than through ``clients``: the writes are local, few and
+the whole purpose of the use-case; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dctenant.domain import allocations, quotas
+from dctenant.errors import UserError
+from dctenant.loaders import quotas as quota_loader
+from dctenant.ops import planning
+from dctenant.render import kubernetes
+
+MARKER = ".dctenant-render"
+CLUSTER_FILE = "_cluster.yaml"
+_MARKER_HEADER = "# Written by `dctenant render`; it replaces the files listed below on its next run.\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolFiles:
+    """What was written for one pool."""
+
+    pool: str
+    namespaces: int  # tenant namespaces
+    objects: int  # every object, cluster-wide ones included
+    files: tuple[str, ...]  # paths relative to the output directory
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderResult:
+    out: str
+    at: dt.date
+    pools: tuple[PoolFiles, ...]
+    removed: tuple[str, ...]  # files of the previous render that are no longer desired
+    warnings: tuple[str, ...]
+
+    @property
+    def objects(self) -> int:
+        return sum(p.objects for p in self.pools)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "RenderResult",
+            "at": self.at.isoformat(),
+            "out": self.out,
+            "pools": {p.pool: {"namespaces": p.namespaces, "objects": p.objects, "files": list(p.files)}
+                      for p in self.pools},
+            "removed": list(self.removed),
+            "warnings": list(self.warnings),
+        }
+
+
+def files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict[str, tuple[kubernetes.Manifest, ...]]:
+    """The objects of each output file, by path relative to the output directory (pure)."""
+    out: dict[str, tuple[kubernetes.Manifest, ...]] = {}
+    for pool, manifests in kubernetes.render(model, allocation).items():
+        groups: dict[str, list[kubernetes.Manifest]] = {CLUSTER_FILE: []}
+        for obj in manifests:
+            meta = obj["metadata"]
+            if "namespace" in meta:
+                group = f"{meta['namespace']}.yaml"
+            elif obj["kind"] == "Namespace" and kubernetes.TENANT_LABEL in meta.get("labels", {}):
+                group = f"{meta['name']}.yaml"
+            else:
+                group = CLUSTER_FILE
+            groups.setdefault(group, []).append(obj)
+        for name, objs in groups.items():
+            out[f"{pool}/{name}"] = tuple(objs)
+    return out
+
+
+def render(path: str, *, at: dt.date, out: str, force: bool = False) -> RenderResult:
+    """Load ``path``, allocate it as of ``at`` and write the manifests under ``out``."""
+    model = quota_loader.load(path)
+    allocation = planning.allocate(model, at=at)
+    wanted = files(model, allocation)
+    root = pathlib.Path(out)
+    previous = _previous(root, force=force)
+    removed = tuple(sorted(rel for rel in previous if rel not in wanted and (root / rel).is_file()))
+    for rel in removed:
+        (root / rel).unlink()
+    for directory in sorted({(root / rel).parent for rel in removed}, reverse=True):
+        if directory != root and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+    for rel, manifests in wanted.items():
+        _write(root / rel, kubernetes.to_yaml(manifests))
+    _write(root / MARKER, _MARKER_HEADER + "".join(f"{rel}\n" for rel in sorted(wanted)))
+    return RenderResult(out=str(root), at=at, pools=_summary(wanted), removed=removed,
+                        warnings=allocation.warnings)
+
+
+def _previous(root: pathlib.Path, *, force: bool) -> tuple[str, ...]:
+    """The files a previous render wrote into ``root``; refuses a foreign, non-empty directory."""
+    if root.exists() and not root.is_dir():
+        raise UserError(f"{root} exists and is not a directory", location="--out")
+    marker = root / MARKER
+    if marker.is_file():
+        lines = marker.read_text(encoding="utf-8").splitlines()
+        # Only plain relative paths inside the directory: a tampered marker must not delete elsewhere.
+        return tuple(ln for ln in lines if ln and not ln.startswith("#") and _inside(ln))
+    if root.is_dir() and any(root.iterdir()) and not force:
+        raise UserError(f"{root} is not empty and was not written by dctenant render; "
+                        "choose an empty or new directory, or pass --force to write into it anyway",
+                        location="--out")
+    return ()
+
+
+def _inside(rel: str) -> bool:
+    return not os.path.isabs(rel) and ".." not in pathlib.PurePosixPath(rel).parts and bool(rel.strip())
+
+
+def _write(target: pathlib.Path, text: str) -> None:
+    """Write through a temporary file and a rename, so that a reader never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8", newline="\n")
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _summary(wanted: Mapping[str, tuple[kubernetes.Manifest, ...]]) -> tuple[PoolFiles, ...]:
+    by_pool: dict[str, list[str]] = {}
+    for rel in wanted:
+        by_pool.setdefault(rel.split("/", 1)[0], []).append(rel)
+    return tuple(
+        PoolFiles(pool=pool, namespaces=sum(1 for rel in rels if not rel.endswith("/" + CLUSTER_FILE)),
+                  objects=sum(len(wanted[rel]) for rel in rels), files=tuple(sorted(rels)))
+        for pool, rels in by_pool.items()
+    )
