@@ -1,0 +1,52 @@
+"""Every object rendered for the whole example validates against Kubernetes' OpenAPI schemas.
+
+``kubernetes-validate`` bundles the official schemas; ``strict`` rejects unknown fields, which is
+what catches a misspelt field that the API server would silently drop (or, with server-side apply's
+field validation, reject). Checked for 1.30, the oldest release with ValidatingAdmissionPolicy v1,
+and for the newest release the installed package ships.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import kubernetes_validate
+import pytest
+
+from dctenant.loaders import quotas as quota_loader
+from dctenant.ops import planning
+from dctenant.render import kubernetes
+from tests.conftest import EXAMPLE
+
+NEWEST = ".".join(kubernetes_validate.latest_version().split(".")[:2])
+VERSIONS = ("1.30", NEWEST)
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[kubernetes.Manifest]:
+    model = quota_loader.load(EXAMPLE)
+    rendered = kubernetes.render(model, planning.allocate(model, at=dt.date(2026, 11, 27)))
+    return [o for objs in rendered.values() for o in objs]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_rendered_object_validates(manifests: list[kubernetes.Manifest], version: str) -> None:
+    assert len(manifests) == 180
+    assert {o["kind"] for o in manifests} == {
+        "Namespace", "ResourceQuota", "LimitRange", "ConfigMap", "NetworkPolicy", "RoleBinding", "ClusterRole",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    for obj in manifests:
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_validator_does_catch_a_wrong_field(manifests: list[kubernetes.Manifest], version: str) -> None:
+    """A control: the schemas really are strict for the kinds rendered (here a misspelt CEL field)."""
+    policy = next(o for o in manifests if o["kind"] == "ValidatingAdmissionPolicy")
+    broken = {**policy, "spec": {**policy["spec"], "validation": policy["spec"]["validations"]}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, version, strict=True)
+
+
+def test_newest_schema_version_is_recent() -> None:
+    assert tuple(int(x) for x in NEWEST.split(".")) >= (1, 30)
