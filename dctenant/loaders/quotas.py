@@ -6,6 +6,7 @@ with all the problems of all the files, each naming its file, line and field.
 
 from __future__ import annotations
 
+import gc
 import os
 import pathlib
 
@@ -26,6 +27,19 @@ def default_path() -> str:
 
 def load(path: str | os.PathLike[str]) -> quotas.Quotas:
     """Read ``datacentre.yaml``, ``policy.yaml`` and ``tenants/*.yaml`` under ``path``."""
+    # A large data centre is millions of small objects, none in a reference cycle; the cyclic
+    # garbage collector would walk all the live ones again and again (a fifth of the load time
+    # of 10,000 tenants). Reference counting frees the temporary ones as usual.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
     root = pathlib.Path(path)
     if not root.is_dir():
         raise UserError(f"{root} is not a directory", location=str(root))
@@ -51,7 +65,8 @@ def load(path: str | os.PathLike[str]) -> quotas.Quotas:
         problems.extend(reader.problems)
     loaded: list[tenants.Tenant] = []
     files: dict[str, str] = {}
-    docs: dict[str, documents.Document] = {}
+    # Per tenant, where each namespace name is in its file: (index in spec.namespaces, line).
+    places: dict[str, dict[str, tuple[int, int | None]]] = {}
     tenant_dir = root / "tenants"
     names = sorted([*tenant_dir.glob("*.yaml"), *tenant_dir.glob("*.yml")]) if tenant_dir.is_dir() else []
     for name in names:
@@ -68,28 +83,41 @@ def load(path: str | os.PathLike[str]) -> quotas.Quotas:
                                     hint=f"it is already declared in {files[tenant.id]}"))
             continue
         files[tenant.id] = reader.document.file
-        docs[tenant.id] = reader.document
+        places[tenant.id] = _namespace_places(reader.document)
         loaded.append(tenant)
-    problems.extend(_duplicate_namespaces(loaded, docs))
+    problems.extend(_duplicate_namespaces(loaded, files, places))
     if problems:
         raise ValidationError(tuple(problems))
     assert datacentre is not None and policy is not None
     return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded))
 
 
-def _duplicate_namespaces(loaded: list[tenants.Tenant], docs: dict[str, documents.Document]) -> list[Problem]:
+def _namespace_places(document: documents.Document) -> dict[str, tuple[int, int | None]]:
+    """Namespace name -> (index in the file's spec.namespaces, line of its name).
+
+    Kept instead of the document itself: holding ten thousand parsed documents until the end of a
+    load would make the garbage collector walk all of them again and again.
+    """
+    spec = document.data.get("spec") if isinstance(document.data, dict) else None
+    raw = spec.get("namespaces") if isinstance(spec, dict) else None
+    if not isinstance(raw, list):
+        return {}
+    return {item["name"]: (i, document.line(("spec", "namespaces", i, "name")))
+            for i, item in enumerate(raw) if isinstance(item, dict) and isinstance(item.get("name"), str)}
+
+
+def _duplicate_namespaces(
+    loaded: list[tenants.Tenant], files: dict[str, str], places: dict[str, dict[str, tuple[int, int | None]]]
+) -> list[Problem]:
     """Namespace names are unique in the whole data centre (tenant prefixes make clashes rare, not impossible)."""
     owner: dict[str, str] = {}
     out: list[Problem] = []
     for tenant in loaded:
-        doc = docs[tenant.id]
         for ns in tenant.namespaces:
             if ns.name in owner and owner[ns.name] != tenant.id:
                 # The index in the file, not in tenant.namespaces (which leaves out invalid entries).
-                raw = doc.data["spec"]["namespaces"]
-                index = next(i for i, item in enumerate(raw) if isinstance(item, dict) and item.get("name") == ns.name)
-                path = ("spec", "namespaces", index, "name")
-                out.append(Problem(file=doc.file, line=doc.line(path), field=f"spec.namespaces[{index}].name",
+                index, line = places[tenant.id][ns.name]
+                out.append(Problem(file=files[tenant.id], line=line, field=f"spec.namespaces[{index}].name",
                                    message=f'namespace "{ns.name}" is also declared by tenant "{owner[ns.name]}"',
                                    hint="namespace names must be unique in the data centre"))
             owner.setdefault(ns.name, tenant.id)

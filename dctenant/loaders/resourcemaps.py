@@ -15,6 +15,7 @@ reserve or overcommit map ``storage``/``bandwidth`` may be one scalar for every 
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -117,8 +118,19 @@ def _value(reader: Reader, path: Path, key: str, raw: Any, *, mode: Mode) -> Val
                       hint='write a quantity such as "500m", "8Gi" or "10Gbps"')
         return None
     probe = resources.EGRESS if key == BANDWIDTH_ANY else resources.storage("x") if key == STORAGE_ANY else key
+    parsed = _parse(resources.kind(probe), probe, type(raw), raw)
+    if isinstance(parsed, str):
+        reader.report(path, parsed)
+        return None
+    return parsed
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(kind: resources.Kind, probe: str, _type: type, raw: str | int | Decimal) -> Decimal | str:
+    """The amount, or the error message; cached per resource kind because quota files repeat a
+    few spellings ("64Gi", "10Gbps") many times, and parsing is most of the time of a large load.
+    Decimals are immutable, so sharing a cached value is safe; ``_type`` keeps 5 and "5" apart."""
     try:
         return resources.parse_amount(probe, raw)
     except quantities.QuantityError as exc:
-        reader.report(path, str(exc))
-        return None
+        return str(exc)
