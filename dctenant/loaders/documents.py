@@ -38,7 +38,9 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     """
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR  # quoted: a string, as the base class would say without path resolvers
             tag = _TAGS.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)

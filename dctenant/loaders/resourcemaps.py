@@ -118,7 +118,7 @@ def _value(reader: Reader, path: Path, key: str, raw: Any, *, mode: Mode) -> Val
                       hint='write a quantity such as "500m", "8Gi" or "10Gbps"')
         return None
     probe = resources.EGRESS if key == BANDWIDTH_ANY else resources.storage("x") if key == STORAGE_ANY else key
-    parsed = _parse(resources.kind(probe), probe, type(raw), raw)
+    parsed = _parse(probe, type(raw).__name__, raw)
     if isinstance(parsed, str):
         reader.report(path, parsed)
         return None
@@ -126,9 +126,9 @@ def _value(reader: Reader, path: Path, key: str, raw: Any, *, mode: Mode) -> Val
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _parse(kind: resources.Kind, probe: str, _type: type, raw: str | int | Decimal) -> Decimal | str:
-    """The amount, or the error message; cached per resource kind because quota files repeat a
-    few spellings ("64Gi", "10Gbps") many times, and parsing is most of the time of a large load.
+def _parse(probe: str, _type: str, raw: str | int | Decimal) -> Decimal | str:
+    """The amount, or the error message; cached because quota files repeat a few spellings
+    ("64Gi", "10Gbps") many times, and parsing was most of the time of a large load.
     Decimals are immutable, so sharing a cached value is safe; ``_type`` keeps 5 and "5" apart."""
     try:
         return resources.parse_amount(probe, raw)

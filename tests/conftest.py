@@ -1,0 +1,73 @@
+"""Shared fixtures: a private copy of the shipped ``quotas/`` that a test may break in one place.
+
+Tests of the loader break one thing in a copy of the valid example and check the problem the
+loader reports: its exact file, line and field. Expected lines are looked up in the edited text
+(``QuotasCopy.line``), so the tests stay exact without hard-coding the example's line numbers.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import pytest
+
+from dctenant.domain import quotas as quota_model
+from dctenant.errors import Problem, ValidationError
+from dctenant.loaders import quotas as quota_loader
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "quotas"
+
+
+class QuotasCopy:
+    """A copy of ``quotas/`` in a temporary directory, with helpers to edit it and load it."""
+
+    def __init__(self, root: pathlib.Path) -> None:
+        self.root = root
+
+    def path(self, rel: str) -> pathlib.Path:
+        return self.root / rel
+
+    def file(self, rel: str) -> str:
+        """The file name as the loader reports it."""
+        return str(self.root / rel)
+
+    def read(self, rel: str) -> str:
+        return self.path(rel).read_text(encoding="utf-8")
+
+    def write(self, rel: str, text: str) -> None:
+        self.path(rel).parent.mkdir(parents=True, exist_ok=True)
+        self.path(rel).write_text(text, encoding="utf-8")
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        """Replace the one occurrence of ``old`` in ``rel`` by ``new`` (fails if not exactly one)."""
+        text = self.read(rel)
+        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {rel}"
+        self.write(rel, text.replace(old, new))
+
+    def line(self, rel: str, text: str) -> int:
+        """The 1-based line of the one line of ``rel`` that equals ``text`` (after its edits)."""
+        found = [i for i, ln in enumerate(self.read(rel).splitlines(), start=1) if ln == text]
+        assert len(found) == 1, f"{text!r} is on lines {found} of {rel}"
+        return found[0]
+
+    def load(self) -> quota_model.Quotas:
+        return quota_loader.load(self.root)
+
+    def problems(self) -> tuple[Problem, ...]:
+        with pytest.raises(ValidationError) as caught:
+            quota_loader.load(self.root)
+        return caught.value.problems
+
+    def only_problem(self) -> Problem:
+        found = self.problems()
+        assert len(found) == 1, "\n".join(str(p) for p in found)
+        return found[0]
+
+
+@pytest.fixture
+def qcopy(tmp_path: pathlib.Path) -> QuotasCopy:
+    root = tmp_path / "quotas"
+    shutil.copytree(EXAMPLE, root)
+    return QuotasCopy(root)
