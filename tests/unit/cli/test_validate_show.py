@@ -114,17 +114,18 @@ def test_debug_environment_gives_a_traceback(qcopy: QuotasCopy) -> None:
 
 
 def test_quotas_environment_variable_is_the_default_path(runner: CliRunner, qcopy: QuotasCopy,
-                                                         tmp_path: pathlib.Path) -> None:
+                                                         tmp_path: pathlib.Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     elsewhere = tmp_path / "empty-cwd"
     elsewhere.mkdir()
-    with runner.isolated_filesystem(temp_dir=elsewhere):
-        result = runner.invoke(cli_main.cli, ["validate"], env={"DCTENANT_QUOTAS": str(qcopy.root)})
-        assert result.exit_code == 0, result.output
-        assert f"{qcopy.root} is valid" in result.stderr
-        broken(qcopy)
-        result = runner.invoke(cli_main.cli, ["validate"], env={"DCTENANT_QUOTAS": str(qcopy.root)})
-        assert result.exit_code == 1
-        assert result.exception.problems[0].file == qcopy.file("tenants/bale.yaml")
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(cli_main.cli, ["validate"], env={"DCTENANT_QUOTAS": str(qcopy.root)})
+    assert result.exit_code == 0, result.output
+    assert f"{qcopy.root} is valid" in result.stderr
+    broken(qcopy)
+    result = runner.invoke(cli_main.cli, ["validate"], env={"DCTENANT_QUOTAS": str(qcopy.root)})
+    assert result.exit_code == 1
+    assert result.exception.problems[0].file == qcopy.file("tenants/bale.yaml")
 
 
 def test_without_environment_the_default_is_quotas_in_the_working_directory(
