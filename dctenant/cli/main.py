@@ -27,6 +27,11 @@ COMMANDS = {
     "audit": ("dctenant.cli.commands.audit", "Show and verify the hash-chained audit ledger."),
     "snapshot": ("dctenant.cli.commands.snapshot", "Store a period's usage rollups from Prometheus in the ledger."),
     "report": ("dctenant.cli.commands.report", "Auditors' reports: allocation, usage, traffic, violations, licences."),
+    "serve": ("dctenant.cli.commands.serve", "Serve the self-service API for tenants and staff."),
+    "token": ("dctenant.cli.commands.token", "Create, list and revoke self-service API tokens."),
+    "ns": ("dctenant.cli.commands.ns", "Tenants' own namespaces through the self-service API."),
+    "request": ("dctenant.cli.commands.request", "File a quota-increase request through the self-service API."),
+    "dashboards": ("dctenant.cli.commands.dashboards", "Generate the Grafana dashboards into dashboards/."),
 }
 
 
