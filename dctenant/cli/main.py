@@ -23,7 +23,7 @@ COMMANDS = {
     "diff": ("dctenant.cli.commands.diff", "Compare the desired namespaces with a live cluster."),
     "apply": ("dctenant.cli.commands.apply", "Apply the desired namespaces to the clusters (server-side apply)."),
     "stack": ("dctenant.cli.commands.stack", "Run the Pulumi stack of a pool (preview, up, refresh)."),
-    "enforce": ("dctenant.cli.commands.enforce", "Measure usage in Prometheus and act on breaches (dry-run by default)."),
+    "enforce": ("dctenant.cli.commands.enforce", "Measure usage in Prometheus and act on breaches (dry-run default)."),
     "audit": ("dctenant.cli.commands.audit", "Show and verify the hash-chained audit ledger."),
     "snapshot": ("dctenant.cli.commands.snapshot", "Store a period's usage rollups from Prometheus in the ledger."),
     "report": ("dctenant.cli.commands.report", "Auditors' reports: allocation, usage, traffic, violations, licences."),

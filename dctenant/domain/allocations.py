@@ -8,7 +8,7 @@ form documented in docs/plan.md (quantities as decimal strings in base units).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -42,6 +42,36 @@ class PoolAllocation:
     resources: tuple[PoolResource, ...]
     guarantee_scale: Decimal  # 1 when every guarantee fits
     rounds: int
+
+
+class UnitAmounts(Mapping[str, Decimal]):
+    """Amounts held as whole units of each resource and turned into Decimals only when read.
+
+    An allocation of 10,000 tenants holds hundreds of thousands of envelope amounts; most are
+    never looked at one by one, so building every Decimal up front would be the allocator's
+    largest cost. Reading is exact: ``counts[j] × units[j]``.
+    """
+
+    __slots__ = ("_counts", "_index", "_units")
+
+    def __init__(self, *, index: Mapping[str, int], units: Sequence[Decimal], counts: Sequence[int]) -> None:
+        """``index`` maps each key present to its position in ``units`` and ``counts`` (it may be shared)."""
+        self._index = index
+        self._units = units
+        self._counts = counts
+
+    def __getitem__(self, key: str) -> Decimal:
+        j = self._index[key]
+        return Decimal(self._counts[j]) * self._units[j]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"UnitAmounts({dict(self)!r})"
 
 
 @dataclass(frozen=True, kw_only=True)
