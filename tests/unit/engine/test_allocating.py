@@ -266,3 +266,21 @@ def test_tenant_order_does_not_matter(estate: Estate, rnd: object) -> None:
             other = b.tenants[t.id].shares[pool_name]
             assert share.fraction == other.fraction
             assert share.envelope == other.envelope
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        (Decimal("4793.172"), Decimal("4793.172")),  # 4793.172 / 0.001 is 4793171.9999999995 as a float
+        (Decimal("4793.1719999999999"), Decimal("4793.171")),  # just below a whole millicore: floor, never up
+        (Decimal("0.0005"), Decimal(0)),
+        (Decimal("1e3"), Decimal(1000)),
+    ],
+)
+def test_demand_is_floored_exactly_to_whole_units(asked: Decimal, expected: Decimal) -> None:
+    dc = datacentre(pool(cpu=Decimal(10_000)))
+    plan = run(dc, tenant("a", "startup", {"p1": {CPU: asked}}))
+    share = plan.tenants["a"].shares["p1"]
+    assert share.envelope[CPU] == expected
+    assert share.envelope[CPU] <= asked
+    assert plan.pools["p1"].resources[0].allocated == expected
