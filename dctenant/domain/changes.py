@@ -15,6 +15,11 @@ from typing import Any
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "dctenant"
 TENANT = "dctenant.io/tenant"
+# Namespaces a tenant created through the self-service API carry this label (with SELF_SERVICE) on
+# every object; their record is the self-service store and the ledger, not quotas/, so ``apply``
+# and the stacks neither prune nor overwrite them.
+PROVISIONED_BY = "dctenant.io/provisioned-by"
+SELF_SERVICE = "self-service"
 
 
 class ChangeOp(enum.StrEnum):

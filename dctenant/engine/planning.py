@@ -36,12 +36,18 @@ def managed(obj: Manifest) -> bool:
     return bool(labels.get(changes.MANAGED_BY) == changes.MANAGER)
 
 
+def self_service(obj: Manifest) -> bool:
+    """True for objects of a tenant's self-service namespace: never pruned or overwritten by ``apply``."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(changes.PROVISIONED_BY) == changes.SELF_SERVICE)
+
+
 def stale_namespaces(desired: Iterable[Manifest], observed: Iterable[Manifest]) -> tuple[str, ...]:
     """Managed namespaces that are no longer desired: the ones whose contents must be checked."""
     wanted = {key(m) for m in desired}
     return tuple(sorted(key(o)[2] for o in observed
-                        if o.get("kind") == "Namespace" and managed(o) and key(o) not in wanted
-                        and not _terminating(o)))
+                        if o.get("kind") == "Namespace" and managed(o) and not self_service(o)
+                        and key(o) not in wanted and not _terminating(o)))
 
 
 def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str, context: str,
@@ -53,14 +59,24 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
     A namespace no longer desired is pruned only with ``prune_namespaces`` and when ``occupancy``
     says it holds no pods and no PVCs; otherwise it and the managed objects in it are orphaned and
     left alone, so that running workloads keep their quota and network isolation.
+
+    Objects labelled as provisioned by self-service belong to the tenant's own namespaces: they are
+    not pruned, and a desired object of the same name is not written over them (it is reported as
+    an orphan with the reason, so that staff see the clash).
     """
-    live = {key(o): o for o in observed if managed(o)}
+    held = {key(o): o for o in observed if managed(o) and self_service(o)}
+    live = {key(o): o for o in observed if managed(o) and key(o) not in held}
     writes: list[changes.Change] = []
+    clashes: list[changes.Change] = []
     unchanged = 0
     wanted: set[Key] = set()
     for manifest in desired:
         k = key(manifest)
         wanted.add(k)
+        if k in held:
+            clashes.append(_change(changes.ChangeOp.ORPHAN, manifest,
+                                   reason="provisioned by self-service; not overwritten by apply"))
+            continue
         current = live.get(k)
         if current is None:
             writes.append(_change(changes.ChangeOp.CREATE, manifest, manifest=manifest))
@@ -88,7 +104,7 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
             orphans.append(_change(changes.ChangeOp.ORPHAN, obj, reason=f"in orphaned namespace {namespace}"))
         else:
             prunes.append(_change(changes.ChangeOp.PRUNE, obj, reason="no longer desired"))
-    return changes.Plan(pool=pool, context=context, changes=(*writes, *prunes, *namespaces, *orphans),
+    return changes.Plan(pool=pool, context=context, changes=(*writes, *prunes, *namespaces, *orphans, *clashes),
                         unchanged=unchanged)
 
 

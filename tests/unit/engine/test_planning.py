@@ -145,3 +145,34 @@ def test_the_plan_serialises_what_the_table_shows() -> None:
         "changes": [{"op": "update", "apiVersion": "v1", "kind": "ResourceQuota", "name": "dctenant-quota",
                      "namespace": "a", "fields": [{"path": "spec.hard.requests.cpu", "before": "4", "after": "8"}]}],
     }
+
+
+SELF_SERVICE = {"dctenant.io/provisioned-by": "self-service"}
+
+
+def self_service(manifest: dict[str, Any]) -> dict[str, Any]:
+    meta = manifest["metadata"]
+    return {**manifest, "metadata": {**meta, "labels": {**meta["labels"], **SELF_SERVICE}}}
+
+
+def test_self_service_namespaces_are_never_pruned_even_with_prune_namespaces() -> None:
+    observed = [live(self_service(ns("bale-x"))), live(self_service(quota("bale-x")))]
+    result = plan([], observed, prune_namespaces=True,
+                  occupancy={"bale-x": changes.Occupancy(pods=0, claims=0)})
+    assert result.changes == ()
+    assert planning.stale_namespaces([], observed) == ()
+
+
+def test_a_desired_object_is_not_written_over_a_self_service_one() -> None:
+    observed = [live(self_service(ns("bale-x"))), live(self_service(quota("bale-x", cpu="1")))]
+    result = plan([ns("bale-x"), quota("bale-x", cpu="8")], observed)
+    assert ops(result) == [("orphan", "Namespace bale-x"), ("orphan", "ResourceQuota bale-x/dctenant-quota")]
+    assert not result.pending
+    assert all("self-service" in c.reason for c in result.changes)
+
+
+def test_staff_objects_beside_self_service_ones_are_still_planned() -> None:
+    observed = [live(self_service(ns("bale-x"))), live(ns("bale-old"))]
+    result = plan([ns("bale-new")], observed)
+    assert ops(result) == [("create", "Namespace bale-new"),
+                           ("orphan", "Namespace bale-old")]
