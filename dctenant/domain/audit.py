@@ -1,0 +1,119 @@
+"""Audit events and the verdict on their chain, as values every layer can share.
+
+The ledger (``clients.ledger``) stores these, the engine (``engine.chaining``) hashes and checks
+them, and the reports cite the hash of the last one they covered. Keeping them here, free of
+I/O, lets the enforcement engine and the report renderers speak about events without a database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# The kinds of event dctenant records; the ledger accepts any kebab-case kind, these are the known ones.
+ALLOCATION_APPLIED = "allocation-applied"
+NAMESPACE_CREATED = "namespace-created"
+NAMESPACE_DELETED = "namespace-deleted"
+QUOTA_CHANGED = "quota-changed"
+LICENCE_CHANGED = "licence-changed"
+ENFORCEMENT_DECISION = "enforcement-decision"
+ACTION_TAKEN = "action-taken"
+ACTION_UNDONE = "action-undone"
+REPORT_ISSUED = "report-issued"
+SNAPSHOT_TAKEN = "snapshot-taken"
+SNAPSHOT_REPLACED = "snapshot-replaced"
+STACK_UPDATED = "stack-updated"
+
+KINDS = (ALLOCATION_APPLIED, NAMESPACE_CREATED, NAMESPACE_DELETED, QUOTA_CHANGED, LICENCE_CHANGED,
+         ENFORCEMENT_DECISION, ACTION_TAKEN, ACTION_UNDONE, REPORT_ISSUED, SNAPSHOT_TAKEN, SNAPSHOT_REPLACED,
+         STACK_UPDATED)
+
+# The previous hash of the first event: 64 zeros, so that every event has one.
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerEvent:
+    """One recorded event: who did what to which subject, when, and the values before and after.
+
+    ``seq`` numbers events from 1 without gaps; ``prev_hash`` is the hash of event ``seq - 1``
+    (``GENESIS`` for the first) and ``hash`` the SHA-256 of this event's canonical JSON.
+    """
+
+    seq: int
+    at: dt.datetime  # UTC
+    kind: str
+    actor: str
+    subject: Mapping[str, str]
+    before: Any
+    after: Any
+    reason: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def tenant(self) -> str | None:
+        return self.subject.get("tenant")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "at": stamp(self.at), "kind": self.kind, "actor": self.actor,
+                "subject": dict(self.subject), "before": self.before, "after": self.after, "reason": self.reason,
+                "prevHash": self.prev_hash, "hash": self.hash}
+
+
+class Problem(enum.Enum):
+    """How a chain was found broken at its first bad event."""
+
+    EDITED = "edited"
+    DELETED = "deleted"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    TRUNCATED = "truncated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Breach:
+    """The first place where the chain does not hold: which event, what happened, in words."""
+
+    seq: int
+    problem: Problem
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainReport:
+    """The verdict of ``verify``: how many events were checked and the first breach, if any."""
+
+    events: int
+    last_hash: str | None
+    breach: Breach | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.breach is None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"intact": self.intact, "events": self.events, "lastHash": self.last_hash}
+        if self.breach:
+            data["breach"] = {"seq": self.breach.seq, "problem": self.breach.problem.value,
+                              "message": self.breach.message}
+        return data
+
+    def summary(self) -> str:
+        if self.breach is None:
+            return f"{self.events} events, chain intact"
+        return f"chain broken at event {self.breach.seq} ({self.breach.problem.value}): {self.breach.message}"
+
+
+def stamp(at: dt.datetime) -> str:
+    """The one spelling of a time in the ledger: UTC, microseconds, ``Z`` (sorts as it reads)."""
+    if at.tzinfo is None:
+        raise ValueError(f"ledger times must be timezone-aware, got {at!r}")
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
