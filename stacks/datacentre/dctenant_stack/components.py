@@ -1,0 +1,160 @@
+"""Typed pulumi_kubernetes resources built from the renderer's manifests, grouped in two components.
+
+Every object comes from ``dctenant.render.kubernetes`` as a manifest dict; this module only maps
+its ``apiVersion``/``kind`` to the typed resource class and passes ``metadata``, ``spec``, ``data``
+and the other top-level fields through unchanged. It never adds or edits a field of an object, so
+the stack and ``dctenant render``/``apply`` cannot drift apart.
+
+``TenantNamespaces`` holds one tenant's namespaces and their objects; ``Cluster`` the objects every
+cluster holds once. Logical names are the Kubernetes identity (``<namespace>/<name>``, or ``<name>``
+for cluster-scoped objects) so they stay stable as tenants come and go.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+Manifest = Mapping[str, Any]
+
+TENANT_TYPE = "dctenant:datacentre:TenantNamespaces"
+CLUSTER_TYPE = "dctenant:datacentre:Cluster"
+
+# The kinds the renderer produces, by (apiVersion, kind). A kind missing here is an error, not a
+# silent skip: a new object in the renderer must be given its typed resource class.
+KINDS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
+    ("v1", "LimitRange"): k8s.core.v1.LimitRange,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
+}
+# Kinds that grant access: declared after the other objects of their namespace, so that limits and
+# isolation exist before the tenant's owners can act (the renderer's order, made explicit).
+ACCESS_KINDS = frozenset({"RoleBinding"})
+
+
+class UnknownKindError(ValueError):
+    """The renderer produced a kind this module has no typed resource for."""
+
+
+def logical_name(manifest: Manifest) -> str:
+    """``<namespace>/<name>`` for namespaced objects, ``<name>`` for cluster-scoped ones."""
+    meta = manifest["metadata"]
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta["name"])
+
+
+def resource_class(manifest: Manifest) -> type[pulumi.CustomResource]:
+    key = (manifest["apiVersion"], manifest["kind"])
+    if key not in KINDS:
+        raise UnknownKindError(f"no pulumi_kubernetes resource for {key[0]} {key[1]}; add it to KINDS")
+    return KINDS[key]
+
+
+def arguments(manifest: Manifest) -> dict[str, Any]:
+    """The manifest's top-level fields as the typed class's keyword arguments (``roleRef`` → ``role_ref``).
+
+    Values are deep copies passed through unchanged; ``apiVersion`` and ``kind`` are set by the class.
+    """
+    if not manifest.get("metadata", {}).get("name"):
+        raise ValueError(f"{manifest.get('kind')} without metadata.name; every object is named explicitly")
+    return {_snake(k): copy.deepcopy(v) for k, v in manifest.items() if k not in ("apiVersion", "kind")}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def declare(
+    manifests: Iterable[Manifest],
+    *,
+    parent: pulumi.Resource,
+    provider: pulumi.ProviderResource,
+    protect: bool,
+) -> dict[tuple[str, str, str], pulumi.CustomResource]:
+    """Declare each manifest as its typed resource, by (kind, namespace, name), in the given order.
+
+    Namespaced objects depend on their Namespace when it is declared here, access-granting objects
+    on the other objects of their namespace, an admission binding on its policy. Namespaces are
+    retained on delete: removing a namespace from quotas/ never deletes a tenant's workloads.
+    """
+    declared: dict[tuple[str, str, str], pulumi.CustomResource] = {}
+    for manifest in manifests:
+        kind, meta = manifest["kind"], manifest["metadata"]
+        namespace = meta.get("namespace", "")
+        options = pulumi.ResourceOptions(
+            parent=parent,
+            provider=provider,
+            protect=protect,
+            retain_on_delete=kind == "Namespace",
+            depends_on=_dependencies(manifest, declared),
+        )
+        cls = resource_class(manifest)
+        declared[(kind, namespace, meta["name"])] = cls(logical_name(manifest), **arguments(manifest), opts=options)
+    return declared
+
+
+def _dependencies(
+    manifest: Manifest, declared: Mapping[tuple[str, str, str], pulumi.CustomResource]
+) -> Sequence[pulumi.Resource]:
+    kind, namespace = manifest["kind"], manifest["metadata"].get("namespace", "")
+    out: list[pulumi.Resource] = []
+    if namespace and ("Namespace", "", namespace) in declared:
+        out.append(declared[("Namespace", "", namespace)])
+    if kind in ACCESS_KINDS and namespace:
+        out.extend(r for (k, ns, _), r in declared.items() if ns == namespace and k not in ACCESS_KINDS)
+    if kind == "ValidatingAdmissionPolicyBinding":
+        policy = ("ValidatingAdmissionPolicy", "", manifest.get("spec", {}).get("policyName", ""))
+        if policy in declared:
+            out.append(declared[policy])
+    return out
+
+
+class TenantNamespaces(pulumi.ComponentResource):
+    """One tenant's namespaces in one pool, each with its quota, limits, bandwidth, isolation and owners."""
+
+    resources: dict[tuple[str, str, str], pulumi.CustomResource]
+
+    def __init__(
+        self,
+        tenant: str,
+        manifests: Sequence[Manifest],
+        *,
+        provider: pulumi.ProviderResource,
+        protect: bool,
+        outputs: Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TENANT_TYPE, tenant, None, opts)
+        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
+        self.register_outputs(dict(outputs))
+
+
+class Cluster(pulumi.ComponentResource):
+    """What each cluster holds once: dctenant's system namespace, the tenant-admin role, the admission policies."""
+
+    resources: dict[tuple[str, str, str], pulumi.CustomResource]
+
+    def __init__(
+        self,
+        name: str,
+        manifests: Sequence[Manifest],
+        *,
+        provider: pulumi.ProviderResource,
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(CLUSTER_TYPE, name, None, opts)
+        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
+        self.register_outputs({"objects": [logical_name(m) for m in manifests]})
