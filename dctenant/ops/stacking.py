@@ -174,11 +174,11 @@ def run(
 ) -> StackResult:
     """Run ``pulumi preview|up|refresh`` on ``pool``'s stack in ``project`` through the Automation API.
 
-    The pulumi CLI must be installed (``clients.pulumi.PulumiNotInstalledError`` otherwise).
+    The pool and project are checked first; then the pulumi CLI must be installed
+    (``clients.pulumi.PulumiNotInstalledError`` otherwise).
     """
     if action not in ACTIONS:
         raise UserError(f'unknown action "{action}"; choose one of {", ".join(ACTIONS)}')
-    pulumi_client.find_cli()
     project_dir = pathlib.Path(project).resolve()
     if not (project_dir / "Pulumi.yaml").is_file():
         raise UserError(f"{project} is not a Pulumi project (no Pulumi.yaml); run from the repository "
@@ -189,6 +189,7 @@ def run(
     if pool not in stacks:
         raise UserError(f"{project} has no Pulumi.{pool}.yaml; add the pool's stack settings (see docs/stacks.md)",
                         location="--pool")
+    pulumi_client.find_cli()
     backend = backend_url()
     if backend.startswith("file:"):
         if not any(name in os.environ for name in PASSPHRASE_ENVIRONMENT):
