@@ -1,0 +1,400 @@
+"""The self-service API's own state: tokens, namespace reservations, idempotency keys, increase requests.
+
+Why a database and not files: many requests for one tenant arrive at once, and together they must
+never take more than the tenant's envelope. Each create or resize reserves its quota in one
+transaction that first takes a per-tenant lock, reads the tenant's reservations, asks the caller's
+pure check whether the new one still fits, and only then writes it. On SQLite the lock is the
+database write lock (``BEGIN IMMEDIATE``); on PostgreSQL a transaction-scoped advisory lock per
+tenant, so different tenants never wait for each other.
+
+The tables live beside the audit ledger's (same URL, ``ss_`` prefix, their own schema version).
+Tokens are kept only as a random salt and a SHA-256 digest of salt and secret: the secrets are
+256 random bits, so a slow password hash would add latency and no safety. Times are stored as
+ISO-8601 UTC text so that SQLite and PostgreSQL hold exactly the same values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import pathlib
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dctenant.errors import BackendError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+FILE_NAME = "selfservice.db"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenRow:
+    """A stored token: never the secret, only its salted digest."""
+
+    id: str
+    tenant: str | None  # None: a staff token
+    salt: str
+    digest: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    created_by: str
+    note: str
+    revoked_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamespaceRow:
+    """A self-service namespace: ``reserved`` while being applied, ``active`` once in the cluster."""
+
+    name: str
+    tenant: str
+    pool: str
+    quota: Mapping[str, str]  # resource key -> plain decimal string in base units
+    state: str
+    created_at: dt.datetime
+    created_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdempotencyRow:
+    tenant: str
+    key: str
+    fingerprint: str
+    namespace: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestRow:
+    """A tenant's request for a larger demand in one pool, and staff's decision on it."""
+
+    id: int
+    tenant: str
+    pool: str
+    demand: Mapping[str, str]
+    reason: str
+    state: str  # pending, approved, rejected
+    created_at: dt.datetime
+    created_by: str
+    decided_at: dt.datetime | None = None
+    decided_by: str = ""
+    decision: str = ""
+
+
+def default_url() -> str:
+    """The ledger's database (``$DCTENANT_LEDGER``); for its default SQLite file, a file beside it."""
+    from dctenant.clients import ledger
+
+    url = ledger.default_url()
+    if "://" in url:
+        return url
+    return str(pathlib.Path(url).expanduser().with_name(FILE_NAME))
+
+
+def engine_url(url: str) -> str:
+    """A SQLAlchemy URL from what the ledger accepts too: a file path, a SQLite URL or a PostgreSQL URL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" not in url:
+        path = pathlib.Path(url).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    return url
+
+
+def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    import sqlalchemy as sa
+
+    text = sa.String
+    return {
+        "meta": sa.Table("ss_meta", metadata, sa.Column("key", text(64), primary_key=True),
+                         sa.Column("value", text(200), nullable=False)),
+        "tokens": sa.Table(
+            "ss_tokens", metadata, sa.Column("id", text(32), primary_key=True),
+            sa.Column("tenant", text(64), nullable=True, index=True), sa.Column("salt", text(64), nullable=False),
+            sa.Column("digest", text(64), nullable=False), sa.Column("created_at", text(40), nullable=False),
+            sa.Column("expires_at", text(40), nullable=False), sa.Column("revoked_at", text(40), nullable=True),
+            sa.Column("created_by", text(200), nullable=False), sa.Column("note", text(500), nullable=False)),
+        "namespaces": sa.Table(
+            "ss_namespaces", metadata, sa.Column("name", text(63), primary_key=True),
+            sa.Column("tenant", text(64), nullable=False, index=True), sa.Column("pool", text(64), nullable=False),
+            sa.Column("quota", sa.Text, nullable=False), sa.Column("state", text(16), nullable=False),
+            sa.Column("created_at", text(40), nullable=False), sa.Column("created_by", text(200), nullable=False)),
+        "idempotency": sa.Table(
+            "ss_idempotency", metadata, sa.Column("tenant", text(64), primary_key=True),
+            sa.Column("key", text(200), primary_key=True), sa.Column("fingerprint", text(64), nullable=False),
+            sa.Column("namespace", text(63), nullable=False), sa.Column("created_at", text(40), nullable=False)),
+        "requests": sa.Table(
+            "ss_requests", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("tenant", text(64), nullable=False, index=True), sa.Column("pool", text(64), nullable=False),
+            sa.Column("demand", sa.Text, nullable=False), sa.Column("reason", text(2000), nullable=False),
+            sa.Column("state", text(16), nullable=False), sa.Column("created_at", text(40), nullable=False),
+            sa.Column("created_by", text(200), nullable=False), sa.Column("decided_at", text(40), nullable=True),
+            sa.Column("decided_by", text(200), nullable=False, default=""),
+            sa.Column("decision", text(2000), nullable=False, default="")),
+    }
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+
+def _parse(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def _when(value: str) -> dt.datetime:
+    parsed = _parse(value)
+    assert parsed is not None
+    return parsed
+
+
+class Store:
+    """The self-service tables behind one database URL (SQLite file or PostgreSQL)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        import sqlalchemy as sa
+
+        self.url = url or default_url()
+        try:
+            parsed = sa.engine.make_url(engine_url(self.url))
+        except (sa.exc.ArgumentError, OSError) as exc:
+            raise BackendError(f"not a database URL: {exc}") from None
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise BackendError(f"self-service state needs SQLite or PostgreSQL, not {self.dialect}")
+        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
+            pathlib.Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+        else:
+            kwargs.update(pool_size=20, max_overflow=40, pool_pre_ping=True)
+        self.engine = sa.create_engine(parsed, **kwargs)
+        if self.dialect == "sqlite":
+            self._sqlite_transactions()
+        self.metadata = sa.MetaData()
+        self.t = _tables(self.metadata)
+        try:
+            self.metadata.create_all(self.engine)
+            self._check_version()
+        except sa.exc.SQLAlchemyError as exc:
+            raise BackendError(f"cannot open the self-service database {parsed.render_as_string()}: "
+                               f"{_short(exc)}") from None
+
+    def _sqlite_transactions(self) -> None:
+        """Take SQLite's write lock at BEGIN, so that a check-then-insert transaction cannot interleave.
+
+        pysqlite otherwise begins transactions lazily (at the first write), which would let two
+        reservations read the same free amount before either writes.
+        """
+        from sqlalchemy import event
+
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA busy_timeout=60000")
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _check_version(self) -> None:
+        import sqlalchemy as sa
+
+        meta = self.t["meta"]
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            if row is None:
+                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise BackendError(f"the self-service tables have schema version {row[0]}; this dctenant "
+                                   f"knows version {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def transaction(self, *, tenant: str | None = None) -> Iterator[Transaction]:
+        """One transaction; with ``tenant``, serialised with every other transaction for that tenant."""
+        import sqlalchemy as sa
+
+        try:
+            with self.engine.begin() as conn:
+                if tenant is not None and self.dialect == "postgresql":
+                    key = zlib.crc32(f"dctenant-selfservice:{tenant}".encode()) - 2**31
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                yield Transaction(conn, self.t)
+        except sa.exc.IntegrityError as exc:
+            raise DuplicateError(_short(exc)) from None
+        except sa.exc.OperationalError as exc:
+            raise BackendError(f"self-service database: {_short(exc)}") from None
+
+    def read(self) -> contextlib.AbstractContextManager[Transaction]:
+        return self.transaction()
+
+
+class DuplicateError(BackendError):
+    """A row with the same key exists already (a namespace name taken by a concurrent request)."""
+
+
+class Transaction:
+    """Reads and writes inside one database transaction."""
+
+    def __init__(self, conn: sa.Connection, tables: Mapping[str, sa.Table]) -> None:
+        self.conn = conn
+        self.t = tables
+
+    # Tokens
+
+    def add_token(self, row: TokenRow) -> None:
+        self.conn.execute(self.t["tokens"].insert().values(
+            id=row.id, tenant=row.tenant, salt=row.salt, digest=row.digest, created_at=_time(row.created_at),
+            expires_at=_time(row.expires_at), revoked_at=_time(row.revoked_at), created_by=row.created_by,
+            note=row.note))
+
+    def token(self, token_id: str) -> TokenRow | None:
+        import sqlalchemy as sa
+
+        t = self.t["tokens"]
+        row = self.conn.execute(sa.select(t).where(t.c.id == token_id)).mappings().first()
+        return None if row is None else _token(row)
+
+    def tokens(self, *, tenant: str | None = None) -> list[TokenRow]:
+        import sqlalchemy as sa
+
+        t = self.t["tokens"]
+        query = sa.select(t).order_by(t.c.created_at, t.c.id)
+        if tenant is not None:
+            query = query.where(t.c.tenant == tenant)
+        return [_token(r) for r in self.conn.execute(query).mappings()]
+
+    def revoke_token(self, token_id: str, *, at: dt.datetime) -> None:
+        t = self.t["tokens"]
+        self.conn.execute(t.update().where(t.c.id == token_id, t.c.revoked_at.is_(None)).values(revoked_at=_time(at)))
+
+    # Namespaces
+
+    def namespaces(self, *, tenant: str | None = None) -> list[NamespaceRow]:
+        import sqlalchemy as sa
+
+        t = self.t["namespaces"]
+        query = sa.select(t).order_by(t.c.name)
+        if tenant is not None:
+            query = query.where(t.c.tenant == tenant)
+        return [_namespace(r) for r in self.conn.execute(query).mappings()]
+
+    def namespace(self, name: str) -> NamespaceRow | None:
+        import sqlalchemy as sa
+
+        t = self.t["namespaces"]
+        row = self.conn.execute(sa.select(t).where(t.c.name == name)).mappings().first()
+        return None if row is None else _namespace(row)
+
+    def add_namespace(self, row: NamespaceRow) -> None:
+        self.conn.execute(self.t["namespaces"].insert().values(
+            name=row.name, tenant=row.tenant, pool=row.pool, quota=_json(row.quota), state=row.state,
+            created_at=_time(row.created_at), created_by=row.created_by))
+
+    def set_namespace(self, name: str, *, quota: Mapping[str, str], state: str) -> None:
+        t = self.t["namespaces"]
+        self.conn.execute(t.update().where(t.c.name == name).values(quota=_json(quota), state=state))
+
+    def remove_namespace(self, name: str) -> None:
+        t = self.t["namespaces"]
+        self.conn.execute(t.delete().where(t.c.name == name))
+
+    # Idempotency keys
+
+    def idempotency(self, *, tenant: str, key: str) -> IdempotencyRow | None:
+        import sqlalchemy as sa
+
+        t = self.t["idempotency"]
+        row = self.conn.execute(sa.select(t).where(t.c.tenant == tenant, t.c.key == key)).mappings().first()
+        return None if row is None else IdempotencyRow(tenant=row["tenant"], key=row["key"],
+                                                       fingerprint=row["fingerprint"], namespace=row["namespace"])
+
+    def add_idempotency(self, row: IdempotencyRow, *, at: dt.datetime) -> None:
+        self.conn.execute(self.t["idempotency"].insert().values(
+            tenant=row.tenant, key=row.key, fingerprint=row.fingerprint, namespace=row.namespace, created_at=_time(at)))
+
+    def remove_idempotency(self, *, tenant: str, key: str) -> None:
+        t = self.t["idempotency"]
+        self.conn.execute(t.delete().where(t.c.tenant == tenant, t.c.key == key))
+
+    # Increase requests
+
+    def add_request(self, *, tenant: str, pool: str, demand: Mapping[str, str], reason: str, at: dt.datetime,
+                    by: str) -> int:
+        result = self.conn.execute(self.t["requests"].insert().values(
+            tenant=tenant, pool=pool, demand=_json(demand), reason=reason, state="pending", created_at=_time(at),
+            created_by=by, decided_by="", decision=""))
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def requests(self, *, tenant: str | None = None, state: str | None = None) -> list[RequestRow]:
+        import sqlalchemy as sa
+
+        t = self.t["requests"]
+        query = sa.select(t).order_by(t.c.id)
+        if tenant is not None:
+            query = query.where(t.c.tenant == tenant)
+        if state is not None:
+            query = query.where(t.c.state == state)
+        return [_request(r) for r in self.conn.execute(query).mappings()]
+
+    def request(self, request_id: int) -> RequestRow | None:
+        import sqlalchemy as sa
+
+        t = self.t["requests"]
+        row = self.conn.execute(sa.select(t).where(t.c.id == request_id)).mappings().first()
+        return None if row is None else _request(row)
+
+    def decide_request(self, request_id: int, *, state: str, by: str, decision: str, at: dt.datetime) -> bool:
+        """Record staff's decision; False when the request was no longer pending (decided concurrently)."""
+        t = self.t["requests"]
+        result = self.conn.execute(t.update().where(t.c.id == request_id, t.c.state == "pending").values(
+            state=state, decided_by=by, decision=decision, decided_at=_time(at)))
+        return bool(result.rowcount)
+
+
+def _json(value: Mapping[str, str]) -> str:
+    return json.dumps(dict(value), sort_keys=True)
+
+
+def _token(row: Mapping[Any, Any]) -> TokenRow:
+    return TokenRow(id=row["id"], tenant=row["tenant"], salt=row["salt"], digest=row["digest"],
+                    created_at=_when(row["created_at"]), expires_at=_when(row["expires_at"]),
+                    revoked_at=_parse(row["revoked_at"]), created_by=row["created_by"], note=row["note"])
+
+
+def _namespace(row: Mapping[Any, Any]) -> NamespaceRow:
+    return NamespaceRow(name=row["name"], tenant=row["tenant"], pool=row["pool"], quota=json.loads(row["quota"]),
+                        state=row["state"], created_at=_when(row["created_at"]), created_by=row["created_by"])
+
+
+def _request(row: Mapping[Any, Any]) -> RequestRow:
+    return RequestRow(id=int(row["id"]), tenant=row["tenant"], pool=row["pool"], demand=json.loads(row["demand"]),
+                      reason=row["reason"], state=row["state"], created_at=_when(row["created_at"]),
+                      created_by=row["created_by"], decided_at=_parse(row["decided_at"]),
+                      decided_by=row["decided_by"] or "", decision=row["decision"] or "")
+
+
+def digest(*, salt: str, secret: str) -> str:
+    """The stored form of a token's secret: SHA-256 of salt and secret, hex."""
+    return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+
+
+def _short(exc: BaseException) -> str:
+    """The driver's message without SQL text or parameters (which could hold token digests)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).splitlines()[0] if str(orig or exc) else type(exc).__name__
+    return text[:300]

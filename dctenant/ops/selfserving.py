@@ -1,0 +1,504 @@
+"""Self-service use-cases: tokens, a tenant's namespaces, usage and quota-increase requests.
+
+Every front end (the HTTP API in ``dctenant.api``, the benchmark's in-process calls) goes through
+``SelfService``; the decision itself is ``selfservice.decide``. The order of a create is what makes
+the envelope hold under concurrency: reserve in one per-tenant database transaction (decided
+there, against every reservation), apply to the cluster, then mark active and write the audit
+event; a failed apply deletes what it created and releases the reservation. Nothing here knows
+HTTP: refusals are ``selfservice.RefusedError`` with a status the API turns into a problem document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import pathlib
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dctenant.clients import kube
+from dctenant.clients import selfservice_store as store_client
+from dctenant.domain import allocations, audit, changes, quotas, resources, usage
+from dctenant.errors import BackendError
+from dctenant.ops import increasing, planning, selfservice
+from dctenant.ops.selfservice import RefusedError
+
+TOKEN_PREFIX = "dct"
+MAX_TOKEN_DAYS = 3650
+REQUESTED = "quota-increase-requested"
+APPROVED = "quota-increase-approved"
+REJECTED = "quota-increase-rejected"
+TOKEN_CREATED = "token-created"
+TOKEN_REVOKED = "token-revoked"
+_TOKEN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,100}})$")
+
+Measure = Callable[[Mapping[str, str], dt.datetime], usage.Usage]
+Connect = Callable[[str], kube.Cluster]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Identity:
+    """Who is calling: a token scoped to one tenant, or a staff token (``tenant`` None)."""
+
+    token: str
+    tenant: str | None
+
+    @property
+    def staff(self) -> bool:
+        return self.tenant is None
+
+    @property
+    def actor(self) -> str:
+        """How the ledger names the caller: the token's id and scope, never its secret."""
+        return f"token:{self.token} ({'staff' if self.staff else 'tenant ' + str(self.tenant)})"
+
+
+LOCAL = Identity(token="local", tenant=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Issued:
+    """A new token: the row as stored and the one time the full secret is shown."""
+
+    row: store_client.TokenRow
+    secret: str
+
+
+class SelfService:
+    """The service's state: where quotas/ is, the store, the ledger, the clusters and the clock."""
+
+    def __init__(self, *, quotas_path: str, store: store_client.Store, ledger: Any,
+                 connect: Connect | None = None, kubeconfig: str | None = None, measure: Measure | None = None,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.quotas_path = quotas_path
+        self.store = store
+        self.ledger = ledger
+        self.measure = measure
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._kubeconfig = kubeconfig
+        self._connect = connect
+        self._clusters: dict[str, kube.Cluster] = {}
+        self._lock = threading.Lock()
+        self._cached: tuple[Any, quotas.Quotas, allocations.Allocation] | None = None
+
+    def close(self) -> None:
+        for cluster in self._clusters.values():
+            cluster.close()
+        self.store.close()
+
+    # The model, reloaded when quotas/ changes or the day turns.
+
+    def model(self) -> tuple[quotas.Quotas, allocations.Allocation]:
+        from dctenant.loaders import quotas as quota_loader
+
+        today = self.clock().date()
+        key = (today, _signature(pathlib.Path(self.quotas_path)))
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        with self._lock:
+            model = quota_loader.load(self.quotas_path)
+            allocation = planning.allocate(model, at=today)
+            self._cached = (key, model, allocation)
+        return model, allocation
+
+    def cluster(self, pool: str) -> kube.Cluster:
+        model, _ = self.model()
+        context = model.datacentre.pool(pool).context
+        with self._lock:
+            if context not in self._clusters:
+                self._clusters[context] = (self._connect(context) if self._connect
+                                           else kube.connect(context=context, kubeconfig=self._kubeconfig))
+            return self._clusters[context]
+
+    # Tokens
+
+    def authenticate(self, header: str | None) -> Identity:
+        """The identity of an ``Authorization: Bearer`` header; ``RefusedError`` 401 for anything else."""
+        if not header:
+            raise RefusedError(401, "Unauthorized", "this endpoint needs a bearer token (Authorization: Bearer ...)")
+        scheme, _, text = header.partition(" ")
+        match = _TOKEN.match(text.strip()) if scheme.lower() == "bearer" else None
+        if match is None:
+            raise RefusedError(401, "Unauthorized", "the bearer token is malformed")
+        token_id, secret = match.groups()
+        with self.store.transaction() as tx:
+            row = tx.token(token_id)
+        if row is None or not secrets.compare_digest(row.digest, store_client.digest(salt=row.salt, secret=secret)):
+            raise RefusedError(401, "Unauthorized", "the bearer token is not valid")
+        if row.revoked_at is not None:
+            raise RefusedError(401, "Unauthorized", f"token {token_id} was revoked")
+        if row.expires_at <= self.clock():
+            raise RefusedError(401, "Unauthorized", f"token {token_id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")
+        return Identity(token=token_id, tenant=row.tenant)
+
+    def create_token(self, who: Identity, *, tenant: str | None, days: int, note: str = "") -> Issued:
+        _staff_only(who)
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise RefusedError(422, "Invalid expiry", f"a token lasts 1 to {MAX_TOKEN_DAYS} days, not {days}")
+        if tenant is not None:
+            model, _ = self.model()
+            if tenant not in {t.id for t in model.tenants}:
+                raise RefusedError(404, "Unknown tenant", f"no tenant {tenant!r} in the data centre")
+        now = self.clock()
+        token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
+        row = store_client.TokenRow(id=token_id, tenant=tenant, salt=salt,
+                                    digest=store_client.digest(salt=salt, secret=secret), created_at=now,
+                                    expires_at=now + dt.timedelta(days=days), created_by=who.actor, note=note[:500])
+        with self.store.transaction() as tx:
+            tx.add_token(row)
+        self._record(TOKEN_CREATED, who, {"tenant": tenant or "", "token": token_id},
+                     after={"scope": "staff" if tenant is None else "tenant", "expires": row.expires_at.isoformat()})
+        return Issued(row=row, secret=f"{TOKEN_PREFIX}_{token_id}_{secret}")
+
+    def tokens(self, who: Identity, *, tenant: str | None = None) -> list[dict[str, Any]]:
+        _staff_only(who)
+        with self.store.transaction() as tx:
+            rows = tx.tokens(tenant=tenant)
+        now = self.clock()
+        return [token_view(r, now=now) for r in rows]
+
+    def revoke_token(self, who: Identity, token_id: str) -> dict[str, Any]:
+        _staff_only(who)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            row = tx.token(token_id)
+            if row is None:
+                raise RefusedError(404, "Unknown token", f"no token {token_id!r}")
+            tx.revoke_token(token_id, at=now)
+            row = tx.token(token_id)
+        assert row is not None
+        self._record(TOKEN_REVOKED, who, {"tenant": row.tenant or "", "token": token_id})
+        return token_view(row, now=now)
+
+    # A tenant's envelope, namespaces and usage
+
+    def envelope(self, who: Identity, tenant: str) -> dict[str, Any]:
+        _allowed(who, tenant)
+        model, allocation = self.model()
+        return selfservice.envelope(model, allocation, tenant=tenant, reserved=self._reserved(tenant))
+
+    def namespaces(self, who: Identity, tenant: str) -> list[dict[str, Any]]:
+        _allowed(who, tenant)
+        model, allocation = self.model()
+        _known(model, tenant)
+        staff = [{"name": g.namespace, "pool": g.pool, "provisionedBy": "staff", "state": "active",
+                  "quota": selfservice.plain_quota(g.granted)}
+                 for g in allocation.namespaces if g.tenant == tenant]
+        with self.store.transaction() as tx:
+            own = [namespace_view(r) for r in tx.namespaces(tenant=tenant)]
+        return sorted(staff + own, key=lambda n: str(n["name"]))
+
+    def namespace(self, who: Identity, tenant: str, name: str) -> dict[str, Any]:
+        found = [n for n in self.namespaces(who, tenant) if n["name"] == name]
+        if not found:
+            raise RefusedError(404, "Unknown namespace", f"tenant {tenant} has no namespace {name!r}")
+        return found[0]
+
+    def usage(self, who: Identity, tenant: str) -> dict[str, Any]:
+        _allowed(who, tenant)
+        if self.measure is None:
+            raise RefusedError(503, "Usage not available",
+                          "the service was started without --prometheus, so it cannot report usage")
+        model, allocation = self.model()
+        _known(model, tenant)
+        names = {g.namespace: g.pool for g in allocation.namespaces if g.tenant == tenant}
+        names.update({r.name: r.pool for r in self._reserved(tenant)})
+        measured = self.measure(names, self.clock())
+        out: dict[str, Any] = {}
+        for ns, pool in sorted(names.items()):
+            keys = model.datacentre.pool(pool).resources
+            out[ns] = {"pool": pool, "used": {k: (None if (v := measured.amount(ns, k)) is None else resources.plain(v))
+                                              for k in keys},
+                       "unknown": {k: why for k in keys if (why := measured.missing(ns, k))}}
+        return {"tenant": tenant, "at": measured.at.isoformat(), "namespaces": out}
+
+    def create(self, who: Identity, tenant: str, body: Mapping[str, Any], *,
+               idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Create a namespace: 201 and its view, or 200 and the earlier result for a retried key."""
+        _allowed(who, tenant)
+        model, allocation = self.model()
+        _known(model, tenant)
+        fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        now = self.clock()
+        with self.store.transaction(tenant=tenant) as tx:
+            if idempotency_key:
+                earlier = tx.idempotency(tenant=tenant, key=idempotency_key)
+                if earlier is not None:
+                    return _replayed(tx, earlier, fingerprint)
+            decision = selfservice.decide(model, allocation, tenant=tenant, name=body.get("name"),
+                                          pool=body.get("pool"), quota=body.get("quota"),
+                                          reserved=_reservations(tx.namespaces()))
+            row = store_client.NamespaceRow(name=decision.name, tenant=tenant, pool=decision.pool,
+                                            quota=selfservice.plain_quota(decision.quota), state="reserved",
+                                            created_at=now, created_by=who.actor)
+            tx.add_namespace(row)
+            if idempotency_key:
+                tx.add_idempotency(store_client.IdempotencyRow(tenant=tenant, key=idempotency_key,
+                                                               fingerprint=fingerprint, namespace=decision.name),
+                                   at=now)
+        try:
+            self._apply_new(decision)
+        except BaseException:
+            with self.store.transaction(tenant=tenant) as tx:
+                tx.remove_namespace(decision.name)
+                if idempotency_key:
+                    tx.remove_idempotency(tenant=tenant, key=idempotency_key)
+            raise
+        with self.store.transaction(tenant=tenant) as tx:
+            tx.set_namespace(decision.name, quota=row.quota, state="active")
+        self._record(audit.NAMESPACE_CREATED, who, _subject(tenant, decision.name, decision.pool),
+                     after=dict(row.quota), reason="self-service")
+        return 201, namespace_view(row, state="active")
+
+    def resize(self, who: Identity, tenant: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Give a self-service namespace a new quota; both old and new stay reserved until applied."""
+        _allowed(who, tenant)
+        model, allocation = self.model()
+        _known(model, tenant)
+        with self.store.transaction(tenant=tenant) as tx:
+            current = tx.namespace(name)
+            if current is None or current.tenant != tenant:
+                raise RefusedError(404, "Unknown namespace", f"tenant {tenant} has no self-service namespace {name!r}")
+            if current.state != "active":
+                raise RefusedError(409, "Namespace busy", f"namespace {name} is being {current.state}; try again")
+            decision = selfservice.decide(model, allocation, tenant=tenant, name=name, pool=current.pool,
+                                          quota=body.get("quota"), reserved=_reservations(tx.namespaces()),
+                                          resizing=True)
+            new = selfservice.plain_quota(decision.quota)
+            # While the cluster is changed, the larger of the two quotas stays reserved, so that a
+            # concurrent create cannot take what a failed shrink would have to give back.
+            both = selfservice.plain_quota(_larger(selfservice.decimal_quota(current.quota), decision.quota))
+            tx.set_namespace(name, quota=both, state="resizing")
+        try:
+            self._apply(decision.pool, decision.manifests[1:])  # the Namespace itself does not change
+        except BaseException:
+            with self.store.transaction(tenant=tenant) as tx:
+                tx.set_namespace(name, quota=current.quota, state="active")
+            raise
+        with self.store.transaction(tenant=tenant) as tx:
+            tx.set_namespace(name, quota=new, state="active")
+        self._record(audit.QUOTA_CHANGED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
+                     after=new, reason="self-service resize")
+        return namespace_view(current, quota=new, state="active")
+
+    def delete(self, who: Identity, tenant: str, name: str, *, force: bool = False) -> dict[str, Any]:
+        """Delete a self-service namespace; one holding pods or PVCs only with ``force`` (recorded)."""
+        _allowed(who, tenant)
+        model, _ = self.model()
+        _known(model, tenant)
+        with self.store.transaction(tenant=tenant) as tx:
+            current = tx.namespace(name)
+            if current is None or current.tenant != tenant:
+                raise RefusedError(404, "Unknown namespace", f"tenant {tenant} has no self-service namespace {name!r}")
+            if current.state != "active":
+                raise RefusedError(409, "Namespace busy", f"namespace {name} is being {current.state}; try again")
+            tx.set_namespace(name, quota=current.quota, state="deleting")
+        try:
+            cluster = self.cluster(current.pool)
+            held = cluster.occupancy(name)
+            if not held.empty and not force:
+                raise RefusedError(409, "Namespace not empty",
+                              f"namespace {name} holds {held}; pass force=true to delete it with them")
+            manifests = selfservice.render(model, tenant=tenant, name=name, pool=current.pool,
+                                           quota=selfservice.decimal_quota(current.quota))
+            for manifest in reversed(manifests):
+                meta = manifest["metadata"]
+                cluster.delete(kind_name=manifest["kind"], name=meta["name"], namespace=meta.get("namespace"))
+        except BaseException:
+            with self.store.transaction(tenant=tenant) as tx:
+                tx.set_namespace(name, quota=current.quota, state="active")
+            raise
+        with self.store.transaction(tenant=tenant) as tx:
+            tx.remove_namespace(name)
+        reason = f"self-service delete with force=true; it held {held}" if not held.empty else "self-service delete"
+        self._record(audit.NAMESPACE_DELETED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
+                     reason=reason)
+        return {**namespace_view(current, state="deleted"), "forced": not held.empty,
+                "held": {"pods": held.pods, "persistentVolumeClaims": held.claims}}
+
+    # Quota-increase requests
+
+    def file_request(self, who: Identity, tenant: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        _allowed(who, tenant)
+        model, _ = self.model()
+        _known(model, tenant)
+        pool = selfservice.check_pool(model, body.get("pool"))
+        demand = selfservice.read_quota(body.get("demand"), model=model, pool=pool, where="demand")
+        if not demand:
+            raise RefusedError(422, "Invalid demand", "name at least one resource to increase")
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise RefusedError(422, "Missing reason", "say why the tenant needs more (reason)")
+        now = self.clock()
+        plain = selfservice.plain_quota(demand)
+        with self.store.transaction(tenant=tenant) as tx:
+            request_id = tx.add_request(tenant=tenant, pool=pool, demand=plain, reason=reason[:2000], at=now,
+                                        by=who.actor)
+            row = tx.request(request_id)
+        assert row is not None
+        self._record(REQUESTED, who, {"tenant": tenant, "pool": pool, "request": str(request_id)}, after=plain,
+                     reason=reason[:2000])
+        return request_view(row)
+
+    def requests(self, who: Identity, *, tenant: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        if tenant is None:
+            _staff_only(who)
+        else:
+            _allowed(who, tenant)
+        if state is not None and state not in ("pending", "approved", "rejected"):
+            raise RefusedError(422, "Invalid state", "state is one of pending, approved, rejected")
+        with self.store.transaction() as tx:
+            return [request_view(r) for r in tx.requests(tenant=tenant, state=state)]
+
+    def decide_request(self, who: Identity, request_id: int, *, approve: bool, reason: str = "") -> dict[str, Any]:
+        """Approve (the tenant file's demand changes, validated like quotas/) or reject a pending request."""
+        _staff_only(who)
+        with self.store.transaction() as tx:
+            row = tx.request(request_id)
+        if row is None:
+            raise RefusedError(404, "Unknown request", f"no increase request {request_id}")
+        if row.state != "pending":
+            raise RefusedError(409, "Already decided", f"request {request_id} was {row.state} already")
+        before: Mapping[str, str] = {}
+        after: Mapping[str, str] = {}
+        with self._lock:
+            if approve:
+                before, after = increasing.apply(self.quotas_path, tenant=row.tenant, pool=row.pool,
+                                                 demand=selfservice.decimal_quota(row.demand))
+            now = self.clock()
+            with self.store.transaction() as tx:
+                if not tx.decide_request(request_id, state="approved" if approve else "rejected", by=who.actor,
+                                         decision=reason[:2000], at=now):
+                    raise RefusedError(409, "Already decided", f"request {request_id} was decided meanwhile")
+                decided = tx.request(request_id)
+            self._cached = None
+        assert decided is not None
+        self._record(APPROVED if approve else REJECTED, who,
+                     {"tenant": row.tenant, "pool": row.pool, "request": str(request_id)},
+                     before=dict(before) or None, after=dict(after) or None, reason=reason[:2000])
+        return request_view(decided)
+
+    # Helpers
+
+    def _reserved(self, tenant: str) -> list[selfservice.Reservation]:
+        with self.store.transaction() as tx:
+            return _reservations(tx.namespaces(tenant=tenant))
+
+    def _apply_new(self, decision: selfservice.Decision) -> None:
+        cluster = self.cluster(decision.pool)
+        live = cluster.get(kube.KINDS["Namespace"], name=decision.name)
+        labels = ((live or {}).get("metadata") or {}).get("labels") or {}
+        if live is not None and not (labels.get(changes.PROVISIONED_BY) == changes.SELF_SERVICE
+                                     and labels.get(changes.TENANT) == decision.tenant):
+            raise RefusedError(409, "Namespace exists", f"namespace {decision.name} exists in the cluster already")
+        done: list[Mapping[str, Any]] = []
+        try:
+            for manifest in decision.manifests:
+                cluster.apply(manifest)
+                done.append(manifest)
+        except BackendError as exc:
+            for manifest in reversed(done):
+                meta = manifest["metadata"]
+                try:
+                    cluster.delete(kind_name=manifest["kind"], name=meta["name"], namespace=meta.get("namespace"))
+                except BackendError:
+                    break  # the cluster is failing; the objects stay, labelled self-service, and are reported
+            raise RefusedError(502, "Cluster apply failed",
+                          f"namespace {decision.name} was not created; the cluster answered: {exc}") from None
+
+    def _apply(self, pool: str, manifests: tuple[Mapping[str, Any], ...]) -> None:
+        cluster = self.cluster(pool)
+        try:
+            for manifest in manifests:
+                cluster.apply(manifest)
+        except BackendError as exc:
+            raise RefusedError(502, "Cluster apply failed", f"the cluster answered: {exc}") from None
+
+    def _record(self, kind: str, who: Identity, subject: Mapping[str, str], *, before: Any = None,
+                after: Any = None, reason: str = "") -> None:
+        self.ledger.append(kind=kind, actor=who.actor, subject=dict(subject), before=before, after=after,
+                           reason=reason, at=self.clock())
+
+
+def _signature(root: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when any file of quotas/ changes: names, modification times and sizes."""
+    files = [root / "datacentre.yaml", root / "policy.yaml", *sorted((root / "tenants").glob("*.y*ml"))]
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((f.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _staff_only(who: Identity) -> None:
+    if not who.staff:
+        raise RefusedError(403, "Forbidden", "this needs a staff token")
+
+
+def _allowed(who: Identity, tenant: str) -> None:
+    if not who.staff and who.tenant != tenant:
+        raise RefusedError(403, "Forbidden", f"this token is scoped to tenant {who.tenant}, not {tenant}")
+
+
+def _known(model: quotas.Quotas, tenant: str) -> None:
+    if tenant not in {t.id for t in model.tenants}:
+        raise RefusedError(404, "Unknown tenant", f"no tenant {tenant!r} in the data centre")
+
+
+def _reservations(rows: list[store_client.NamespaceRow]) -> list[selfservice.Reservation]:
+    return [selfservice.Reservation(name=r.name, tenant=r.tenant, pool=r.pool,
+                                    quota=selfservice.decimal_quota(r.quota)) for r in rows]
+
+
+def _larger(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    return {k: max(a.get(k, Decimal(0)), b.get(k, Decimal(0))) for k in {*a, *b}}
+
+
+def _subject(tenant: str, name: str, pool: str) -> dict[str, str]:
+    return {"tenant": tenant, "namespace": name, "pool": pool}
+
+
+def _replayed(tx: store_client.Transaction, earlier: store_client.IdempotencyRow,
+              fingerprint: str) -> tuple[int, dict[str, Any]]:
+    if earlier.fingerprint != fingerprint:
+        raise RefusedError(422, "Idempotency key reused",
+                      "this Idempotency-Key was used for a different request; use a new key")
+    row = tx.namespace(earlier.namespace)
+    if row is None:
+        raise RefusedError(409, "Namespace gone", f"namespace {earlier.namespace} was created with this key and "
+                      "has since been deleted")
+    if row.state == "reserved":
+        raise RefusedError(409, "In progress", f"namespace {row.name} is still being created; retry shortly")
+    return 200, namespace_view(row)
+
+
+def namespace_view(row: store_client.NamespaceRow, *, quota: Mapping[str, str] | None = None,
+                   state: str | None = None) -> dict[str, Any]:
+    return {"name": row.name, "pool": row.pool, "provisionedBy": "self-service", "state": state or row.state,
+            "quota": dict(quota if quota is not None else row.quota), "createdAt": row.created_at.isoformat(),
+            "createdBy": row.created_by}
+
+
+def token_view(row: store_client.TokenRow, *, now: dt.datetime) -> dict[str, Any]:
+    state = "revoked" if row.revoked_at else "expired" if row.expires_at <= now else "active"
+    return {"id": row.id, "scope": "staff" if row.tenant is None else "tenant", "tenant": row.tenant,
+            "state": state, "createdAt": row.created_at.isoformat(), "expiresAt": row.expires_at.isoformat(),
+            "revokedAt": row.revoked_at.isoformat() if row.revoked_at else None, "createdBy": row.created_by,
+            "note": row.note}
+
+
+def request_view(row: store_client.RequestRow) -> dict[str, Any]:
+    return {"id": row.id, "tenant": row.tenant, "pool": row.pool, "demand": dict(row.demand), "reason": row.reason,
+            "state": row.state, "createdAt": row.created_at.isoformat(), "createdBy": row.created_by,
+            "decidedAt": row.decided_at.isoformat() if row.decided_at else None, "decidedBy": row.decided_by or None,
+            "decision": row.decision or None}

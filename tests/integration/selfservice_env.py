@@ -1,0 +1,166 @@
+"""A self-service API for the tests: a small data centre, a kmock cluster, a database, uvicorn on 127.0.0.1.
+
+The data centre has one pool ``lab`` (kubeconfig context ``kmock-lab``) and two tenants, ``bale``
+and ``gap``, each with a demand of 12 CPUs and 12Gi in it and a staff-declared namespace of 2 CPUs
+and 2Gi: 10 CPUs and 10Gi remain for self-service, exactly ten namespaces of 1 CPU and 1Gi.
+The server runs in a thread of the test process on a port the kernel chose, and the tests reach
+it over real HTTP; the database is a SQLite file or a real PostgreSQL (``postgres_server``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import pathlib
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from dctenant.api import app as api_app
+from dctenant.clients import ledger as ledgers
+from dctenant.clients import selfservice_store
+from dctenant.ops import selfserving
+from tests.integration import kmock_cluster
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+CONTEXT = "kmock-lab"
+
+DATACENTRE = """\
+apiVersion: dctenant.io/v1alpha1
+kind: DataCentre
+metadata:
+  name: lab
+  displayName: {en: "Lab", fa: "آزمایشگاه"}
+spec:
+  storageClasses:
+    - name: ssd-standard
+  pools:
+    - name: lab
+      site: "Test bench"
+      context: kmock-lab
+      capacity:
+        cpu: "100"
+        memory: 100Gi
+        storage:
+          ssd-standard: 1Ti
+        bandwidth:
+          egress: 10Gbps
+          ingress: 10Gbps
+"""
+
+TENANT = """\
+# {name}, a tenant under test.
+apiVersion: dctenant.io/v1alpha1
+kind: Tenant
+metadata:
+  name: {name}
+spec:
+  displayName: {{en: "{name}", fa: "{name}"}}
+  tier: national
+  licence: {{number: "CRA-{name}", issued: 2022-01-01, expires: 2099-01-01, status: active}}
+  owners:
+    groups: [{name}-admins]
+  demand:
+    lab:
+      cpu: "12"
+      memory: 12Gi
+      storage:
+        ssd-standard: 100Gi
+  namespaces:
+    - name: {name}-core
+      pool: lab
+      quota:
+        cpu: "2"
+        memory: 2Gi
+"""
+
+
+def write_quotas(root: pathlib.Path) -> pathlib.Path:
+    (root / "tenants").mkdir(parents=True)
+    shutil.copy(REPO / "quotas" / "policy.yaml", root / "policy.yaml")
+    (root / "datacentre.yaml").write_text(DATACENTRE, encoding="utf-8")
+    for name in ("bale", "gap"):
+        (root / "tenants" / f"{name}.yaml").write_text(TENANT.format(name=name), encoding="utf-8")
+    return root
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread on 127.0.0.1; yield its base URL."""
+    sock = free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", limit_concurrency=500,
+                                           backlog=512))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+@dataclass
+class Env:
+    """Everything one test needs: the service object, its cluster, its URL and ready-made tokens."""
+
+    service: selfserving.SelfService
+    cluster: kmock_cluster.Emulator
+    ledger: ledgers.Ledger
+    quotas: pathlib.Path
+    url: str = ""
+    app: Any = None
+
+    def token(self, *, tenant: str | None, days: int = 30) -> str:
+        return self.service.create_token(selfserving.LOCAL, tenant=tenant, days=days).secret
+
+    def headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.contextmanager
+def environment(tmp: pathlib.Path, *, database: str | None = None, http: bool = True,
+                clock: Any = None) -> Iterator[Env]:
+    """A service over a fresh data centre, kmock cluster and database (SQLite in ``tmp`` by default)."""
+    quotas = write_quotas(tmp / "quotas")
+    url = database or str(tmp / "state" / "ledger.db")
+    with kmock_cluster.emulators([CONTEXT]) as started:
+        config = kmock_cluster.kubeconfig(tmp / "kubeconfig", started)
+        store = selfservice_store.Store(url if database else str(tmp / "state" / "selfservice.db"))
+        ledger = ledgers.open_ledger(url)
+        service = selfserving.SelfService(quotas_path=str(quotas), store=store, ledger=ledger,
+                                          kubeconfig=str(config), clock=clock)
+        env = Env(service=service, cluster=started[CONTEXT], ledger=ledger, quotas=quotas,
+                  app=api_app.create_app(service))
+        try:
+            if http:
+                with serving(env.app) as base:
+                    env.url = base
+                    yield env
+            else:
+                yield env
+        finally:
+            service.close()
+            ledger.close()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
