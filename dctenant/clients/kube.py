@@ -62,7 +62,13 @@ MANAGED = (
 LEASE = Kind(api_version="coordination.k8s.io/v1", kind="Lease", plural="leases", namespaced=True)
 POD = Kind(api_version="v1", kind="Pod", plural="pods", namespaced=True)
 CLAIM = Kind(api_version="v1", kind="PersistentVolumeClaim", plural="persistentvolumeclaims", namespaced=True)
-KINDS = {k.kind: k for k in (*MANAGED, LEASE, POD, CLAIM)}
+DEPLOYMENT = Kind(api_version="apps/v1", kind="Deployment", plural="deployments", namespaced=True)
+STATEFULSET = Kind(api_version="apps/v1", kind="StatefulSet", plural="statefulsets", namespaced=True)
+EVENT = Kind(api_version="v1", kind="Event", plural="events", namespaced=True)
+WORKLOADS = (DEPLOYMENT, STATEFULSET)
+"""What enforcement scales and annotates: the workloads whose replicas a suspension sets to zero."""
+KINDS = {k.kind: k for k in (*MANAGED, LEASE, POD, CLAIM, DEPLOYMENT, STATEFULSET, EVENT)}
+ENFORCER = "dctenant-enforcer"  # field manager of enforcement's patches, told apart from apply's
 
 
 class ApiError(BackendError):
@@ -188,6 +194,36 @@ class Cluster:
         answer = self.call("GET", what.path(namespace=namespace), query={"limit": "1"})
         remaining = (answer.get("metadata") or {}).get("remainingItemCount") or 0
         return len(answer.get("items") or []) + int(remaining)
+
+    # Enforcement's actions: small merge patches under their own field manager, so that an audit of
+    # managedFields shows which changes the enforcer made and which ``apply`` made.
+
+    def patch(self, what: Kind, *, name: str, namespace: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (``None`` removes a key), field manager ``dctenant-enforcer``."""
+        return self.call("PATCH", what.path(namespace=namespace, name=name), query={"fieldManager": ENFORCER},
+                         body=patch, content_type="application/merge-patch+json")
+
+    def list_in(self, what: Kind, *, namespace: str) -> list[dict[str, Any]]:
+        """Every object of a kind in one namespace (a kind the server does not serve has none)."""
+        try:
+            items: list[dict[str, Any]] = self.call("GET", what.path(namespace=namespace)).get("items") or []
+        except ApiError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return items
+
+    def event(self, *, namespace: str, reason: str, message: str, warning: bool = True,
+              at: dt.datetime | None = None) -> None:
+        """A ``v1`` Event about the namespace itself, as ``kubectl describe namespace`` shows them."""
+        when = (at or _now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+        name = f"dctenant.{(at or _now()).strftime('%Y%m%d%H%M%S%f')}"
+        self.call("POST", EVENT.path(namespace=namespace), body={
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace, "labels": {changes.MANAGED_BY: changes.MANAGER}},
+            "involvedObject": {"apiVersion": "v1", "kind": "Namespace", "name": namespace},
+            "reason": reason, "message": message[:1024], "type": "Warning" if warning else "Normal",
+            "source": {"component": ENFORCER}, "firstTimestamp": when, "lastTimestamp": when, "count": 1})
 
     def get(self, what: Kind, *, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         try:

@@ -1,0 +1,99 @@
+"""The enforcer's memory on disk, so that a restarted enforcer continues where it stopped.
+
+It holds the engine's tracks (when a breach started, which actions are in force) and what the
+actions replaced (replica counts, quota values, bandwidth parameters and annotations), without
+which ``undo`` could not put things back exactly. A small JSON file, written through a temporary
+file and a rename so that a crash never leaves half a file; one file per pool selection
+(``enforcer-<pool>.json`` or ``enforcer-all.json``) in ``$XDG_STATE_HOME/dctenant``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pathlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dctenant.domain import usage
+from dctenant.errors import UserError
+
+VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Saved:
+    """The engine's memory plus, per namespace, what the actions replaced (plain JSON values)."""
+
+    memory: usage.Memory = field(default_factory=usage.Memory)
+    replaced: Mapping[str, Any] = field(default_factory=dict)
+
+
+def state_dir() -> pathlib.Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(pathlib.Path.home() / ".local" / "state")
+    return pathlib.Path(base) / "dctenant"
+
+
+def default_path(pools: Sequence[str]) -> pathlib.Path:
+    name = "-".join(sorted(pools)) if pools else "all"
+    return state_dir() / f"enforcer-{name}.json"
+
+
+def load(path: pathlib.Path) -> Saved:
+    """The saved state, or an empty one when the file does not exist yet."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Saved()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the enforcer's state: {exc} (move the file away to start afresh)",
+                        location=str(path)) from None
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise UserError(f"not an enforcer state file of version {VERSION}", location=str(path))
+    tracks = {}
+    for item in data.get("tracks") or ():
+        key = (str(item["tenant"]), str(item["pool"]), str(item["resource"]))
+        tracks[key] = usage.Track.from_dict(item)
+    return Saved(memory=usage.Memory(tracks=tracks), replaced=dict(data.get("replaced") or {}))
+
+
+def save(path: pathlib.Path, saved: Saved) -> None:
+    """Write atomically: a temporary file in the same directory, flushed, then renamed over the old one."""
+    data = {
+        "version": VERSION,
+        "tracks": [{"tenant": t, "pool": p, "resource": r, **track.as_dict()}
+                   for (t, p, r), track in sorted(saved.memory.tracks.items())],
+        "replaced": saved.replaced,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+class JsonLines:
+    """The audit trail until the ledger exists: one JSON object a line, appended, never rewritten."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle = path.open("a", encoding="utf-8")
+
+    def append(self, *, kind: str, actor: str, subject: Mapping[str, str], before: Any = None, after: Any = None,
+               reason: str = "", at: dt.datetime | None = None) -> dict[str, Any]:
+        event = {"at": (at or dt.datetime.now(dt.UTC)).isoformat(), "kind": kind, "actor": actor,
+                 "subject": dict(subject), "before": before, "after": after, "reason": reason}
+        self._handle.write(json.dumps(event, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+        return event
+
+    def close(self) -> None:
+        self._handle.close()

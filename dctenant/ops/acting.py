@@ -1,0 +1,206 @@
+"""Carry out enforcement decisions on a tenant's namespaces in one cluster, and undo them exactly.
+
+Each action records what it replaces before changing it (in ``replaced``, persisted with the
+enforcer's state), so that undoing it puts back the very values it found: replica counts, quota
+limits, the bandwidth parameters and pod-template annotations. Saving is first-write-wins, so a
+repeated or overlapping action never overwrites the original with an already-lowered value.
+
+* ``notify``: an Event on each namespace (the webhook is sent by the caller, once per cycle).
+* ``throttle``: bandwidth — lower the namespace's per-pod maximum in the ``dctenant-bandwidth``
+  ConfigMap by the factor the tenant is over, and annotate Deployments' and StatefulSets' pod
+  templates down to it (a rollout then shapes the new pods); compute and storage — set the
+  ResourceQuota's ``hard`` to its current ``used``, so the tenant cannot grow.
+* ``scale-down``: halve the replicas (rounded up); ``suspend``: quota ``pods: 0`` and replicas 0.
+
+Undoing ``suspend`` while ``scale-down`` is still in force leaves the halved counts; undoing either
+while the other's stronger effect is held by another track leaves replicas alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, MutableMapping
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from dctenant.clients import kube
+from dctenant.domain import quantities, resources, usage
+from dctenant.render import admission
+from dctenant.render import kubernetes as manifests
+
+REASON = "DctenantEnforcement"
+MIN_BANDWIDTH = Decimal(1000)  # the kubelet's minimum, as in the admission policy
+ANNOTATIONS = {resources.EGRESS: admission.EGRESS_ANNOTATION, resources.INGRESS: admission.INGRESS_ANNOTATION}
+PARAMS = {resources.EGRESS: admission.MAX_EGRESS, resources.INGRESS: admission.MAX_INGRESS}
+Replaced = MutableMapping[str, Any]
+
+
+def quota_keys(resource: str) -> tuple[str, ...]:
+    """The ResourceQuota ``hard`` keys that hold a resource (only the class's own key for storage)."""
+    if resource == resources.CPU:
+        return ("requests.cpu", "limits.cpu")
+    if resource == resources.MEMORY:
+        return ("requests.memory", "limits.memory")
+    if resource == resources.GPU:
+        return (f"requests.{resources.GPU}",)
+    storage_class = resource.removeprefix(resources.STORAGE_PREFIX)
+    return (f"{storage_class}.storageclass.storage.k8s.io/requests.storage",)
+
+
+def perform(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, replaced: Replaced,
+            held: Collection[str]) -> str:
+    """Carry out ``decision.action`` in one namespace; returns what was done, in words."""
+    action, resource = decision.action, decision.resource
+    saved: Replaced = replaced.setdefault(namespace, {})
+    done: str
+    if action == "notify":
+        done = "event posted"
+    elif action == "throttle":
+        done = _throttle(cluster, decision, namespace=namespace, saved=saved)
+    elif action == "scale-down":
+        done = _replicas(cluster, namespace=namespace, saved=saved, halve=True)
+    elif action == "suspend":
+        done = _suspend(cluster, namespace=namespace, saved=saved)
+    elif action == usage.UNDO + "throttle":
+        done = _unthrottle(cluster, resource, namespace=namespace, saved=saved)
+    elif action == usage.UNDO + "scale-down":
+        done = "replicas stay at zero (suspended)" if "suspend" in held else _restore_replicas(
+            cluster, namespace=namespace, saved=saved, halve=False)
+    elif action == usage.UNDO + "suspend":
+        done = _unsuspend(cluster, namespace=namespace, saved=saved, held=held)
+    else:
+        raise ValueError(f"unknown action {action}")
+    if not saved:
+        replaced.pop(namespace, None)
+    cluster.event(namespace=namespace, reason=REASON, message=f"{action}: {decision.reason}",
+                  warning=not action.startswith(usage.UNDO))
+    return done
+
+
+def _throttle(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, saved: Replaced) -> str:
+    resource = decision.resource
+    kept = saved.setdefault("throttle", {})
+    if resource in kept:
+        return "already throttled"
+    if resource in ANNOTATIONS:
+        return _throttle_bandwidth(cluster, decision, namespace=namespace, kept=kept)
+    quota = cluster.get(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace) or {}
+    hard = (quota.get("spec") or {}).get("hard") or {}
+    used = (quota.get("status") or {}).get("used") or {}
+    keys = quota_keys(resource)
+    kept[resource] = {"quota": {k: hard.get(k) for k in keys}}
+    new = {k: used.get(k, "0") for k in keys}
+    cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace, patch={"spec": {"hard": new}})
+    return "quota hard set to used: " + ", ".join(f"{k}={v}" for k, v in new.items())
+
+
+def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, kept: Replaced) -> str:
+    resource = decision.resource
+    param, annotation = PARAMS[resource], ANNOTATIONS[resource]
+    factor = Decimal(1)
+    if decision.usage and decision.envelope is not None and decision.usage > 0:
+        factor = min(Decimal(1), decision.envelope / decision.usage)
+    config = cluster.get(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace) or {}
+    current = (config.get("data") or {}).get(param)
+    top = quantities.Quantity.parse(current) if current else MIN_BANDWIDTH
+    lowered = max(MIN_BANDWIDTH, (top * factor).to_integral_value(ROUND_FLOOR))
+    text = quantities.Quantity.format(lowered)
+    record: dict[str, Any] = {"config": {param: current}, "templates": {}}
+    kept[resource] = record
+    cluster.patch(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace, patch={"data": {param: text}})
+    annotated = 0
+    for what in kube.WORKLOADS:
+        for obj in cluster.list_in(what, namespace=namespace):
+            name = obj["metadata"]["name"]
+            notes = ((obj.get("spec") or {}).get("template") or {}).get("metadata", {}).get("annotations") or {}
+            old = notes.get(annotation)
+            if old is not None and _parses(old) and quantities.Quantity.parse(old) <= lowered:
+                continue
+            record["templates"][f"{what.kind}/{name}"] = old
+            cluster.patch(what, name=name, namespace=namespace,
+                          patch={"spec": {"template": {"metadata": {"annotations": {annotation: text}}}}})
+            annotated += 1
+    return f"{param} {current} → {text}; {annotated} pod template(s) annotated"
+
+
+def _unthrottle(cluster: kube.Cluster, resource: str, *, namespace: str, saved: Replaced) -> str:
+    kept = saved.get("throttle") or {}
+    record = kept.pop(resource, None)
+    if not kept:
+        saved.pop("throttle", None)
+    if record is None:
+        return "nothing to restore"
+    if "quota" in record:
+        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
+                      patch={"spec": {"hard": record["quota"]}})
+        return "quota hard restored"
+    cluster.patch(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace,
+                  patch={"data": record["config"]})
+    for ref, old in record["templates"].items():
+        kind_name, name = ref.split("/", 1)
+        try:
+            cluster.patch(kube.KINDS[kind_name], name=name, namespace=namespace, patch={"spec": {"template": {
+                "metadata": {"annotations": {ANNOTATIONS[resource]: old}}}}})
+        except kube.ApiError as exc:
+            if exc.status != 404:  # a workload deleted since needs nothing back
+                raise
+    return f"bandwidth parameter and {len(record['templates'])} pod template(s) restored"
+
+
+def _replicas(cluster: kube.Cluster, *, namespace: str, saved: Replaced, halve: bool) -> str:
+    """Save every workload's replicas (first time only), then set them to half or zero."""
+    kept: dict[str, int] = saved.setdefault("replicas", {})
+    changed = 0
+    for what in kube.WORKLOADS:
+        for obj in cluster.list_in(what, namespace=namespace):
+            ref = f"{what.kind}/{obj['metadata']['name']}"
+            current = int((obj.get("spec") or {}).get("replicas", 1))
+            kept.setdefault(ref, current)
+            target = math.ceil(kept[ref] / 2) if halve else 0
+            if current != target:
+                cluster.patch(what, name=obj["metadata"]["name"], namespace=namespace,
+                              patch={"spec": {"replicas": target}})
+                changed += 1
+    return f"{changed} workload(s) scaled to {'half' if halve else 'zero'}"
+
+
+def _restore_replicas(cluster: kube.Cluster, *, namespace: str, saved: Replaced, halve: bool) -> str:
+    kept: dict[str, int] = saved.get("replicas") or {}
+    for ref, count in kept.items():
+        kind_name, name = ref.split("/", 1)
+        target = math.ceil(count / 2) if halve else count
+        try:
+            cluster.patch(kube.KINDS[kind_name], name=name, namespace=namespace, patch={"spec": {"replicas": target}})
+        except kube.ApiError as exc:
+            if exc.status != 404:
+                raise
+    if not halve:
+        saved.pop("replicas", None)
+    return f"{len(kept)} workload(s) restored to {'half of ' if halve else ''}their previous replicas"
+
+
+def _suspend(cluster: kube.Cluster, *, namespace: str, saved: Replaced) -> str:
+    quota = cluster.get(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace) or {}
+    saved.setdefault("pods", ((quota.get("spec") or {}).get("hard") or {}).get("pods"))
+    if quota:
+        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
+                      patch={"spec": {"hard": {"pods": "0"}}})
+    return "quota pods: 0; " + _replicas(cluster, namespace=namespace, saved=saved, halve=False)
+
+
+def _unsuspend(cluster: kube.Cluster, *, namespace: str, saved: Replaced, held: Collection[str]) -> str:
+    if "suspend" in held:
+        return "another track keeps the tenant suspended"
+    if "pods" in saved:
+        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
+                      patch={"spec": {"hard": {"pods": saved.pop("pods")}}})
+    return "quota pods restored; " + _restore_replicas(cluster, namespace=namespace, saved=saved,
+                                                      halve="scale-down" in held)
+
+
+def _parses(text: str) -> bool:
+    try:
+        quantities.Quantity.parse(text)
+    except quantities.QuantityError:
+        return False
+    return True

@@ -1,0 +1,235 @@
+"""``dctenant enforce``: measure in Prometheus, decide (pure engine), and — with ``--act`` — act and record.
+
+One cycle: load ``quotas/`` and allocate it (the envelopes), ask Prometheus the fixed set of
+queries, let ``engine.enforcing`` decide from the measurements and the remembered state, and then
+
+* in a dry run (the default): nothing else — no cluster is contacted, no state or ledger written;
+* with ``act``: carry out each decision's action on the tenant's namespaces in its pool's cluster
+  (``ops.acting``), post one Alertmanager webhook for the notices, save the state atomically, and
+  record every decision that is not "ok" and every action in the audit ledger.
+
+An action that fails leaves that track as it was, so the next cycle tries again. The ledger is
+``dctenant.clients.ledger`` when present; until it lands, an append-only JSON Lines file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import pathlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dctenant.clients import enforcement_state, kube, prometheus
+from dctenant.domain import quotas, usage
+from dctenant.engine import enforcing as engine
+from dctenant.errors import BackendError, UserError, suggestion
+from dctenant.loaders import quotas as quota_loader
+from dctenant.ops import acting, planning
+
+ACTOR = "dctenant-enforcer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    """One action carried out (or attempted) in one namespace."""
+
+    tenant: str
+    pool: str
+    resource: str
+    action: str
+    namespace: str
+    done: str = ""
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {"tenant": self.tenant, "pool": self.pool, "resource": self.resource, "action": self.action,
+                "namespace": self.namespace, "done": self.done}
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cycle:
+    """The result of one enforcement cycle: what ``--output json`` prints (docs/enforcement.md)."""
+
+    at: dt.datetime
+    act: bool
+    decisions: tuple[usage.Decision, ...]
+    actions: tuple[Action, ...] = ()
+    queries: int = 0
+    seconds: float = 0.0  # time spent asking Prometheus
+
+    @property
+    def breach(self) -> bool:
+        return any(d.state is usage.State.BREACH for d in self.decisions)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Which data was missing, each cause once, in order of first appearance."""
+        causes: dict[str, None] = {}
+        for d in self.decisions:
+            if d.state is usage.State.UNKNOWN:
+                causes.setdefault(d.reason.split("no data (", 1)[-1].split("); nothing", 1)[0], None)
+        return tuple(causes)
+
+    @property
+    def failed(self) -> bool:
+        return any(a.error for a in self.actions)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = {s.value: sum(1 for d in self.decisions if d.state is s) for s in usage.State}
+        return {"kind": "EnforcementCycle", "at": self.at.isoformat(), "mode": "act" if self.act else "dry-run",
+                "queries": self.queries, "counts": counts, "missing": list(self.missing),
+                "decisions": [d.as_dict() for d in self.decisions],
+                "actions": [a.as_dict() for a in self.actions]}
+
+
+class Journal(Protocol):
+    """What enforcement needs of the audit ledger."""
+
+    def append(self, *, kind: str, actor: str, subject: Mapping[str, str], before: Any = None, after: Any = None,
+               reason: str = "", at: dt.datetime | None = None) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def open_journal(url: str | None) -> Journal:
+    """The audit ledger (``dctenant.clients.ledger``) when it exists, else an append-only JSON Lines file."""
+    if importlib.util.find_spec("dctenant.clients.ledger") is not None:
+        ledger = importlib.import_module("dctenant.clients.ledger")
+        journal: Journal = ledger.open_ledger(url)
+        return journal
+    return enforcement_state.JsonLines(pathlib.Path(url) if url else enforcement_state.state_dir() / "audit.jsonl")
+
+
+@dataclass(kw_only=True)
+class Enforcer:
+    """Everything a cycle needs that stays the same between cycles (``--interval`` loops reuse it)."""
+
+    path: str
+    settings: prometheus.Settings
+    pools: Sequence[str] = ()
+    act: bool = False
+    kubeconfig: str | None = None
+    state_path: pathlib.Path | None = None
+    ledger: str | None = None
+    webhook: str | None = None
+    asker: prometheus.Asker | None = None  # tests and benchmarks may answer queries themselves
+    _saved: enforcement_state.Saved | None = field(default=None, repr=False)
+
+    def cycle(self, *, now: dt.datetime, at: dt.date) -> Cycle:
+        """Measure, decide and (with ``act``) act, as of ``now`` (usage) and ``at`` (licences)."""
+        model = quota_loader.load(self.path)
+        self._check_pools(model)
+        allocation = planning.allocate(model, at=at)
+        namespaces = {g.namespace: g.pool for g in allocation.namespaces if not self.pools or g.pool in self.pools}
+        client = prometheus.Prometheus(self.settings, ask=self.asker)
+        measured = client.measure(namespaces, at=now)
+        saved = self._state()
+        verdict = engine.decide(model, allocation=allocation, measured=measured, memory=saved.memory, now=now,
+                                pools=self.pools)
+        seconds = sum(t.seconds for t in client.timings)
+        if not self.act:
+            self._saved = enforcement_state.Saved(memory=verdict.memory, replaced=saved.replaced)
+            return Cycle(at=now, act=False, decisions=verdict.decisions, queries=measured.queries, seconds=seconds)
+        actions, memory, replaced = self._act(model, verdict, saved, now=now)
+        self._saved = enforcement_state.Saved(memory=memory, replaced=replaced)
+        enforcement_state.save(self._state_file(), self._saved)
+        cycle = Cycle(at=now, act=True, decisions=verdict.decisions, actions=actions, queries=measured.queries,
+                      seconds=seconds)
+        self._record(cycle, saved.memory)
+        return cycle
+
+    def _check_pools(self, model: quotas.Quotas) -> None:
+        names = model.datacentre.pool_names
+        for name in self.pools:
+            if name not in names:
+                hint = suggestion(name, names)
+                raise UserError(f"no pool {name!r} in the data centre" + (f"; {hint}" if hint else ""),
+                                location="--pool")
+
+    def _state_file(self) -> pathlib.Path:
+        return self.state_path or enforcement_state.default_path(self.pools)
+
+    def _state(self) -> enforcement_state.Saved:
+        if self._saved is None:
+            self._saved = enforcement_state.load(self._state_file())
+        return self._saved
+
+    def _act(self, model: quotas.Quotas, verdict: usage.Verdict, saved: enforcement_state.Saved, *,
+             now: dt.datetime) -> tuple[tuple[Action, ...], usage.Memory, dict[str, Any]]:
+        todo = [d for d in verdict.decisions if d.action]
+        tracks = dict(verdict.memory.tracks)
+        replaced: dict[str, Any] = {k: _copy(v) for k, v in saved.replaced.items()}
+        done: list[Action] = []
+        clusters: dict[str, kube.Cluster] = {}
+        try:
+            for decision in todo:
+                spaces = [ns.name for ns in model.tenant(decision.tenant).namespaces if ns.pool == decision.pool]
+                held = verdict.memory.held(decision.tenant, decision.pool)
+                key = (decision.tenant, decision.pool, decision.resource)
+                for namespace in spaces:
+                    try:
+                        cluster = clusters.get(decision.pool) or clusters.setdefault(
+                            decision.pool, kube.connect(context=model.datacentre.pool(decision.pool).context,
+                                                        kubeconfig=self.kubeconfig))
+                        what = acting.perform(cluster, decision, namespace=namespace, replaced=replaced, held=held)
+                        done.append(Action(tenant=decision.tenant, pool=decision.pool, resource=decision.resource,
+                                           action=decision.action, namespace=namespace, done=what))
+                    except BackendError as exc:
+                        done.append(Action(tenant=decision.tenant, pool=decision.pool, resource=decision.resource,
+                                           action=decision.action, namespace=namespace, error=str(exc)))
+                        # Not done: keep the old track so that the next cycle tries again.
+                        old = saved.memory.tracks.get(key)
+                        if old is None:
+                            tracks.pop(key, None)
+                        else:
+                            tracks[key] = old
+        finally:
+            for cluster in clusters.values():
+                cluster.close()
+        notices = [d for d in todo if d.action == engine.NOTIFY]
+        if self.webhook and notices:
+            try:
+                prometheus.post_alerts(self.webhook, [_alert(d, now) for d in notices],
+                                       timeout=self.settings.timeout)
+            except BackendError as exc:
+                done.append(Action(tenant="*", pool="*", resource="*", action="webhook", namespace="",
+                                   error=str(exc)))
+        return tuple(done), usage.Memory(tracks=tracks), replaced
+
+    def _record(self, cycle: Cycle, before: usage.Memory) -> None:
+        journal = open_journal(self.ledger)
+        try:
+            for d in cycle.decisions:
+                if d.state is usage.State.OK and not d.action:
+                    continue
+                subject = {"tenant": d.tenant, "pool": d.pool, "resource": d.resource}
+                journal.append(kind="enforcement-decision", actor=ACTOR, subject=subject,
+                               before=before.track((d.tenant, d.pool, d.resource)).as_dict(),
+                               after=d.as_dict(), reason=d.reason, at=cycle.at)
+            for a in cycle.actions:
+                kind = "action-undone" if a.action.startswith(usage.UNDO) else "action-taken"
+                subject = {"tenant": a.tenant, "pool": a.pool, "resource": a.resource, "namespace": a.namespace,
+                           "action": a.action}
+                journal.append(kind=kind, actor=ACTOR, subject=subject, after=a.as_dict(),
+                               reason=a.error or a.done, at=cycle.at)
+        finally:
+            journal.close()
+
+
+def _alert(d: usage.Decision, now: dt.datetime) -> dict[str, Any]:
+    """An Alertmanager v2 alert (``POST /api/v2/alerts`` takes a list of these)."""
+    return {"labels": {"alertname": "DctenantEnforcement", "tenant": d.tenant, "pool": d.pool,
+                       "resource": d.resource, "state": d.state.value,
+                       "severity": "critical" if d.state is usage.State.BREACH else "warning"},
+            "annotations": {"summary": d.reason}, "startsAt": now.isoformat()}
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
