@@ -9,7 +9,6 @@ file and a rename so that a crash never leaves half a file; one file per pool se
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import pathlib
@@ -79,21 +78,3 @@ def save(path: pathlib.Path, saved: Saved) -> None:
         temporary.unlink(missing_ok=True)
         raise
 
-
-class JsonLines:
-    """The audit trail until the ledger exists: one JSON object a line, appended, never rewritten."""
-
-    def __init__(self, path: pathlib.Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._handle = path.open("a", encoding="utf-8")
-
-    def append(self, *, kind: str, actor: str, subject: Mapping[str, str], before: Any = None, after: Any = None,
-               reason: str = "", at: dt.datetime | None = None) -> dict[str, Any]:
-        event = {"at": (at or dt.datetime.now(dt.UTC)).isoformat(), "kind": kind, "actor": actor,
-                 "subject": dict(subject), "before": before, "after": after, "reason": reason}
-        self._handle.write(json.dumps(event, ensure_ascii=False, sort_keys=True, default=str) + "\n")
-        return event
-
-    def close(self) -> None:
-        self._handle.close()

@@ -6,7 +6,7 @@ queries, let ``engine.enforcing`` decide from the measurements and the remembere
 * in a dry run (the default): nothing else — no cluster is contacted, no state or ledger written;
 * with ``act``: carry out each decision's action on the tenant's namespaces in its pool's cluster
   (``ops.acting``), post one Alertmanager webhook for the notices, save the state atomically, and
-  record every decision that is not "ok" and every action in the audit ledger.
+  record every decision that is not "ok" and every action in the audit ledger, in one transaction.
 
 An action that fails leaves that track as it was, so the next cycle tries again. The ledger is
 ``dctenant.clients.ledger`` when present; until it lands, an append-only JSON Lines file.
@@ -15,13 +15,12 @@ An action that fails leaves that track as it was, so the next cycle tries again.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from dctenant.clients import enforcement_state, kube, prometheus
+from dctenant.clients import enforcement_state, kube, ledger, prometheus
 from dctenant.domain import quotas, usage
 from dctenant.engine import enforcing as engine
 from dctenant.errors import BackendError, UserError, suggestion
@@ -85,24 +84,6 @@ class Cycle:
                 "queries": self.queries, "counts": counts, "missing": list(self.missing),
                 "decisions": [d.as_dict() for d in self.decisions],
                 "actions": [a.as_dict() for a in self.actions]}
-
-
-class Journal(Protocol):
-    """What enforcement needs of the audit ledger."""
-
-    def append(self, *, kind: str, actor: str, subject: Mapping[str, str], before: Any = None, after: Any = None,
-               reason: str = "", at: dt.datetime | None = None) -> Any: ...
-
-    def close(self) -> None: ...
-
-
-def open_journal(url: str | None) -> Journal:
-    """The audit ledger (``dctenant.clients.ledger``) when it exists, else an append-only JSON Lines file."""
-    if importlib.util.find_spec("dctenant.clients.ledger") is not None:
-        ledger = importlib.import_module("dctenant.clients.ledger")
-        journal: Journal = ledger.open_ledger(url)
-        return journal
-    return enforcement_state.JsonLines(pathlib.Path(url) if url else enforcement_state.state_dir() / "audit.jsonl")
 
 
 @dataclass(kw_only=True)
@@ -202,21 +183,26 @@ class Enforcer:
         return tuple(done), usage.Memory(tracks=tracks), replaced
 
     def _record(self, cycle: Cycle, before: usage.Memory) -> None:
-        journal = open_journal(self.ledger)
+        drafts: list[ledger.Draft] = []
+        for d in cycle.decisions:
+            if d.state is usage.State.OK and not d.action:
+                continue
+            drafts.append(ledger.Draft(
+                kind="enforcement-decision", actor=ACTOR, subject={"tenant": d.tenant, "pool": d.pool,
+                                                                   "resource": d.resource},
+                before=before.track((d.tenant, d.pool, d.resource)).as_dict(), after=d.as_dict(),
+                reason=d.reason, at=cycle.at))
+        for a in cycle.actions:
+            drafts.append(ledger.Draft(
+                kind="action-undone" if a.action.startswith(usage.UNDO) else "action-taken", actor=ACTOR,
+                subject={"tenant": a.tenant, "pool": a.pool, "resource": a.resource, "namespace": a.namespace,
+                         "action": a.action},
+                after=a.as_dict(), reason=a.error or a.done, at=cycle.at))
+        if not drafts:
+            return
+        journal = ledger.open_ledger(self.ledger)
         try:
-            for d in cycle.decisions:
-                if d.state is usage.State.OK and not d.action:
-                    continue
-                subject = {"tenant": d.tenant, "pool": d.pool, "resource": d.resource}
-                journal.append(kind="enforcement-decision", actor=ACTOR, subject=subject,
-                               before=before.track((d.tenant, d.pool, d.resource)).as_dict(),
-                               after=d.as_dict(), reason=d.reason, at=cycle.at)
-            for a in cycle.actions:
-                kind = "action-undone" if a.action.startswith(usage.UNDO) else "action-taken"
-                subject = {"tenant": a.tenant, "pool": a.pool, "resource": a.resource, "namespace": a.namespace,
-                           "action": a.action}
-                journal.append(kind=kind, actor=ACTOR, subject=subject, after=a.as_dict(),
-                               reason=a.error or a.done, at=cycle.at)
+            journal.append_many(drafts)
         finally:
             journal.close()
 

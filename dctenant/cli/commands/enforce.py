@@ -1,0 +1,124 @@
+"""``dctenant enforce [PATH]``: measure usage in Prometheus, decide, and (with ``--act``) act on breaches.
+
+Dry-run by default: decisions are printed and nothing is changed or written. ``--once`` runs one
+cycle (a CronJob); ``--interval 60s`` loops (a Deployment). Exit codes: 1 when data is missing (or
+an action failed), 3 with ``--exit-code`` when any tenant is in breach; see docs/enforcement.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+import re
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+from dctenant.cli import options
+from dctenant.cli.commands.diff import kubeconfig, pools
+
+if TYPE_CHECKING:
+    from dctenant.ops.enforcing import Cycle
+
+EXIT_MISSING = 1
+EXIT_BREACH = 3
+STYLES = {"ok": "green", "warning": "yellow", "breach": "bold red", "unknown": "magenta", "suspended": "red"}
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    """``--at``, or None: a loop then follows the clock from one day to the next."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-11-27") from None
+
+
+def _interval(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d+)(s|m|h)?", value.strip())
+    if not match or int(match.group(1)) == 0:
+        raise click.BadParameter(f"{value!r} is not an interval; write e.g. 60s, 5m or 1h")
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[match.group(2)]
+
+
+@click.command("enforce")
+@options.quotas_path
+@pools
+@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS_URL", required=True, metavar="URL",
+              help="PromQL endpoint (Prometheus, Thanos, Mimir); also $DCTENANT_PROMETHEUS_URL. Credentials "
+                   "come from $DCTENANT_PROMETHEUS_TOKEN or $DCTENANT_PROMETHEUS_USER/_PASSWORD.")
+@click.option("--metrics-config", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="YAML file with metric names, job selectors, cluster label (docs/enforcement.md).")
+@click.option("--cluster-label", metavar="LABEL", help="Label telling clusters apart on a shared endpoint.")
+@click.option("--rate-window", metavar="DURATION", help="Window of rate() for CPU and bandwidth (default 5m).")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Timeout of each query (default 10).")
+@click.option("--act", is_flag=True, help="Carry out the actions (default: dry run, nothing is changed).")
+@click.option("--once", is_flag=True, help="Run one cycle and exit (the default without --interval).")
+@click.option("--interval", callback=_interval, metavar="DURATION", help="Loop, one cycle every DURATION (60s).")
+@click.option("--at", "at", metavar="YYYY-MM-DD", callback=_day,
+              help="Evaluate licences as of this day (default: today).")
+@kubeconfig
+@click.option("--state", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Enforcer state file (default $XDG_STATE_HOME/dctenant/enforcer-<pool or all>.json).")
+@click.option("--ledger", metavar="URL", help="Audit ledger (default $DCTENANT_LEDGER or the local SQLite ledger).")
+@click.option("--webhook", envvar="DCTENANT_WEBHOOK", metavar="URL",
+              help="Alertmanager-compatible webhook for notices; also $DCTENANT_WEBHOOK.")
+@click.option("--exit-code", is_flag=True, help="Exit 3 when any tenant is in breach.")
+@options.output
+def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | None, cluster_label: str | None,
+            rate_window: str | None, timeout: float | None, act: bool, once: bool, interval: int | None,
+            at: dt.date | None, kubeconfig: str | None, state: str | None, ledger: str | None, webhook: str | None,
+            exit_code: bool, output: str) -> None:
+    """Compare every tenant's measured usage with its envelope and act on breaches (dry run by default)."""
+    from dctenant.clients import prometheus
+    from dctenant.ops import enforcing
+
+    if once and interval:
+        raise click.UsageError("--once and --interval exclude each other")
+    settings = prometheus.settings(url, config=metrics_config, cluster_label=cluster_label,
+                                   rate_window=rate_window, timeout=timeout)
+    enforcer = enforcing.Enforcer(path=path, settings=settings, pools=pools, act=act, kubeconfig=kubeconfig,
+                                  state_path=pathlib.Path(state) if state else None, ledger=ledger, webhook=webhook)
+    while True:
+        started = time.monotonic()
+        now = dt.datetime.now(dt.UTC)
+        cycle = enforcer.cycle(now=now, at=at or now.date())
+        _show(cycle, output=output)
+        if interval is None:
+            break
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    if cycle.missing or cycle.failed:
+        sys.exit(EXIT_MISSING)
+    if exit_code and cycle.breach:
+        sys.exit(EXIT_BREACH)
+
+
+def _show(cycle: Cycle, *, output: str) -> None:
+    from dctenant.cli import console
+    from dctenant.domain import usage
+
+    def table() -> None:
+        rows = [d for d in cycle.decisions if d.state is not usage.State.OK or d.action]
+        title = (f"enforcement {cycle.at:%Y-%m-%d %H:%M:%S} UTC ({'act' if cycle.act else 'dry run'}): "
+                 f"{len(cycle.decisions)} decisions, {len(rows)} not ok, {cycle.queries} queries")
+        grid = console.new_table(title, "tenant", "pool", "resource", "state", "action", "reason")
+        for d in rows:
+            grid.add_row(d.tenant, d.pool, d.resource, console.styled(d.state.value, STYLES[d.state.value]),
+                         d.action or "", d.reason)
+        console.keep(grid, "tenant", "pool", "resource")
+        console.stdout.print(grid)
+        for a in cycle.actions:
+            line = f"{a.action} {a.namespace}: {a.error or a.done}"
+            console.stdout.print(console.styled(line, "red" if a.error else ""))
+
+    console.emit(cycle, output=output, table=table)
+    for cause in cycle.missing:
+        console.warn(f"missing data: {cause}")
+    for a in cycle.actions:
+        if a.error:
+            console.stderr.print(console.styled(f"action {a.action} on {a.namespace} failed: {a.error}", "red"))
