@@ -20,6 +20,7 @@ INSTALL = (
     "mirror, or from https://www.pulumi.com/docs/install/ (for example `curl -fsSL https://get.pulumi.com | sh`, "
     "then add ~/.pulumi/bin to PATH), and check with `pulumi version`"
 )
+INSTALL_NEWER = "install a current release the same way (https://www.pulumi.com/docs/install/)"
 EXTRA = "the pulumi Python packages are not installed; install dctenant with its extra: pip install 'dctenant[stacks]'"
 
 
@@ -84,7 +85,9 @@ def run(
     except auto.errors.ConcurrentUpdateError as exc:
         raise BackendError(f'another update of stack "{stack}" is running; try again when it finishes') from exc
     except auto.errors.CommandError as exc:
-        raise BackendError(f"pulumi {action} failed for stack {stack}: {_last_lines(str(exc))}") from exc
+        raise BackendError(f"pulumi {action} failed for stack {stack}: {_reason(str(exc))}") from exc
+    except auto.errors.InvalidVersionError as exc:
+        raise PulumiNotInstalledError(f"the pulumi CLI on PATH is not usable: {exc}; {INSTALL_NEWER}") from exc
     raise UserError(f'unknown action "{action}"')
 
 
@@ -93,7 +96,8 @@ def _changes(summary: Mapping[Any, int] | None) -> dict[str, int]:
     return {str(getattr(op, "value", op)): int(n) for op, n in (summary or {}).items()}
 
 
-def _last_lines(text: str, count: int = 12) -> str:
-    """The end of pulumi's output, where the error is; the full text is what ``-v`` shows."""
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return "\n".join(lines[-count:])
+def _reason(text: str, count: int = 12) -> str:
+    """pulumi's error output (the end of it, where the error is), without the Automation API's framing."""
+    _, marker, stderr = text.partition(" stderr: ")
+    lines = [ln for ln in (stderr if marker else text).strip().splitlines() if ln.strip()]
+    return "\n".join(lines[-count:]) or text.strip()
