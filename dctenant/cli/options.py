@@ -42,3 +42,22 @@ def at(func: F) -> F:
     """``--at YYYY-MM-DD``: the day to evaluate licences on (default today)."""
     return click.option("--at", "at", metavar="YYYY-MM-DD", callback=_date,
                         help="Evaluate licences as of this day (default: today).")(func)
+
+
+def ledger(func: F) -> F:
+    """``--ledger URL``: the audit ledger (default ``$DCTENANT_LEDGER`` or SQLite in the state directory)."""
+    return click.option("--ledger", metavar="URL", default=None,
+                        help="Ledger database: a SQLite path or a postgresql:// URL "
+                             "(default: $DCTENANT_LEDGER, else $XDG_STATE_HOME/dctenant/ledger.db).")(func)
+
+
+def instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime | None:
+    """An ISO day or time, read as UTC when it names no zone."""
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 day or time, e.g. 2026-11-27 or "
+                                 "2026-11-27T08:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

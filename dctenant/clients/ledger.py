@@ -286,6 +286,13 @@ class Ledger:
 
         return chaining.verify(self._rows(), locate=locate, anchor=anchor)
 
+    def event(self, seq: int) -> audit.LedgerEvent | None:
+        sa = self._sa
+        events = self.tables["events"]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(events).where(events.c.seq == seq)).first()
+        return _event(tuple(row)) if row else None
+
     def last_hash(self) -> str | None:
         last = self.last_event()
         return last.hash if last else None

@@ -1,0 +1,68 @@
+"""``dctenant report KIND [PATH]``: an auditor's report as a table, CSV, JSON or self-contained HTML.
+
+With ``--out FILE`` the report is written to the file and its issue (with the file's SHA-256
+and the ledger hash it covers) is recorded in the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from dctenant.cli import options
+
+KINDS = ("allocation", "usage", "traffic", "violations", "licences")
+
+
+@click.command("report")
+@click.argument("kind", type=click.Choice(KINDS))
+@options.quotas_path
+@click.option("--period", required=True, metavar="PERIOD",
+              help="YYYY-MM, YYYY-Qn or FROM..TO (ISO days); with --calendar jalali also 1405-09, 1405-Q3.")
+@click.option("--tenant", metavar="TENANT", help="Only this tenant's rows.")
+@click.option("--calendar", type=click.Choice(("gregorian", "jalali")), default="gregorian", show_default=True,
+              help="Calendar of the dates shown (table and HTML) and of --period.")
+@click.option("--persian-digits", is_flag=True, help="Write dates with Persian digits (table and HTML).")
+@click.option("-o", "--output", type=click.Choice(("table", "csv", "json", "html")), default="table",
+              show_default=True, help="Output format; csv and json are stable schemas (docs/reports.md).")
+@click.option("--out", "out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write to FILE and record the report's issue in the ledger.")
+@options.ledger
+@click.option("--generated-at", "generated_at", metavar="WHEN", callback=options.instant, hidden=True,
+              help="Generation time to state (to reproduce an earlier report).")
+def command(kind: str, path: str, period: str, tenant: str | None, calendar: str, persian_digits: bool, output: str,
+            out: str | None, ledger: str | None, generated_at: dt.datetime | None) -> None:
+    """Auditors' reports: allocation, usage, traffic, violations, licences."""
+    from dctenant.cli import console
+    from dctenant.clients import ledger as ledgers
+    from dctenant.errors import UserError
+    from dctenant.ops import reporting
+    from dctenant.render.reports import cells, tables
+
+    now = generated_at or dt.datetime.now(dt.UTC)
+    style = cells.Style(calendar=calendar, digits=persian_digits)
+    chosen = reporting.period(period, calendar=calendar)
+    with ledgers.open_ledger(ledger) as opened:
+        report = reporting.build(kind, path=path, period=chosen, now=now, ledger=opened, tenant=tenant)
+        if output == "table":
+            if out:
+                raise UserError("--out needs --output csv, json or html", location="--out")
+            for key, value in cells.provenance(report, style=style):
+                console.stdout.print(f"{key}: {value}", markup=False, soft_wrap=True)
+            for t in tables.tables(report, style=style):
+                table = console.new_table(t.title, *t.headers, right=t.right)
+                for row in t.rows:
+                    table.add_row(*row)
+                console.stdout.print(table)
+        else:
+            text = reporting.render(report, output=output, style=style)
+            if out:
+                issued = reporting.issue(report, text=text, out=out, output=output, ledger=opened,
+                                         actor=ledgers.os_actor(), now=now, tenant=tenant)
+                console.stderr.print(f"wrote {issued.path} (sha256 {issued.sha256}); recorded as ledger event "
+                                     f"{issued.event.seq}", markup=False, soft_wrap=True)
+            else:
+                click.echo(text, nl=False)
+    for warning in report.warnings:
+        console.warn(warning)
