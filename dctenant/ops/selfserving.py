@@ -427,6 +427,30 @@ class SelfService:
                            reason=reason, at=self.clock())
 
 
+def open_service(quotas_path: str, *, database: str | None = None, kubeconfig: str | None = None,
+                 prometheus_url: str | None = None) -> SelfService:
+    """A service over ``quotas_path`` with the ledger and the self-service tables at ``database``.
+
+    ``database`` defaults to the ledger's (``$DCTENANT_LEDGER`` or its SQLite file); with
+    ``prometheus_url``, tenants can read their usage through the enforcement query layer.
+    """
+    from dctenant.clients import ledger as ledger_client
+
+    store = store_client.Store(database) if database and "://" in database else store_client.Store(
+        str(pathlib.Path(database).with_name(store_client.FILE_NAME)) if database else None)
+    measure: Measure | None = None
+    if prometheus_url:
+        from dctenant.clients import prometheus
+
+        endpoint = prometheus.Prometheus(prometheus.settings(prometheus_url))
+
+        def measure(names: Mapping[str, str], at: dt.datetime) -> usage.Usage:
+            return endpoint.measure(names, at=at)
+
+    return SelfService(quotas_path=quotas_path, store=store, ledger=ledger_client.open_ledger(database),
+                       kubeconfig=kubeconfig, measure=measure)
+
+
 def _signature(root: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
     """What changes when any file of quotas/ changes: names, modification times and sizes."""
     files = [root / "datacentre.yaml", root / "policy.yaml", *sorted((root / "tenants").glob("*.y*ml"))]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import pathlib
-import shutil
 import socket
 import threading
 import time
@@ -27,68 +26,9 @@ from dctenant.clients import ledger as ledgers
 from dctenant.clients import selfservice_store
 from dctenant.ops import selfserving
 from tests.integration import kmock_cluster
+from tests.selfservice_quotas import write_quotas
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 CONTEXT = "kmock-lab"
-
-DATACENTRE = """\
-apiVersion: dctenant.io/v1alpha1
-kind: DataCentre
-metadata:
-  name: lab
-  displayName: {en: "Lab", fa: "آزمایشگاه"}
-spec:
-  storageClasses:
-    - name: ssd-standard
-  pools:
-    - name: lab
-      site: "Test bench"
-      context: kmock-lab
-      capacity:
-        cpu: "100"
-        memory: 100Gi
-        storage:
-          ssd-standard: 1Ti
-        bandwidth:
-          egress: 10Gbps
-          ingress: 10Gbps
-"""
-
-TENANT = """\
-# {name}, a tenant under test.
-apiVersion: dctenant.io/v1alpha1
-kind: Tenant
-metadata:
-  name: {name}
-spec:
-  displayName: {{en: "{name}", fa: "{name}"}}
-  tier: national
-  licence: {{number: "CRA-{name}", issued: 2022-01-01, expires: 2099-01-01, status: active}}
-  owners:
-    groups: [{name}-admins]
-  demand:
-    lab:
-      cpu: "12"
-      memory: 12Gi
-      storage:
-        ssd-standard: 100Gi
-  namespaces:
-    - name: {name}-core
-      pool: lab
-      quota:
-        cpu: "2"
-        memory: 2Gi
-"""
-
-
-def write_quotas(root: pathlib.Path) -> pathlib.Path:
-    (root / "tenants").mkdir(parents=True)
-    shutil.copy(REPO / "quotas" / "policy.yaml", root / "policy.yaml")
-    (root / "datacentre.yaml").write_text(DATACENTRE, encoding="utf-8")
-    for name in ("bale", "gap"):
-        (root / "tenants" / f"{name}.yaml").write_text(TENANT.format(name=name), encoding="utf-8")
-    return root
-
 
 def free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
