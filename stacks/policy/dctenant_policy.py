@@ -81,7 +81,7 @@ def quota_violations(
     for quota in quotas:
         meta = quota.get("metadata") or {}
         where = f"{meta.get('namespace', '?')}/{meta.get('name', '?')}"
-        pool = (meta.get("labels") or {}).get(kubernetes.POOL_LABEL)
+        pool = str((meta.get("labels") or {}).get(kubernetes.POOL_LABEL) or "")
         if pool not in allocatable:
             problems.append(f"ResourceQuota {where} has no known {kubernetes.POOL_LABEL} label ({pool!r})")
             continue

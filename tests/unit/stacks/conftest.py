@@ -22,7 +22,7 @@ for directory in (REPO / "stacks" / "datacentre", REPO / "stacks" / "policy"):
 @pytest.fixture(autouse=True)
 def clean_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test sees another's mocks, config or root stack; none sees the caller's quotas override."""
-    monkeypatch.delenv("DCTENANT_QUOTAS", raising=False)
+    harness.clean_environment(monkeypatch)
     harness.reset_runtime()
     yield
     harness.reset_runtime()

@@ -10,6 +10,7 @@ callback that might never run.
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 import pulumi
 import pulumi.runtime.config as pulumi_config
 import pulumi.runtime.settings as pulumi_settings
+import pytest
 import yaml
 from pulumi.runtime import mocks
 
@@ -109,6 +111,14 @@ def reset_runtime() -> None:
                                   organization="organization")
     pulumi_config.CONFIG.set({})
     pulumi_config._SECRET_KEYS.set(set())  # no public way to clear it
+
+
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No quotas override from the caller's shell, and no PULUMI_K8S_* variables, which
+    pulumi_kubernetes.Provider would turn into provider inputs."""
+    monkeypatch.delenv("DCTENANT_QUOTAS", raising=False)
+    for name in [n for n in os.environ if n.startswith("PULUMI_K8S_")]:
+        monkeypatch.delenv(name)
 
 
 def stack_config(pool: str) -> dict[str, str]:

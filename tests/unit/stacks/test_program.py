@@ -51,10 +51,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 @pytest.fixture(scope="module")
 def runs() -> dict[str, harness.Run]:
     """Each pool's stack, run once under mocks with its shipped settings (the runtime is reset after)."""
-    try:
-        return {pool: harness.run(pool, config(pool)) for pool in POOLS}
-    finally:
-        harness.reset_runtime()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        harness.clean_environment(monkeypatch)
+        try:
+            return {pool: harness.run(pool, config(pool)) for pool in POOLS}
+        finally:
+            harness.reset_runtime()
 
 
 def test_one_stack_file_per_pool_with_its_context() -> None:
