@@ -30,6 +30,7 @@ from dctenant.render import kubernetes as manifests
 
 REASON = "DctenantEnforcement"
 MIN_BANDWIDTH = Decimal(1000)  # the kubelet's minimum, as in the admission policy
+STEP = Decimal(10**6)
 ANNOTATIONS = {resources.EGRESS: admission.EGRESS_ANNOTATION, resources.INGRESS: admission.INGRESS_ANNOTATION}
 PARAMS = {resources.EGRESS: admission.MAX_EGRESS, resources.INGRESS: admission.MAX_INGRESS}
 Replaced = MutableMapping[str, Any]
@@ -103,7 +104,8 @@ def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, name
     config = cluster.get(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace) or {}
     current = (config.get("data") or {}).get(param)
     top = quantities.Quantity.parse(current) if current else MIN_BANDWIDTH
-    lowered = max(MIN_BANDWIDTH, (top * factor).to_integral_value(ROUND_FLOOR))
+    # Down to a whole Mbit/s, so the parameter and annotations stay readable (150347M, not 150347628086).
+    lowered = max(MIN_BANDWIDTH, (top * factor / STEP).to_integral_value(ROUND_FLOOR) * STEP)
     text = quantities.Quantity.format(lowered)
     record: dict[str, Any] = {"config": {param: current}, "templates": {}}
     kept[resource] = record

@@ -60,11 +60,12 @@ class Prometheus:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Prometheus:
-        self.process = subprocess.Popen(
-            [BINARY, f"--config.file={self.directory / 'prometheus.yml'}",
-             f"--storage.tsdb.path={self.directory / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--log.level=warn"],
-            stdout=subprocess.DEVNULL, stderr=(self.directory / "log").open("wb"))
+        with (self.directory / "log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [BINARY, f"--config.file={self.directory / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={self.directory / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+                 "--log.level=warn"],
+                stdout=subprocess.DEVNULL, stderr=log)
         return self
 
     def query(self, promql: str, **params: str) -> dict[str, Any]:
