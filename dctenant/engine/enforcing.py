@@ -175,6 +175,8 @@ def _recover(decision: _Make, name: str, amount: str, resource: str, envelope: D
         return decision(State.OK, "", f"{name} {amount} below {threshold} for {_duration(lasted)}: back to normal",
                         Track())
     undone = rest.pop()
+    while rest and rest[-1] == NOTIFY:
+        rest.pop()
     text = f"{name} {amount} below {threshold} for {_duration(lasted)}: undoing {undone}"
     return decision(State.BREACH if rest else State.OK, usage.UNDO + undone, text,
                     Track(below_since=since if rest else None, warned=track.warned if rest else False,

@@ -1,0 +1,215 @@
+"""The enforcement engine on a hand-made data centre: thresholds, hysteresis, grace, escalation, undo,
+unknown data and licences, with times and usage chosen by the test (the engine reads no clock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import hypothesis.strategies as st
+from hypothesis import given, settings
+
+from dctenant.domain import allocations, policies, pools, quotas, tenants, usage
+from dctenant.domain.usage import State
+from dctenant.engine import allocating, enforcing
+
+EGRESS = "bandwidth/egress"
+T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+DAY = dt.date(2026, 11, 27)
+RULES = policies.Enforcement(warning_at=Decimal("0.8"), breach_at=Decimal(1), sustained_for=600,
+                             grace_period=1800, recovery_window=900,
+                             actions=("notify", "throttle", "scale-down", "suspend"))
+
+
+def model(*, rules: policies.Enforcement = RULES, status: str = "active",
+          expires: dt.date = dt.date(2028, 1, 1)) -> quotas.Quotas:
+    pool = pools.Pool(name="p1", site="s", context="ctx", capacity={"cpu": Decimal(100), EGRESS: Decimal(40 * 10**9)})
+    tenant = tenants.Tenant(
+        id="bale", display_name=pools.DisplayName(en="Bale", fa="بله"), tier="std",
+        licence=tenants.Licence(number="L-1", issued=dt.date(2020, 1, 1), expires=expires,
+                                status=tenants.LicenceStatus(status)),
+        owners=tenants.Owners(users=("a@b",)), demand={"p1": {"cpu": Decimal(10), EGRESS: Decimal(40 * 10**9)}},
+        namespaces=(tenants.Namespace(name="bale-a", pool="p1", quota={"cpu": Decimal(5)}),
+                    tenants.Namespace(name="bale-b", pool="p1", quota={"cpu": Decimal(5)})))
+    policy = policies.Policy(name="p", tiers={"std": policies.Tier(name="std", weight=Decimal(1),
+                                                                 guaranteed=Decimal(0))}, enforcement=rules)
+    dc = pools.DataCentre(name="dc", display_name=pools.DisplayName(en="dc", fa="dc"), storage_classes=(),
+                          pools=(pool,))
+    return quotas.Quotas(datacentre=dc, policy=policy, tenants=(tenant,))
+
+
+def allocation(m: quotas.Quotas, at: dt.date = DAY) -> allocations.Allocation:
+    return allocating.allocate(m.datacentre, tenants=m.tenants, policy=m.policy, at=at)
+
+
+def measured(gbps: float | None, *, at: dt.datetime) -> usage.Usage:
+    """Egress split over the two namespaces; cpu at 1 core; ``None`` = Prometheus unreachable."""
+    if gbps is None:
+        return usage.Usage(at=at, error="Prometheus at http://p is unreachable")
+    half = Decimal(str(gbps)) * 10**9 / 2
+    return usage.Usage(at=at, amounts={"bale-a": {EGRESS: half, "cpu": Decimal(1)}, "bale-b": {EGRESS: half}},
+                       seen=frozenset({"bale-a", "bale-b"}))
+
+
+class Run:
+    """Cycles of the engine with memory carried over, as the enforcer runs it."""
+
+    def __init__(self, m: quotas.Quotas | None = None) -> None:
+        self.model = m or model()
+        self.alloc = allocation(self.model)
+        self.memory = usage.Memory()
+
+    def at(self, minutes: float, gbps: float | None, resource: str = EGRESS) -> usage.Decision:
+        now = T0 + dt.timedelta(minutes=minutes)
+        verdict = enforcing.decide(self.model, allocation=self.alloc, measured=measured(gbps, at=now),
+                                   memory=self.memory, now=now)
+        self.memory = verdict.memory
+        return next(d for d in verdict.decisions if d.resource == resource)
+
+
+def test_reason_names_usage_envelope_duration_and_window() -> None:
+    run = Run()
+    first = run.at(0, 46.2)
+    assert (first.state, first.action) == (State.WARNING, "notify")
+    assert first.reason == "bale egress 46.2 Gbps > 40 Gbps envelope for 0 s (window 10 min)"
+    later = run.at(12, 46.2)
+    assert (later.state, later.action) == (State.BREACH, "notify")
+    assert later.reason == "bale egress 46.2 Gbps > 40 Gbps envelope for 12 min (window 10 min)"
+    assert later.as_dict() == {"tenant": "bale", "pool": "p1", "resource": EGRESS, "state": "breach",
+                               "usage": "46200000000", "envelope": "40000000000", "action": "notify",
+                               "reason": later.reason, "level": 1}
+
+
+def test_a_short_spike_is_only_a_warning_and_notifies_once() -> None:
+    run = Run()
+    assert [run.at(m, 45).action for m in (0, 1, 5)] == ["notify", "", ""]
+    back = run.at(6, 10)
+    assert (back.state, back.action) == (State.OK, "")
+    assert run.memory.tracks == {}
+
+
+def test_warning_threshold_below_the_envelope() -> None:
+    run = Run()
+    near = run.at(0, 33)  # 82.5% of 40 Gbps
+    assert (near.state, near.action) == (State.WARNING, "notify")
+    assert near.reason == "bale egress 33 Gbps ≥ 80% of 40 Gbps envelope"
+    assert run.at(1, 31).state is State.OK
+
+
+def test_escalation_follows_the_policy_order_one_grace_period_each() -> None:
+    run = Run()
+    actions = [run.at(m, 50).action for m in (0, 10, 11, 39, 40, 70, 100, 130, 500)]
+    assert actions == ["notify", "notify", "", "", "throttle", "scale-down", "suspend", "", ""]
+    assert run.memory.track(("bale", "p1", EGRESS)).taken == ("notify", "throttle", "scale-down", "suspend")
+
+
+def test_escalation_takes_one_step_a_cycle_even_after_a_long_gap() -> None:
+    run = Run()
+    run.at(0, 50)
+    assert [run.at(m, 50).action for m in (600, 601, 602, 603)] == ["notify", "throttle", "scale-down", "suspend"]
+
+
+def test_hysteresis_then_undo_in_reverse_order() -> None:
+    run = Run()
+    for m in (0, 10, 40, 70):
+        run.at(m, 50)
+    assert run.memory.track(("bale", "p1", EGRESS)).taken == ("notify", "throttle", "scale-down")
+    under = run.at(71, 39)  # under the envelope, not under the warning threshold: no recovery yet
+    assert (under.state, under.action) == (State.BREACH, "")
+    assert "recovery needs 15 min below it" in under.reason
+    assert [run.at(m, 10).action for m in (72, 80, 86)] == ["", "", ""]
+    relapse = run.at(87, 35)  # above the warning threshold: the recovery window starts again
+    assert relapse.state is State.BREACH and relapse.action == ""
+    steps = [run.at(m, 10) for m in (88, 102, 103, 104, 105)]  # the window restarted at 88
+    assert [(d.state, d.action) for d in steps] == [
+        (State.BREACH, ""), (State.BREACH, ""), (State.BREACH, "undo-scale-down"), (State.OK, "undo-throttle"),
+        (State.OK, "")]
+    assert run.memory.tracks == {}
+
+
+def test_missing_data_is_unknown_and_freezes_everything() -> None:
+    run = Run()
+    for m in (0, 10, 40):
+        run.at(m, 50)
+    kept = run.memory
+    gone = run.at(500, None)
+    assert (gone.state, gone.action, gone.usage) == (State.UNKNOWN, "", None)
+    assert gone.reason == ("bale egress: no data (Prometheus at http://p is unreachable); nothing is escalated "
+                           "or undone; 2 action(s) stay in force")
+    assert run.memory == kept
+    cpu = run.at(501, None, resource="cpu")
+    assert cpu.state is State.UNKNOWN
+
+
+def test_a_namespace_not_seen_is_unknown_not_zero() -> None:
+    m = model()
+    now = T0
+    partial = usage.Usage(at=now, amounts={"bale-a": {EGRESS: Decimal(10**9)}}, seen=frozenset({"bale-a"}))
+    verdict = enforcing.decide(m, allocation=allocation(m), measured=partial, memory=usage.Memory(), now=now)
+    egress = next(d for d in verdict.decisions if d.resource == EGRESS)
+    assert egress.state is State.UNKNOWN and "bale-b has no kube_resourcequota series" in egress.reason
+    down = usage.Usage(at=now, seen=frozenset({"bale-a", "bale-b"}), down={"cpu": "cadvisor is down"})
+    verdict = enforcing.decide(m, allocation=allocation(m), measured=down, memory=usage.Memory(), now=now)
+    states = {d.resource: d.state for d in verdict.decisions}
+    assert states == {"licence": State.OK, "cpu": State.UNKNOWN, EGRESS: State.OK}
+
+
+def test_licence_expiring_grace_expired_and_back() -> None:
+    m = model(expires=dt.date(2026, 12, 15))
+    run = Run(m)
+    lic = run.at(0, 1, resource="licence")
+    assert (lic.state, lic.action) == (State.WARNING, "notify")
+    assert lic.reason == "bale licence L-1 expires on 2026-12-15, in 18 days"
+    assert run.at(1, 1, resource="licence").action == ""
+    run.alloc = allocation(m, at=dt.date(2027, 1, 10))  # 26 days after expiry: beyond 14 days of grace
+    out = run.at(2, 1, resource="licence")
+    assert (out.state, out.action) == (State.SUSPENDED, "suspend")
+    assert "grace ended on 2026-12-29" in out.reason
+    verdict_resources = [d for d in enforcing.decide(m, allocation=run.alloc, measured=measured(1, at=T0),
+                                                     memory=run.memory, now=T0).decisions]
+    assert [d.resource for d in verdict_resources] == ["licence"]  # a suspended tenant's usage is not judged
+    assert run.at(3, 1, resource="licence").action == ""
+    run.alloc = allocation(model(), at=DAY)  # renewed
+    back = run.at(4, 1, resource="licence")
+    assert (back.state, back.action) == (State.OK, "undo-suspend")
+    assert run.memory.held("bale", "p1") == frozenset()
+
+
+def test_suspended_and_revoked_licences_suspend() -> None:
+    for status, words in (("suspended", "is suspended by the regulator"), ("revoked", "is revoked by the regulator")):
+        run = Run(model(status=status))
+        d = run.at(0, 1, resource="licence")
+        assert (d.state, d.action) == (State.SUSPENDED, "suspend") and words in d.reason
+
+
+def test_held_actions_count_every_track() -> None:
+    run = Run(model(status="revoked"))
+    run.at(0, 1, resource="licence")
+    assert run.memory.held("bale", "p1") == frozenset({"suspend"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=1, max_value=40), st.one_of(st.none(), st.integers(0, 80))),
+                min_size=1, max_size=40))
+def test_properties_of_any_sequence(steps: list[tuple[int, int | None]]) -> None:
+    """Whatever the usage over time: actions follow the policy order, undo mirrors it, at most one
+    step a cycle, nothing changes on unknown data, and ok means nothing is in force."""
+    run = Run()
+    minutes = 0
+    key = ("bale", "p1", EGRESS)
+    for gap, gbps in steps:
+        minutes += gap
+        before = run.memory.track(key)
+        d = run.at(minutes, gbps)
+        after = run.memory.track(key)
+        assert after.taken == RULES.actions[:len(after.taken)]  # always a prefix of the graduated list
+        assert abs(len(after.taken) - len(before.taken)) <= 1
+        if gbps is None:
+            assert d.state is State.UNKNOWN and d.action == "" and after == before
+        elif d.action.startswith("undo-"):
+            assert before.taken[-1] == d.action.removeprefix("undo-") or before.taken[-1] == "notify"
+            assert gbps * 10**9 < 40 * 10**9 * RULES.warning_at
+        elif d.action and d.action != "notify":
+            assert d.state is State.BREACH and gbps > 40
+        if d.state is State.OK:
+            assert after.taken == ()
