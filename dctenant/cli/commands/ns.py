@@ -44,7 +44,9 @@ def remote(server: str | None, token: str | None) -> Any:
 
     if not server or not token:
         raise click.UsageError("give --server and --token (or $DCTENANT_SERVER and $DCTENANT_TOKEN)")
-    return http.Service(server=server, token=token)
+    service = http.Service(server=server, token=token)
+    click.get_current_context().call_on_close(service.close)
+    return service
 
 
 def tenant_of(service: Any, tenant: str | None) -> str:
