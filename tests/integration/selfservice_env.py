@@ -24,6 +24,7 @@ import uvicorn
 from dctenant.api import app as api_app
 from dctenant.clients import ledger as ledgers
 from dctenant.clients import selfservice_store
+from dctenant.domain import usage
 from dctenant.ops import selfserving
 from tests.integration import kmock_cluster
 from tests.selfservice_quotas import write_quotas
@@ -102,5 +103,6 @@ def environment(tmp: pathlib.Path, *, database: str | None = None, http: bool = 
             ledger.close()
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def no_usage(names: Any, at: dt.datetime) -> usage.Usage:
+    """A stand-in for Prometheus: every namespace seen, nothing used."""
+    return usage.Usage(at=at, seen=frozenset(names))
