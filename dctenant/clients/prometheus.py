@@ -315,3 +315,8 @@ def post_alerts(url: str, alerts: list[dict[str, Any]], *, timeout: float) -> No
             answer.read()
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise BackendError(f"webhook at {redact(url)} failed: {type(exc).__name__}") from None
+
+
+def sources(s: Settings) -> dict[str, str]:
+    """The ``up`` selector of each exporter the measures come from."""
+    return {"cadvisor": s.cadvisor, "kubelet": s.kubelet, "kube-state-metrics": s.kube_state_metrics}

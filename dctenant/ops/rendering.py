@@ -84,11 +84,27 @@ def files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict[str,
     return out
 
 
+def rule_files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Each pool's Prometheus rules, as a plain rules file and as a ``PrometheusRule`` (docs/enforcement.md)."""
+    from dctenant.clients import prometheus as promql
+    from dctenant.render import prometheus as rules
+
+    settings = promql.Settings(url="")
+    out: dict[str, tuple[dict[str, Any], ...]] = {}
+    for pool in model.datacentre.pool_names:
+        groups = rules.rules(model, allocation, pool=pool, queries=promql.queries(settings),
+                             sources=promql.sources(settings))
+        out[f"{pool}/{rules.RULES_FILE}"] = (groups,)
+        out[f"{pool}/{rules.RULE_OBJECT_FILE}"] = (rules.rule_object(model, pool, groups),)
+    return out
+
+
 def render(path: str, *, at: dt.date, out: str, force: bool = False) -> RenderResult:
     """Load ``path``, allocate it as of ``at`` and write the manifests under ``out``."""
     model = quota_loader.load(path)
     allocation = planning.allocate(model, at=at)
     wanted = files(model, allocation)
+    wanted.update(rule_files(model, allocation))
     root = pathlib.Path(out)
     previous = _previous(root, force=force)
     removed = tuple(sorted(rel for rel in previous if rel not in wanted and (root / rel).is_file()))
@@ -141,7 +157,9 @@ def _summary(wanted: Mapping[str, tuple[kubernetes.Manifest, ...]]) -> tuple[Poo
     for rel in wanted:
         by_pool.setdefault(rel.split("/", 1)[0], []).append(rel)
     return tuple(
-        PoolFiles(pool=pool, namespaces=sum(1 for rel in rels if not rel.endswith("/" + CLUSTER_FILE)),
-                  objects=sum(len(wanted[rel]) for rel in rels), files=tuple(sorted(rels)))
+        # Files whose name starts with "_" are the cluster's own (objects, Prometheus rules), not namespaces';
+        # a plain rules file is not a Kubernetes object.
+        PoolFiles(pool=pool, namespaces=sum(1 for rel in rels if not rel.split("/")[-1].startswith("_")),
+                  objects=sum(1 for rel in rels for obj in wanted[rel] if "kind" in obj), files=tuple(sorted(rels)))
         for pool, rels in by_pool.items()
     )
