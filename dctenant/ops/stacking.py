@@ -2,9 +2,10 @@
 
 ``describe`` is what the stack program in ``stacks/datacentre`` declares: the renderer's objects of
 one pool (``render.kubernetes.render_pool``, never re-described here), grouped into the
-cluster-wide objects and each tenant's objects, plus the stack outputs (per tenant its namespaces
-and envelope, per pool the allocated amount against capacity). It is pure, so the program and the
-tests read the same value.
+cluster-wide objects and each tenant's objects; the pool's Prometheus rules as ``dctenant render``
+writes them (a ``PrometheusRule``, or the rules file in a ConfigMap where the cluster has no
+prometheus-operator); and the stack outputs (per tenant its namespaces and envelope, per pool the
+allocated amount against capacity). It is pure, so the program and the tests read the same value.
 
 ``run`` is the ``dctenant stack preview|up|refresh`` use-case: it checks the pool and the project
 directory, chooses the backend (a local file backend under dctenant's state directory unless
@@ -26,8 +27,8 @@ from dctenant.clients import pulumi as pulumi_client
 from dctenant.domain import allocations, quotas, resources
 from dctenant.errors import UserError, suggestion
 from dctenant.loaders import quotas as quota_loader
-from dctenant.ops import planning
-from dctenant.render import kubernetes
+from dctenant.ops import planning, rendering
+from dctenant.render import kubernetes, prometheus
 
 ACTIONS = ("preview", "up", "refresh")
 DEFAULT_PROJECT = "stacks/datacentre"
@@ -37,6 +38,7 @@ PASSPHRASE_ENVIRONMENT = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_
 # The stack program reads these (see stacks/datacentre/dctenant_stack/program.py): the quotas
 # directory the CLI was given wins over the stack's configured one.
 QUOTAS_ENVIRONMENT = quota_loader.ENVIRONMENT
+RULES_CONFIG_MAP = "dctenant-prometheus-rules"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,12 +63,13 @@ class PoolStack:
     at: dt.date
     cluster: tuple[kubernetes.Manifest, ...]
     tenants: tuple[TenantStack, ...]
+    monitoring: tuple[kubernetes.Manifest, ...]
     capacity: tuple[allocations.PoolResource, ...]
     warnings: tuple[str, ...] = ()
 
     @property
     def manifests(self) -> tuple[kubernetes.Manifest, ...]:
-        return self.cluster + tuple(m for t in self.tenants for m in t.manifests)
+        return self.cluster + tuple(m for t in self.tenants for m in t.manifests) + self.monitoring
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs: ``pool`` (allocated vs capacity per resource) and ``tenants``."""
@@ -83,8 +86,10 @@ class PoolStack:
         }
 
 
-def describe(model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str) -> PoolStack:
-    """Split the renderer's objects of ``pool`` into the cluster's and each tenant's (pure).
+def describe(
+    model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str, prometheus_operator: bool = True
+) -> PoolStack:
+    """Split the renderer's objects of ``pool`` into the cluster's and each tenant's, add its rules (pure).
 
     An object belongs to the tenant named by its ``dctenant.io/tenant`` label; the rest are the
     cluster's. Tenants are in id order; each tenant's objects keep the renderer's order.
@@ -109,13 +114,36 @@ def describe(model: quotas.Quotas, allocation: allocations.Allocation, *, pool: 
             manifests=objects,
         ))
     return PoolStack(pool=pool, at=allocation.at, cluster=tuple(cluster), tenants=tuple(tenants),
+                     monitoring=monitoring(model, allocation, pool=pool, prometheus_operator=prometheus_operator),
                      capacity=allocation.pools[pool].resources, warnings=allocation.warnings)
 
 
-def load(path: str | os.PathLike[str], *, pool: str, at: dt.date) -> PoolStack:
+def monitoring(
+    model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str, prometheus_operator: bool
+) -> tuple[kubernetes.Manifest, ...]:
+    """The pool's Prometheus rules, exactly as ``dctenant render`` writes them.
+
+    With the prometheus-operator: its ``PrometheusRule``. Without: a ConfigMap in the same
+    namespace holding the rules file byte for byte, for a Prometheus that loads rule files from a
+    mounted ConfigMap. A stack setting chooses, because a preview cannot rely on finding the CRD.
+    """
+    files = rendering.rule_files(model, allocation)
+    rule_object = files[f"{pool}/{prometheus.RULE_OBJECT_FILE}"][0]
+    if prometheus_operator:
+        return (rule_object,)
+    meta = rule_object["metadata"]
+    return ({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": RULES_CONFIG_MAP, "namespace": meta["namespace"], "labels": dict(meta["labels"])},
+        "data": {f"dctenant-{pool}.rules.yaml": kubernetes.to_yaml(files[f"{pool}/{prometheus.RULES_FILE}"])},
+    },)
+
+
+def load(path: str | os.PathLike[str], *, pool: str, at: dt.date, prometheus_operator: bool = True) -> PoolStack:
     """Load ``path``, allocate it as of ``at`` and describe ``pool``'s stack."""
     model = quota_loader.load(path)
-    return describe(model, planning.allocate(model, at=at), pool=pool)
+    return describe(model, planning.allocate(model, at=at), pool=pool, prometheus_operator=prometheus_operator)
 
 
 def check_pool(model: quotas.Quotas, pool: str) -> None:

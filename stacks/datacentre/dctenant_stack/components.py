@@ -1,13 +1,14 @@
-"""Typed pulumi_kubernetes resources built from the renderer's manifests, grouped in two components.
+"""Typed pulumi_kubernetes resources built from dctenant's rendered manifests, grouped in three components.
 
-Every object comes from ``dctenant.render.kubernetes`` as a manifest dict; this module only maps
-its ``apiVersion``/``kind`` to the typed resource class and passes ``metadata``, ``spec``, ``data``
-and the other top-level fields through unchanged. It never adds or edits a field of an object, so
-the stack and ``dctenant render``/``apply`` cannot drift apart.
+Every object comes from dctenant's renderers as a manifest dict; this module only maps its
+``apiVersion``/``kind`` to the typed resource class (``CustomResource`` for a CRD's kind) and passes
+``metadata``, ``spec``, ``data`` and the other top-level fields through unchanged. It never adds or
+edits a field of an object, so the stack and ``dctenant render``/``apply`` cannot drift apart.
 
 ``TenantNamespaces`` holds one tenant's namespaces and their objects; ``Cluster`` the objects every
-cluster holds once. Logical names are the Kubernetes identity (``<namespace>/<name>``, or ``<name>``
-for cluster-scoped objects) so they stay stable as tenants come and go.
+cluster holds once; ``Monitoring`` what the pool's Prometheus reads (its rules). Logical names are
+the Kubernetes identity (``<namespace>/<name>``, or ``<name>`` for cluster-scoped objects) so they
+stay stable as tenants come and go.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ Manifest = Mapping[str, Any]
 
 TENANT_TYPE = "dctenant:datacentre:TenantNamespaces"
 CLUSTER_TYPE = "dctenant:datacentre:Cluster"
+MONITORING_TYPE = "dctenant:datacentre:Monitoring"
 
 # The kinds the renderer produces, by (apiVersion, kind). A kind missing here is an error, not a
 # silent skip: a new object in the renderer must be given its typed resource class.
@@ -40,6 +42,9 @@ KINDS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
 }
+# Kinds of CustomResourceDefinitions, declared through the generic CustomResource (their CRD must
+# exist in the cluster: the stack settings say whether it does).
+CUSTOM_KINDS = frozenset({("monitoring.coreos.com/v1", "PrometheusRule")})
 # Kinds that grant access: declared after the other objects of their namespace, so that limits and
 # isolation exist before the tenant's owners can act (the renderer's order, made explicit).
 ACCESS_KINDS = frozenset({"RoleBinding"})
@@ -57,6 +62,8 @@ def logical_name(manifest: Manifest) -> str:
 
 def resource_class(manifest: Manifest) -> type[pulumi.CustomResource]:
     key = (manifest["apiVersion"], manifest["kind"])
+    if key in CUSTOM_KINDS:
+        return k8s.apiextensions.CustomResource
     if key not in KINDS:
         raise UnknownKindError(f"no pulumi_kubernetes resource for {key[0]} {key[1]}; add it to KINDS")
     return KINDS[key]
@@ -101,7 +108,12 @@ def declare(
             depends_on=_dependencies(manifest, declared),
         )
         cls = resource_class(manifest)
-        declared[(kind, namespace, meta["name"])] = cls(logical_name(manifest), **arguments(manifest), opts=options)
+        if cls is k8s.apiextensions.CustomResource:
+            resource = cls(logical_name(manifest), api_version=manifest["apiVersion"], kind=kind,
+                           **arguments(manifest), opts=options)
+        else:
+            resource = cls(logical_name(manifest), **arguments(manifest), opts=options)
+        declared[(kind, namespace, meta["name"])] = resource
     return declared
 
 
@@ -156,5 +168,24 @@ class Cluster(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(CLUSTER_TYPE, name, None, opts)
+        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
+        self.register_outputs({"objects": [logical_name(m) for m in manifests]})
+
+
+class Monitoring(pulumi.ComponentResource):
+    """What the pool's monitoring reads: the Prometheus rules (a PrometheusRule, or a ConfigMap of the rules file)."""
+
+    resources: dict[tuple[str, str, str], pulumi.CustomResource]
+
+    def __init__(
+        self,
+        name: str,
+        manifests: Sequence[Manifest],
+        *,
+        provider: pulumi.ProviderResource,
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(MONITORING_TYPE, name, None, opts)
         self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
         self.register_outputs({"objects": [logical_name(m) for m in manifests]})

@@ -6,7 +6,8 @@ tests call under Pulumi's mocks. Nothing happens at import time.
 Settings (``Pulumi.<pool>.yaml``, keys of the ``dctenant-datacentre`` namespace):
 ``context`` and ``clusterIdentifier`` for the one Kubernetes provider, ``quotas`` (relative to this
 project's directory; ``$DCTENANT_QUOTAS`` wins, which is how ``dctenant stack PATH`` passes its
-PATH), ``protect``, and optionally ``pool`` (default: the stack's name) and ``at`` (default: today).
+PATH), ``protect``, ``prometheusOperator`` (default true: the rules as a PrometheusRule, otherwise
+as a ConfigMap), and optionally ``pool`` (default: the stack's name) and ``at`` (default: today).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings:
     quotas: pathlib.Path
     protect: bool
     at: dt.date
+    prometheus_operator: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +48,7 @@ class Deployment:
     provider: k8s.Provider
     cluster: components.Cluster
     tenants: dict[str, components.TenantNamespaces]
+    monitoring: components.Monitoring
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -65,12 +68,14 @@ def settings() -> Settings:
         quotas=PROJECT_DIR / raw_quotas,
         protect=config.get_bool("protect") or False,
         at=dt.date.fromisoformat(at) if at else dt.date.today(),
+        prometheus_operator=config.get_bool("prometheusOperator") is not False,
     )
 
 
 def build(config: Settings) -> Deployment:
-    """Declare the pool's provider, its ``Cluster`` and one ``TenantNamespaces`` per tenant."""
-    description = stacking.load(config.quotas, pool=config.pool, at=config.at)
+    """Declare the pool's provider, its ``Cluster``, one ``TenantNamespaces`` per tenant and ``Monitoring``."""
+    description = stacking.load(config.quotas, pool=config.pool, at=config.at,
+                                prometheus_operator=config.prometheus_operator)
     # clusterIdentifier alone decides when the provider (and so every resource) is replaced: a
     # renamed context or a rotated kubeconfig is an update of the provider, not a new cluster.
     provider = k8s.Provider(config.pool, context=config.context, cluster_identifier=config.cluster_identifier)
@@ -80,9 +85,12 @@ def build(config: Settings) -> Deployment:
                                               outputs=t.outputs())
         for t in description.tenants
     }
+    monitoring = components.Monitoring("monitoring", description.monitoring, provider=provider,
+                                       protect=config.protect)
     for warning in description.warnings:
         pulumi.log.warn(warning)
-    return Deployment(description=description, provider=provider, cluster=cluster, tenants=tenants)
+    return Deployment(description=description, provider=provider, cluster=cluster, tenants=tenants,
+                      monitoring=monitoring)
 
 
 def main() -> None:

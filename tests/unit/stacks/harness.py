@@ -205,8 +205,12 @@ def _diff(got: Any, want: Any, path: str) -> list[str]:
 
 
 def rendered_files(out: pathlib.Path, pool: str) -> list[dict[str, Any]]:
-    """Every object ``dctenant render`` wrote for ``pool`` under ``out``."""
+    """Every Kubernetes object ``dctenant render`` wrote for ``pool`` under ``out``.
+
+    The plain Prometheus rules file (``groups:``, no ``kind``) is not an object; it is checked on
+    its own (``rules_file``).
+    """
     objects: list[dict[str, Any]] = []
     for path in sorted((out / pool).glob("*.yaml")):
-        objects.extend(d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d)
+        objects.extend(d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d and "kind" in d)
     return objects

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from dctenant.cli.main import cli
 from dctenant.loaders import quotas as quota_loader
-from dctenant.ops import planning, stacking
-from dctenant.render import kubernetes
+from dctenant.ops import planning, rendering, stacking
+from dctenant.render import kubernetes, prometheus
 from tests.conftest import EXAMPLE, REPO, QuotasCopy
 from tests.unit.stacks import harness
 
@@ -86,7 +86,8 @@ def test_objects_equal_the_rendered_files(pool: str, runs: dict[str, harness.Run
 def test_objects_equal_render_pool(pool: str, runs: dict[str, harness.Run]) -> None:
     allocation = planning.allocate(MODEL, at=dt.date.fromisoformat(AT))
     manifests = kubernetes.render_pool(MODEL, allocation, pool=pool)
-    assert harness.differences(runs[pool].objects(), manifests) == []
+    rules = rendering.rule_files(MODEL, allocation)[f"{pool}/{prometheus.RULE_OBJECT_FILE}"]
+    assert harness.differences(runs[pool].objects(), manifests + rules) == []
 
 
 def test_differences_are_reported(runs: dict[str, harness.Run], rendered: pathlib.Path) -> None:
@@ -143,12 +144,32 @@ def test_components_group_the_objects(pool: str, runs: dict[str, harness.Run]) -
     run = runs[pool]
     urns = run.by_urn()
     (cluster,) = run.one("dctenant:datacentre:Cluster")
+    (monitoring,) = run.one("dctenant:datacentre:Monitoring")
     tenants = {r.name: r for r in run.one("dctenant:datacentre:TenantNamespaces")}
     for r in run.kubernetes:
         tenant = r.inputs["metadata"].get("labels", {}).get(kubernetes.TENANT_LABEL)
-        assert urns[r.parent] is (tenants[tenant] if tenant else cluster), r.name
+        if tenant:
+            assert urns[r.parent] is tenants[tenant], r.name
+        else:
+            assert urns[r.parent] is (monitoring if r.inputs["kind"] == "PrometheusRule" else cluster), r.name
     kinds = {r.inputs["kind"] for r in run.kubernetes if urns[r.parent] is cluster}
     assert kinds == {"Namespace", "ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    (rule,) = [r for r in run.kubernetes if urns[r.parent] is monitoring]
+    assert rule.type == "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+
+
+def test_without_the_operator_the_rules_file_is_a_config_map(rendered: pathlib.Path) -> None:
+    pool = "isf-1"
+    run = harness.run(pool, config(pool, prometheusOperator="false"))
+    urns = run.by_urn()
+    (monitoring,) = run.one("dctenant:datacentre:Monitoring")
+    (config_map,) = [r for r in run.kubernetes if urns[r.parent] is monitoring]
+    assert not [r for r in run.kubernetes if r.inputs["kind"] == "PrometheusRule"]
+    assert config_map.inputs["kind"] == "ConfigMap"
+    assert config_map.inputs["metadata"]["namespace"] == MODEL.policy.kubernetes.monitoring_namespace
+    assert config_map.provider.startswith(run.one(harness.PROVIDER_TYPE)[0].urn) and config_map.protect
+    (text,) = config_map.inputs["data"].values()
+    assert text == (rendered / pool / "_prometheus-rules.yaml").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("pool", POOLS)
@@ -158,7 +179,7 @@ def test_dependencies(pool: str, runs: dict[str, harness.Run]) -> None:
     urn = {harness.manifest_key(r.inputs): r.urn for r in run.kubernetes}
     for r in run.kubernetes:
         kind, namespace = r.inputs["kind"], r.inputs["metadata"].get("namespace", "")
-        if namespace:
+        if namespace and namespace != MODEL.policy.kubernetes.monitoring_namespace:  # the only one not declared
             assert urn[("Namespace", "", namespace)] in r.dependencies, r.name
         if kind == "RoleBinding":
             others = {u for (k, ns, _), u in urn.items() if ns == namespace and k != "RoleBinding"}
@@ -238,4 +259,5 @@ def test_pulumi_yaml_declares_the_settings() -> None:
     project = yaml.safe_load((harness.PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))
     assert project["name"] == NS
     assert project["runtime"]["name"] == "python"
-    assert set(project["config"]) == {"context", "clusterIdentifier", "quotas", "protect", "pool", "at"}
+    assert set(project["config"]) == {"context", "clusterIdentifier", "quotas", "protect", "prometheusOperator",
+                                      "pool", "at"}
