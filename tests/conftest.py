@@ -71,3 +71,10 @@ def qcopy(tmp_path: pathlib.Path) -> QuotasCopy:
     root = tmp_path / "quotas"
     shutil.copytree(EXAMPLE, root)
     return QuotasCopy(root)
+
+
+@pytest.fixture(autouse=True)
+def _private_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that record in the audit ledger write to a per-test state directory, never the user's."""
+    monkeypatch.delenv("DCTENANT_LEDGER", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dctenant.clients import kube
-from dctenant.domain import allocations, changes, quotas
+from dctenant.clients import ledger as ledgers
+from dctenant.domain import allocations, audit, changes, quotas
 from dctenant.engine import planning as planner
 from dctenant.errors import BackendError, UserError, suggestion
 from dctenant.loaders import quotas as quota_loader
@@ -158,11 +159,13 @@ def observe(cluster: kube.Cluster, target: Target, *, prune_namespaces: bool = F
 
 
 def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_conflicts: bool = False,
-          prune_namespaces: bool = False, progress: Progress | None = None, holder: str | None = None) -> ApplyResult:
+          prune_namespaces: bool = False, progress: Progress | None = None, holder: str | None = None,
+          ledger: ledgers.Ledger | None = None, actor: str = "") -> ApplyResult:
     """Apply every target pool in turn under its cluster's lease; stop at the first pool that fails.
 
     A pool that cannot even be planned (unreachable, lease held by another apply) raises when it is
     the first; after pools already applied, it is recorded so that their results are still shown.
+    With a ``ledger``, every change done (also those of a pool that failed part-way) is recorded there.
     """
     outcomes: list[Outcome] = []
     for i, target in enumerate(targets):
@@ -176,6 +179,8 @@ def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_con
                 raise
             return ApplyResult(outcomes=tuple(outcomes), error=f"pool {target.pool}: {exc}", skipped=rest)
         outcomes.append(outcome)
+        if ledger is not None:
+            record(ledger, outcome, actor=actor or ledgers.os_actor())
         if outcome.error:
             return ApplyResult(outcomes=tuple(outcomes), skipped=rest)
     return ApplyResult(outcomes=tuple(outcomes))
@@ -215,6 +220,41 @@ def execute(cluster: kube.Cluster, plan: changes.Plan, *, force_conflicts: bool 
         except BackendError as exc:
             return Outcome(plan=plan, done=tuple(done), failed=change, error=str(exc))
     return Outcome(plan=plan, done=tuple(done))
+
+
+_EVENT_KINDS = {("Namespace", changes.ChangeOp.CREATE): audit.NAMESPACE_CREATED,
+                ("Namespace", changes.ChangeOp.PRUNE): audit.NAMESPACE_DELETED,
+                ("ResourceQuota", changes.ChangeOp.CREATE): audit.QUOTA_CHANGED,
+                ("ResourceQuota", changes.ChangeOp.UPDATE): audit.QUOTA_CHANGED}
+
+
+def record(ledger: ledgers.Ledger, outcome: Outcome, *, actor: str) -> None:
+    """Record one pool's applied changes in the ledger: namespaces and quotas one by one, then a summary."""
+    plan = outcome.plan
+    drafts = []
+    for change in outcome.done:
+        kind = _EVENT_KINDS.get((change.kind, change.op))
+        if kind is None:
+            continue
+        subject = {"pool": plan.pool, "kind": change.kind, "name": change.name}
+        if change.namespace:
+            subject["namespace"] = change.namespace
+        tenant = ((change.manifest or {}).get("metadata", {}).get("labels", {}) or {}).get("dctenant.io/tenant")
+        if tenant:
+            subject["tenant"] = str(tenant)
+        drafts.append(ledgers.Draft(kind=kind, actor=actor, subject=subject,
+                                    before={f.path: f.before for f in change.fields} or None,
+                                    after={f.path: f.after for f in change.fields} or (
+                                        (change.manifest or {}).get("spec") if change.op is changes.ChangeOp.CREATE
+                                        else None),
+                                    reason=f"dctenant apply: {change.op.value} {change.ref}"))
+    if outcome.done or outcome.error:
+        drafts.append(ledgers.Draft(kind=audit.ALLOCATION_APPLIED, actor=actor, subject={"pool": plan.pool},
+                                    after={"applied": len(outcome.done), "planned": len(plan.writes),
+                                           "error": outcome.error or None},
+                                    reason="dctenant apply" + (" stopped part-way" if outcome.error else "")))
+    if drafts:
+        ledger.append_many(drafts)
 
 
 def _holder() -> str:

@@ -31,9 +31,10 @@ if TYPE_CHECKING:
               help="Take ownership of fields another field manager set (server-side apply force).")
 @click.option("--prune-namespaces", is_flag=True,
               help="Delete managed namespaces no longer desired, if they hold no pods and no PVCs.")
+@options.ledger
 @options.output
 def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | None, dry_run: bool,
-            force_conflicts: bool, prune_namespaces: bool, output: str) -> None:
+            force_conflicts: bool, prune_namespaces: bool, ledger: str | None, output: str) -> None:
     """Apply the desired namespaces to each pool's cluster (server-side apply, prune protection)."""
     from dctenant.cli import console
     from dctenant.errors import BackendError
@@ -44,9 +45,11 @@ def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | No
         plans = applying.diff(targets, kubeconfig=kubeconfig, prune_namespaces=prune_namespaces)
         console.emit(plans, output=output, table=lambda: diff.show_plans(plans.plans))
         return
-    with Bar(enabled=output == "table" and console.stderr.is_terminal) as bar:
+    from dctenant.clients import ledger as ledgers
+
+    with ledgers.open_ledger(ledger) as opened, Bar(enabled=output == "table" and console.stderr.is_terminal) as bar:
         result = applying.apply(targets, kubeconfig=kubeconfig, force_conflicts=force_conflicts,
-                                prune_namespaces=prune_namespaces, progress=bar)
+                                prune_namespaces=prune_namespaces, progress=bar, ledger=opened)
     console.emit(result, output=output, table=lambda: _show(result))
     if not result.ok:
         raise BackendError("apply stopped before finishing; run it again to finish the remaining changes")

@@ -67,6 +67,7 @@ def log(ledger: str | None, tenant: str | None, kinds: tuple[str, ...], since: d
             subject = ", ".join(f"{k}={v}" for k, v in e.subject.items())
             change = f"{chaining.canonical(e.before)} → {chaining.canonical(e.after)}"
             t.add_row(str(e.seq), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.kind, e.actor, subject, change, e.reason)
+        console.keep(t, "At (UTC)", "Kind")
         console.stdout.print(t)
 
     console.emit(result, output=output, table=table)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+from decimal import ROUND_FLOOR, Decimal
 
 from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit, periods, snapshots
+from dctenant.domain import audit, periods, resources, snapshots
 from dctenant.loaders import quotas as quota_loader
 from dctenant.ops import planning
 
@@ -74,17 +75,11 @@ def rollups() -> list[snapshots.Rollup]:
     return out
 
 
-def _d(value: float) -> __import__("decimal").Decimal:  # type: ignore[valid-type]
-    from decimal import Decimal
-
+def _d(value: float) -> Decimal:
     return Decimal(str(value))
 
 
-def _q(key: str, value: object) -> str:
-    from decimal import ROUND_FLOOR, Decimal
-
-    from dctenant.domain import resources
-
+def _q(key: str, value: Decimal) -> str:
     step = resources.FINEST[resources.kind(key)]
     amount = Decimal(str(value))
     return resources.plain((amount / step).to_integral_value(ROUND_FLOOR) * step)
