@@ -83,10 +83,13 @@ def collect(client: prometheus.Prometheus, *, namespaces: Mapping[str, tuple[str
             span = int((day_end - day_start).total_seconds())
             add(ask(f"max_over_time(({base[name]})[{span}s:{step}] @ {day_end.timestamp():.3f})"),
                 resource=resource, stat=snapshots.DAY_MAXIMUM, day=day_start.date().isoformat())
-    m, cad = s.metrics, s.cadvisor
+    m, cad, ksm = s.metrics, s.cadvisor, s.kube_state_metrics
+    # As in enforcement, host-network pods' traffic is the node's, not the tenant's: only pods known to
+    # kube-state-metrics without host networking at the period's end count.
+    pods = f'max by ({by}, pod) ({m["podInfo"]}{{{ksm},host_network="false"}} {at})'
     for metric, key in ((m["transmit"], snapshots.TRAFFIC_EGRESS), (m["receive"], snapshots.TRAFFIC_INGRESS)):
-        add(ask(f"sum by ({by}) (increase({metric}{{{cad}}}[{seconds}s] {at}))"), resource=key,
-            stat=snapshots.TOTAL)
+        add(ask(f"sum by ({by}) (increase({metric}{{{cad}}}[{seconds}s] {at}) * on ({by}, pod) group_left() {pods})"),
+            resource=key, stat=snapshots.TOTAL)
     rollups = tuple(snapshots.Rollup(tenant=k[0], pool=k[1], resource=k[2], stat=k[3], day=k[4],
                                      value=resources.plain(v)) for k, v in sorted(totals.items()))
     return History(rollups=rollups, queries=asked, end=end, partial=end < period.end)
