@@ -188,7 +188,7 @@ def test_held_actions_count_every_track() -> None:
     assert run.memory.held("bale", "p1") == frozenset({"suspend"})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(min_value=1, max_value=40), st.one_of(st.none(), st.integers(0, 80))),
                 min_size=1, max_size=40))
 def test_properties_of_any_sequence(steps: list[tuple[int, int | None]]) -> None:
@@ -203,7 +203,8 @@ def test_properties_of_any_sequence(steps: list[tuple[int, int | None]]) -> None
         d = run.at(minutes, gbps)
         after = run.memory.track(key)
         assert after.taken == RULES.actions[:len(after.taken)]  # always a prefix of the graduated list
-        assert abs(len(after.taken) - len(before.taken)) <= 1
+        effects = [a for a in after.taken if a != "notify"]
+        assert abs(len(effects) - len([a for a in before.taken if a != "notify"])) <= 1  # one step a cycle
         if gbps is None:
             assert d.state is State.UNKNOWN and d.action == "" and after == before
         elif d.action.startswith("undo-"):
