@@ -131,12 +131,15 @@ def _demand_in_units(
     floor comes from the float; only where the float lies just below a whole number (where it may have
     rounded across it) is the exact Decimal floor taken instead.
     """
-    pick = operator.itemgetter(*keys)
+    # itemgetter reads all of a full demand in one C call; it returns a bare value for a single key.
+    pick = operator.itemgetter(*keys) if len(keys) > 1 else None
     values: list[Decimal] = []
     for t in members:
         asked = t.demand[pool_name]
-        picked = pick(asked) if len(asked) == len(keys) else tuple(asked.get(k, ZERO) for k in keys)
-        values.extend(picked if len(keys) > 1 else (picked,))
+        if pick is not None and len(asked) == len(keys):
+            values.extend(pick(asked))
+        else:
+            values.extend(asked.get(k, ZERO) for k in keys)
     shape = (len(members), len(keys))
     scale = np.array([float(u) for u in unit], dtype=np.float64)
     demand = np.array(values, dtype=np.float64).reshape(shape) / scale

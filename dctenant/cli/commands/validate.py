@@ -19,5 +19,6 @@ def command(path: str) -> None:
     console.stderr.print(
         f"[green]✓[/green] {path} is valid: {len(model.datacentre.pools)} pools, "
         f"{len(model.datacentre.storage_classes)} storage classes, {len(model.policy.tiers)} tiers, "
-        f"{len(model.tenants)} tenants, {namespaces} namespaces"
+        f"{len(model.tenants)} tenants, {namespaces} namespaces",
+        soft_wrap=True,
     )
