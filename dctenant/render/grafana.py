@@ -216,7 +216,8 @@ def _timeline(title: str, target: pb.Dataquery, *, description: str = "", thresh
     from grafana_foundation_sdk.models import dashboard as dm
 
     panel = (st.Panel().title(title).datasource(_ds()).span(width).height(height)
-             .show_value(cm.VisibilityMode.NEVER).merge_values(True).with_target(target)
+             .show_value(cm.VisibilityMode.NEVER).merge_values(True).line_width(0).fill_opacity(70)
+             .with_target(target)
              .legend(cb.VizLegendOptions()
                      .show_legend(True).display_mode(cm.LegendDisplayMode.LIST)
                      .placement(cm.LegendPlacement.BOTTOM)))
@@ -256,6 +257,7 @@ def _pie(title: str, target: pb.Dataquery, *, unit: str, description: str = "", 
 
     return _described(pc.Panel().title(title).datasource(_ds()).unit(unit).span(width)
             .height(height).pie_type(pm.PieChartType.DONUT).reduce_options(_last()).with_target(target)
+            .hide_from(cb.HideSeriesConfig().legend(False).tooltip(False).viz(False))
             .legend(pc.PieChartLegendOptions().show_legend(True).display_mode(cm.LegendDisplayMode.TABLE)
                     .placement(cm.LegendPlacement.RIGHT).values([pm.PieChartLegendValues.PERCENT]))
             .tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.SINGLE).sort(cm.SortOrder.NONE)),

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dctenant.loaders import quotas
 from dctenant.clients import prometheus as promql
+from dctenant.loaders import quotas
 from dctenant.ops import dashboarding, planning
 from dctenant.render import capacity_rules, grafana
 from dctenant.render import prometheus as prometheus_rules
