@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dctenant.clients import prometheus as promql
-from dctenant.domain import quotas
+from dctenant.domain import changes, quotas
 from dctenant.errors import UserError
 from dctenant.loaders import quotas as quota_loader
 from dctenant.render import grafana
+
+SIDECAR_LABEL = "grafana_dashboard"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +60,21 @@ def texts(model: quotas.Quotas) -> dict[str, str]:
     series = f'{s.metrics["quota"]}{{{s.kube_state_metrics},resourcequota="{s.quota_name}"}}'
     return {name: grafana.encode(board)
             for name, board in sorted(grafana.dashboards(model, quota_series=series).items())}
+
+
+def config_maps(model: quotas.Quotas) -> list[dict[str, Any]]:
+    """One ConfigMap per dashboard in the monitoring namespace, labelled for Grafana's dashboard sidecar.
+
+    The sidecar of the Grafana Helm chart (and kube-prometheus-stack) loads every ConfigMap labelled
+    ``grafana_dashboard: "1"``; the stacks declare these so that each site's Grafana shows the
+    same dashboards as ``dashboards/``. Each stays far below the 1 MiB ConfigMap limit.
+    """
+    namespace = model.policy.kubernetes.monitoring_namespace
+    return [{"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": f"dctenant-dashboard-{name.removesuffix('.json')}", "namespace": namespace,
+                          "labels": {SIDECAR_LABEL: "1", changes.MANAGED_BY: changes.MANAGER}},
+             "data": {name: text}}
+            for name, text in texts(model).items()]
 
 
 def generate(path: str, *, out: str) -> DashboardsResult:

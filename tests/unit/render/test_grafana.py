@@ -135,3 +135,15 @@ def test_cli_writes_the_files_and_reports_changes(tmp_path: pathlib.Path, texts:
     result = json.loads(second.stdout)
     assert result["changed"] is False and result["foreign"] == ["mine.json"]
     assert [d["uid"] for d in result["dashboards"]] == ["dctenant-capacity", "dctenant-tenant", "dctenant-traffic"]
+
+
+def test_config_maps_for_the_grafana_sidecar(texts: dict[str, str]) -> None:
+    model = quotas.load(ROOT / "quotas")
+    maps = dashboarding.config_maps(model)
+    assert [m["metadata"]["name"] for m in maps] == ["dctenant-dashboard-capacity", "dctenant-dashboard-tenant",
+                                                     "dctenant-dashboard-traffic"]
+    for m in maps:
+        assert m["metadata"]["namespace"] == model.policy.kubernetes.monitoring_namespace
+        assert m["metadata"]["labels"] == {"grafana_dashboard": "1", "app.kubernetes.io/managed-by": "dctenant"}
+        ((name, text),) = m["data"].items()
+        assert text == texts[name] and len(text.encode()) < 2**20
