@@ -362,7 +362,7 @@ class Ledger:
             query = query.where(table.c.tenant == tenant)
         with self.engine.connect() as conn:
             # The driver's own cursor gives plain tuples: several times cheaper than Row objects here.
-            rows: list[tuple[str, str, str, str, str, str]] = conn.execute(query).cursor.fetchall()
+            rows = list(conn.execute(query).cursor.fetchall())
         rows.sort()
         # object.__new__ and __dict__: building 200,000 frozen dataclasses through __init__ dominates a
         # monthly report for 1,000 tenants (the usage benchmark); the values are the same.

@@ -78,3 +78,17 @@ def test_concurrent_first_opens_migrate_once(database: str) -> None:
     with ledger.engine.connect() as conn:
         assert [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_version ORDER BY 1"))] == [1, 2]
     ledger.close()
+
+
+def test_snapshots_round_trip(ledger: ledgers.Ledger) -> None:
+    from dctenant.domain import periods, snapshots
+
+    rows = [snapshots.Rollup(tenant="bale", pool="thr-ab", resource="cpu", stat=s, value=v)
+            for s, v in (("avg", "1.5"), ("max", "3"))]
+    first = ledger.replace_snapshot(period=periods.parse("2026-10"), rollups=rows, source="s", actor="a",
+                                    at=chain_cases.T0)
+    again = ledger.replace_snapshot(period=periods.parse("2026-10"), rollups=rows[:1], source="s", actor="a",
+                                    at=chain_cases.T0)
+    assert (first.kind, again.kind) == ("snapshot-taken", "snapshot-replaced")
+    assert ledger.rollups(period="2026-10") == tuple(rows[:1])
+    assert [i.rows for i in ledger.snapshot_infos()] == [1] and ledger.verify().intact
