@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import allocations, quotas, resources, usage
+from dctenant.render import capacity_rules
 
 Rules = dict[str, Any]
 INFO = "dctenant:namespace:info"
@@ -126,6 +127,7 @@ def rules(model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str
                                     f"{', '.join(m for m in usage.MEASURES if _feeds(source, m))}"))
         alerts[-1]["labels"]["source"] = source
     return {"groups": [{"name": f"dctenant-{pool}-usage", "rules": records},
+                       capacity_rules.group(model.datacentre.pool(pool)),
                        {"name": f"dctenant-{pool}-alerts", "rules": alerts}]}
 
 

@@ -64,7 +64,7 @@ def prom(example: pathlib.Path) -> Iterator[prometheus_harness.Prometheus]:
     settings = promql.Settings(url="", rate_window=RATE_WINDOW)
     groups = prometheus_rules.rules(model, allocation, pool=POOL, queries=promql.queries(settings),
                                     sources=promql.sources(settings))
-    groups = {"groups": [*groups["groups"], capacity_rules.group(model.datacentre.pool(POOL))]}
+    assert capacity_rules.group(model.datacentre.pool(POOL)) in groups["groups"]
     sim = simulator.Simulator(simulator.loads_for(model, allocation, pools=[POOL], overrides=OVER)).start()
     server = prometheus_harness.Prometheus(sim.address)
     (server.directory / "rules.yaml").write_text(yaml.safe_dump(groups), encoding="utf-8")
