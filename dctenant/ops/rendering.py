@@ -28,6 +28,7 @@ from dctenant.render import kubernetes
 
 MARKER = ".dctenant-render"
 CLUSTER_FILE = "_cluster.yaml"
+DASHBOARDS_FILE = "_grafana-dashboards.yaml"
 _MARKER_HEADER = "# Written by `dctenant render`; it replaces the files listed below on its next run.\n"
 
 
@@ -99,12 +100,21 @@ def rule_files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict
     return out
 
 
+def dashboard_files(model: quotas.Quotas) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Each pool's Grafana dashboards as ConfigMaps for the Grafana sidecar (docs/dashboards.md)."""
+    from dctenant.ops import dashboarding
+
+    maps = tuple(dashboarding.config_maps(model))
+    return {f"{pool}/{DASHBOARDS_FILE}": maps for pool in model.datacentre.pool_names}
+
+
 def render(path: str, *, at: dt.date, out: str, force: bool = False) -> RenderResult:
     """Load ``path``, allocate it as of ``at`` and write the manifests under ``out``."""
     model = quota_loader.load(path)
     allocation = planning.allocate(model, at=at)
     wanted = files(model, allocation)
     wanted.update(rule_files(model, allocation))
+    wanted.update(dashboard_files(model))
     root = pathlib.Path(out)
     previous = _previous(root, force=force)
     removed = tuple(sorted(rel for rel in previous if rel not in wanted and (root / rel).is_file()))

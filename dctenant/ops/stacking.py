@@ -121,23 +121,26 @@ def describe(
 def monitoring(
     model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str, prometheus_operator: bool
 ) -> tuple[kubernetes.Manifest, ...]:
-    """The pool's Prometheus rules, exactly as ``dctenant render`` writes them.
+    """The pool's Prometheus rules, exactly as ``dctenant render`` writes them, and the Grafana dashboards.
 
     With the prometheus-operator: its ``PrometheusRule``. Without: a ConfigMap in the same
     namespace holding the rules file byte for byte, for a Prometheus that loads rule files from a
     mounted ConfigMap. A stack setting chooses, because a preview cannot rely on finding the CRD.
+    The dashboards are ConfigMaps labelled for Grafana's sidecar, exactly as ``dctenant dashboards``
+    generates them.
     """
     files = rendering.rule_files(model, allocation)
     rule_object = files[f"{pool}/{prometheus.RULE_OBJECT_FILE}"][0]
+    dashboards = rendering.dashboard_files(model)[f"{pool}/{rendering.DASHBOARDS_FILE}"]
     if prometheus_operator:
-        return (rule_object,)
+        return (rule_object, *dashboards)
     meta = rule_object["metadata"]
     return ({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": RULES_CONFIG_MAP, "namespace": meta["namespace"], "labels": dict(meta["labels"])},
         "data": {f"dctenant-{pool}.rules.yaml": kubernetes.to_yaml(files[f"{pool}/{prometheus.RULES_FILE}"])},
-    },)
+    }, *dashboards)
 
 
 def load(path: str | os.PathLike[str], *, pool: str, at: dt.date, prometheus_operator: bool = True) -> PoolStack:

@@ -32,6 +32,8 @@ MODEL = quota_loader.load(EXAMPLE)
 POOLS = MODEL.datacentre.pool_names
 NS = harness.PROJECT
 
+DASHBOARD = "dctenant-dashboard-"
+
 
 def config(pool: str, **overrides: str) -> dict[str, str]:
     settings = {**harness.stack_config(pool), f"{NS}:at": AT}
@@ -87,7 +89,9 @@ def test_objects_equal_render_pool(pool: str, runs: dict[str, harness.Run]) -> N
     allocation = planning.allocate(MODEL, at=dt.date.fromisoformat(AT))
     manifests = kubernetes.render_pool(MODEL, allocation, pool=pool)
     rules = rendering.rule_files(MODEL, allocation)[f"{pool}/{prometheus.RULE_OBJECT_FILE}"]
-    assert harness.differences(runs[pool].objects(), manifests + rules) == []
+    dashboards = rendering.dashboard_files(MODEL)[f"{pool}/{rendering.DASHBOARDS_FILE}"]
+    assert len(dashboards) == 3
+    assert harness.differences(runs[pool].objects(), manifests + rules + dashboards) == []
 
 
 def test_differences_are_reported(runs: dict[str, harness.Run], rendered: pathlib.Path) -> None:
@@ -151,11 +155,16 @@ def test_components_group_the_objects(pool: str, runs: dict[str, harness.Run]) -
         if tenant:
             assert urns[r.parent] is tenants[tenant], r.name
         else:
-            assert urns[r.parent] is (monitoring if r.inputs["kind"] == "PrometheusRule" else cluster), r.name
+            watched = r.inputs["kind"] == "PrometheusRule" or r.inputs["metadata"]["name"].startswith(DASHBOARD)
+            assert urns[r.parent] is (monitoring if watched else cluster), r.name
     kinds = {r.inputs["kind"] for r in run.kubernetes if urns[r.parent] is cluster}
     assert kinds == {"Namespace", "ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
-    (rule,) = [r for r in run.kubernetes if urns[r.parent] is monitoring]
+    (rule,) = [r for r in run.kubernetes if urns[r.parent] is monitoring and r.inputs["kind"] == "PrometheusRule"]
     assert rule.type == "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+    boards = [r for r in run.kubernetes if urns[r.parent] is monitoring and r.inputs["kind"] == "ConfigMap"]
+    assert sorted(r.inputs["metadata"]["name"] for r in boards) == [
+        f"{DASHBOARD}capacity", f"{DASHBOARD}tenant", f"{DASHBOARD}traffic"]
+    assert all(r.inputs["metadata"]["labels"]["grafana_dashboard"] == "1" for r in boards)
 
 
 def test_without_the_operator_the_rules_file_is_a_config_map(rendered: pathlib.Path) -> None:
@@ -163,7 +172,8 @@ def test_without_the_operator_the_rules_file_is_a_config_map(rendered: pathlib.P
     run = harness.run(pool, config(pool, prometheusOperator="false"))
     urns = run.by_urn()
     (monitoring,) = run.one("dctenant:datacentre:Monitoring")
-    (config_map,) = [r for r in run.kubernetes if urns[r.parent] is monitoring]
+    (config_map,) = [r for r in run.kubernetes
+                     if urns[r.parent] is monitoring and not r.inputs["metadata"]["name"].startswith(DASHBOARD)]
     assert not [r for r in run.kubernetes if r.inputs["kind"] == "PrometheusRule"]
     assert config_map.inputs["kind"] == "ConfigMap"
     assert config_map.inputs["metadata"]["namespace"] == MODEL.policy.kubernetes.monitoring_namespace
