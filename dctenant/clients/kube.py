@@ -44,6 +44,7 @@ class Kind:
         return f"{base}{scope}/{self.plural}" + (f"/{name}" if name else "")
 
 
+CLAIM = Kind(api_version="v1", kind="PersistentVolumeClaim", plural="persistentvolumeclaims", namespaced=True)
 MANAGED = (
     Kind(api_version="v1", kind="Namespace", plural="namespaces", namespaced=False),
     Kind(api_version="rbac.authorization.k8s.io/v1", kind="ClusterRole", plural="clusterroles", namespaced=False),
@@ -56,12 +57,17 @@ MANAGED = (
     Kind(api_version="networking.k8s.io/v1", kind="NetworkPolicy", plural="networkpolicies", namespaced=True),
     Kind(api_version="rbac.authorization.k8s.io/v1", kind="RoleBinding", plural="rolebindings", namespaced=True),
     Kind(api_version="v1", kind="ConfigMap", plural="configmaps", namespaced=True),
+    # The in-cluster enforcer (render.enforcer), in the system namespace.
+    Kind(api_version="v1", kind="ServiceAccount", plural="serviceaccounts", namespaced=True),
+    Kind(api_version="rbac.authorization.k8s.io/v1", kind="ClusterRoleBinding", plural="clusterrolebindings",
+         namespaced=False),
+    CLAIM,
+    Kind(api_version="batch/v1", kind="CronJob", plural="cronjobs", namespaced=True),
 )
 """The kinds dctenant renders, listed once each per pool to find what exists and what to prune."""
 
 LEASE = Kind(api_version="coordination.k8s.io/v1", kind="Lease", plural="leases", namespaced=True)
 POD = Kind(api_version="v1", kind="Pod", plural="pods", namespaced=True)
-CLAIM = Kind(api_version="v1", kind="PersistentVolumeClaim", plural="persistentvolumeclaims", namespaced=True)
 DEPLOYMENT = Kind(api_version="apps/v1", kind="Deployment", plural="deployments", namespaced=True)
 STATEFULSET = Kind(api_version="apps/v1", kind="StatefulSet", plural="statefulsets", namespaced=True)
 EVENT = Kind(api_version="v1", kind="Event", plural="events", namespaced=True)

@@ -20,6 +20,9 @@ TENANT = "dctenant.io/tenant"
 # and the stacks neither prune nor overwrite them.
 PROVISIONED_BY = "dctenant.io/provisioned-by"
 SELF_SERVICE = "self-service"
+# Kinds that hold data (the enforcer's state volume): like a namespace, one that is no longer desired
+# is orphaned, never pruned, because deleting a claim may delete its volume. Staff delete it by hand.
+RETAINED = frozenset({"PersistentVolumeClaim"})
 
 
 class ChangeOp(enum.StrEnum):

@@ -54,12 +54,46 @@ class Enforcement:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SecretRef:
+    """One key of a Kubernetes Secret in dctenant's system namespace (credentials never live in quotas/)."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Enforcer:
+    """The in-cluster ``dctenant enforce`` CronJob of each pool (``spec.kubernetes.enforcer``).
+
+    Without ``prometheus_url`` no enforcer is rendered: it cannot measure anything. ``ledger`` is
+    a ledger URL or path, ``ledger_secret`` a Secret key holding one (for PostgreSQL with a
+    password); with neither, the ledger is SQLite on the enforcer's state volume.
+    ``environment_secret`` names an optional Secret whose keys become the enforcer's environment
+    (``DCTENANT_PROMETHEUS_TOKEN``, ``DCTENANT_WEBHOOK`` …).
+    """
+
+    prometheus_url: str = ""
+    image: str = "ghcr.io/dctenant/dctenant:0.1.0"
+    schedule: str = "*/5 * * * *"
+    ledger: str = ""
+    ledger_secret: SecretRef | None = None
+    state_size: Decimal = Decimal(2**30)
+    storage_class: str = ""
+    environment_secret: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.prometheus_url)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Namespaces:
     """How tenant namespaces are rendered in Kubernetes (``spec.kubernetes`` of the policy).
 
     ``limits_ratio`` turns a quota's requests into its limits (``limits.cpu = requests.cpu × 2``);
     ``max_per_pod`` is the share of a namespace's quota that one pod may take (LimitRange maximum
-    and the bandwidth admission policy's per-pod maximum).
+    and the bandwidth admission policy's per-pod maximum). ``enforcer`` describes the in-cluster
+    enforcement CronJob rendered into each pool's system namespace.
     """
 
     limits_ratio: Mapping[str, Decimal] = field(default_factory=lambda: {"cpu": Decimal(2), "memory": Decimal(1)})
@@ -73,6 +107,7 @@ class Namespaces:
     node_ports: int = 0
     monitoring_namespace: str = "monitoring"
     system_namespace: str = "dctenant-system"
+    enforcer: Enforcer = field(default_factory=Enforcer)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -58,7 +58,8 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
     what lives in it). Prunes come after, namespaced objects before the namespaces that held them.
     A namespace no longer desired is pruned only with ``prune_namespaces`` and when ``occupancy``
     says it holds no pods and no PVCs; otherwise it and the managed objects in it are orphaned and
-    left alone, so that running workloads keep their quota and network isolation.
+    left alone, so that running workloads keep their quota and network isolation. A claim (the
+    enforcer's state volume) is never pruned either: it is orphaned, for staff to delete by hand.
 
     Objects labelled as provisioned by self-service belong to the tenant's own namespaces: they are
     not pruned, and a desired object of the same name is not written over them (it is reported as
@@ -102,6 +103,9 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
                         reason=reason or "no longer desired; holds no pods and no PVCs"))
         elif namespace is not None and fates.get(namespace):
             orphans.append(_change(changes.ChangeOp.ORPHAN, obj, reason=f"in orphaned namespace {namespace}"))
+        elif kind in changes.RETAINED:
+            orphans.append(_change(changes.ChangeOp.ORPHAN, obj,
+                                   reason="no longer desired; holds data, so it is never pruned: delete it by hand"))
         else:
             prunes.append(_change(changes.ChangeOp.PRUNE, obj, reason="no longer desired"))
     return changes.Plan(pool=pool, context=context, changes=(*writes, *prunes, *namespaces, *orphans, *clashes),

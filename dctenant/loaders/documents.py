@@ -63,6 +63,7 @@ class Document:
     file: str
     data: Any
     lines: Mapping[Path, int]
+    text: str = ""  # the file as read (UTF-8), for consumers that must pass on the reviewed text
 
     def line(self, path: Path) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -212,4 +213,4 @@ def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Pr
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         return fail(f"YAML value error: {exc.problem}", line=mark.line + 1 if mark else None)
-    return Document(file=display, data=data, lines=builder.lines), tuple(builder.problems)
+    return Document(file=display, data=data, lines=builder.lines, text=text), tuple(builder.problems)

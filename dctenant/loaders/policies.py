@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -122,7 +124,13 @@ def _enforcement(reader: Reader, raw: Any) -> policies.Enforcement:
 
 
 KUBERNETES_FIELDS = ("limitsRatio", "defaultRequest", "defaultLimit", "maxPerPod", "persistentVolumeClaims",
-                     "loadBalancers", "nodePorts", "monitoringNamespace", "systemNamespace")
+                     "loadBalancers", "nodePorts", "monitoringNamespace", "systemNamespace", "enforcer")
+ENFORCER_FIELDS = ("prometheusUrl", "image", "schedule", "ledger", "stateStorage", "environmentSecret")
+# A CronJob schedule: one of cron's macros, or five fields of digits, names, ranges, steps and lists.
+SCHEDULE = re.compile(r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
+                      r"[0-9A-Za-z*?/,-]+( [0-9A-Za-z*?/,-]+){4}")
+CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9_]")
 
 
 def _kubernetes(reader: Reader, raw: Any) -> policies.Namespaces:
@@ -166,4 +174,83 @@ def _kubernetes(reader: Reader, raw: Any) -> policies.Namespaces:
         node_ports=count("nodePorts", default.node_ports),
         monitoring_namespace=namespace("monitoringNamespace", default.monitoring_namespace),
         system_namespace=namespace("systemNamespace", default.system_namespace),
+        enforcer=_enforcer(reader, fields.get("enforcer", {})),
     )
+
+
+def _enforcer(reader: Reader, raw: Any) -> policies.Enforcer:
+    """``spec.kubernetes.enforcer``: the in-cluster enforcement CronJob (rendered only with a prometheusUrl)."""
+    path = ("spec", "kubernetes", "enforcer")
+    fields = reader.mapping(path, raw, optional=ENFORCER_FIELDS) or {}
+    default = policies.Enforcer()
+    url = ""
+    if "prometheusUrl" in fields:
+        url = reader.string((*path, "prometheusUrl"), fields["prometheusUrl"]) or ""
+        parts = urllib.parse.urlsplit(url)
+        if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+            reader.report((*path, "prometheusUrl"), f'"{url}" is not an http(s) URL',
+                          hint='e.g. "http://prometheus-operated.monitoring.svc:9090"')
+            url = ""
+        elif parts.password is not None:
+            reader.report((*path, "prometheusUrl"), "the URL holds a password",
+                          hint="put credentials in the environmentSecret (DCTENANT_PROMETHEUS_USER/_PASSWORD)")
+            url = ""
+    image = reader.string((*path, "image"), fields.get("image", default.image)) or default.image
+    if not IMAGE.fullmatch(image):
+        reader.report((*path, "image"), f'"{image}" is not a container image reference',
+                      hint=f'e.g. "{default.image}"')
+    schedule = reader.string((*path, "schedule"), fields.get("schedule", default.schedule)) or default.schedule
+    if not SCHEDULE.fullmatch(schedule):
+        reader.report((*path, "schedule"), f'"{schedule}" is not a cron schedule',
+                      hint='five fields (minute hour day month weekday), e.g. "*/5 * * * *"')
+    ledger, secret = _ledger(reader, fields.get("ledger"))
+    storage = reader.mapping((*path, "stateStorage"), fields.get("stateStorage", {}),
+                             optional=("size", "storageClass")) or {}
+    size = default.state_size
+    if "size" in storage:
+        try:
+            size = quantities.Quantity.parse(str(storage["size"]))
+        except quantities.QuantityError as exc:
+            reader.report((*path, "stateStorage", "size"), str(exc))
+        else:
+            if size <= 0:
+                reader.report((*path, "stateStorage", "size"), "must be above 0", hint='e.g. "1Gi"')
+                size = default.state_size
+    storage_class = ""
+    if "storageClass" in storage:
+        storage_class = reader.name((*path, "stateStorage", "storageClass"), storage["storageClass"],
+                                    subdomain=True, max_length=253) or ""
+    environment = ""
+    if "environmentSecret" in fields:
+        environment = reader.name((*path, "environmentSecret"), fields["environmentSecret"], subdomain=True,
+                                  max_length=253) or ""
+    return policies.Enforcer(prometheus_url=url, image=image, schedule=schedule, ledger=ledger,
+                             ledger_secret=secret, state_size=size, storage_class=storage_class,
+                             environment_secret=environment)
+
+
+def _ledger(reader: Reader, raw: Any) -> tuple[str, policies.SecretRef | None]:
+    """A ledger URL or path written out, or ``{secret, key}``: a Secret key holding one (with credentials)."""
+    path = ("spec", "kubernetes", "enforcer", "ledger")
+    if raw is None:
+        return "", None
+    if isinstance(raw, dict):
+        ref = reader.mapping(path, raw, required=("secret", "key")) or {}
+        name = reader.name((*path, "secret"), ref.get("secret"), subdomain=True, max_length=253)
+        key = reader.string((*path, "key"), ref.get("key"))
+        if key is not None and not CONFIG_KEY.fullmatch(key):
+            reader.report((*path, "key"), f'"{key}" is not a Secret key (letters, digits, "-", "_", ".")')
+            key = None
+        return "", (policies.SecretRef(name=name, key=key) if name and key else None)
+    url = reader.string(path, raw) or ""
+    if not url:
+        return "", None
+    if not url.startswith(("sqlite:", "postgresql://", "postgres://", "/")):
+        reader.report(path, f'"{url}" is not a SQLite or PostgreSQL ledger',
+                      hint='e.g. "sqlite:////state/ledger.db", or {secret: dctenant-ledger, key: url}')
+        return "", None
+    if urllib.parse.urlsplit(url).password is not None:
+        reader.report(path, "the ledger URL holds a password",
+                      hint="keep it in a Secret: ledger: {secret: dctenant-ledger, key: url}")
+        return "", None
+    return url, None

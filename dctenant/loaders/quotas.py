@@ -44,6 +44,7 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
     if not root.is_dir():
         raise UserError(f"{root} is not a directory", location=str(root))
     problems: list[Problem] = []
+    sources: dict[str, str] = {}
 
     def reader_for(name: pathlib.Path) -> Reader | None:
         display = os.path.join(str(path), str(name.relative_to(root)))
@@ -53,7 +54,10 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
             return None
         document, found = documents.read(name, display=display)
         problems.extend(found)
-        return None if document is None else Reader(document)
+        if document is None:
+            return None
+        sources[name.relative_to(root).as_posix()] = document.text
+        return Reader(document)
 
     datacentre = policy = None
     incomplete: set[str] = set()
@@ -89,7 +93,8 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
     if problems:
         raise ValidationError(tuple(problems))
     assert datacentre is not None and policy is not None
-    return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded))
+    return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded),
+                         sources=dict(sorted(sources.items())))
 
 
 def _namespace_places(document: documents.Document) -> dict[str, tuple[int, int | None]]:
