@@ -125,3 +125,68 @@ def test_kubernetes_section_defaults_when_left_out(qcopy: QuotasCopy) -> None:
     text = qcopy.read(POLICY)
     qcopy.write(POLICY, text[: text.index("\n  kubernetes:")] + "\n")
     assert qcopy.load().policy.kubernetes == policies.Namespaces()
+
+
+ENFORCER_BLOCK = "    enforcer:\n"
+
+
+def test_shipped_enforcer_settings(qcopy: QuotasCopy) -> None:
+    assert qcopy.load().policy.kubernetes.enforcer == policies.Enforcer(
+        prometheus_url="http://prometheus-operated.monitoring.svc:9090", image="ghcr.io/dctenant/dctenant:0.1.0",
+        schedule="*/5 * * * *", ledger="sqlite:////state/ledger.db", state_size=Decimal(2**30),
+        environment_secret="dctenant-enforcer")
+
+
+def test_without_a_prometheus_url_the_enforcer_is_off(qcopy: QuotasCopy) -> None:
+    qcopy.edit(POLICY, "      prometheusUrl: http://prometheus-operated.monitoring.svc:9090\n", "")
+    enforcer = qcopy.load().policy.kubernetes.enforcer
+    assert not enforcer.enabled and enforcer.image == "ghcr.io/dctenant/dctenant:0.1.0"
+    text = qcopy.read(POLICY)
+    qcopy.write(POLICY, text[: text.index(ENFORCER_BLOCK)])
+    assert qcopy.load().policy.kubernetes.enforcer == policies.Enforcer()
+
+
+def test_enforcer_ledger_secret_and_storage_class(qcopy: QuotasCopy) -> None:
+    qcopy.edit(POLICY, "      ledger: sqlite:////state/ledger.db ", "      ledger: {secret: dctenant-ledger, key: url}")
+    qcopy.edit(POLICY, "      stateStorage: {size: 1Gi}", "      stateStorage: {size: 5Gi, storageClass: ssd-standard}")
+    qcopy.edit(POLICY, '      schedule: "*/5 * * * *"', "      schedule: '@hourly'")
+    enforcer = qcopy.load().policy.kubernetes.enforcer
+    assert (enforcer.ledger, enforcer.ledger_secret) == ("", policies.SecretRef(name="dctenant-ledger", key="url"))
+    assert (enforcer.state_size, enforcer.storage_class, enforcer.schedule) == (
+        Decimal(5 * 2**30), "ssd-standard", "@hourly")
+
+
+@pytest.mark.parametrize(("old", "new", "field", "message"), [
+    ("      prometheusUrl: http://prometheus-operated.monitoring.svc:9090\n",
+     "      prometheusUrl: prometheus-operated:9090\n", "spec.kubernetes.enforcer.prometheusUrl",
+     '"prometheus-operated:9090" is not an http(s) URL'),
+    ("      prometheusUrl: http://prometheus-operated.monitoring.svc:9090\n",
+     "      prometheusUrl: https://admin:secret@thanos.example\n", "spec.kubernetes.enforcer.prometheusUrl",
+     "the URL holds a password"),
+    ('      schedule: "*/5 * * * *"', '      schedule: "every 5 minutes"', "spec.kubernetes.enforcer.schedule",
+     '"every 5 minutes" is not a cron schedule'),
+    ('      schedule: "*/5 * * * *"', '      schedule: "*/5 * * *"', "spec.kubernetes.enforcer.schedule",
+     '"*/5 * * *" is not a cron schedule'),
+    ("      image: ghcr.io/dctenant/dctenant:0.1.0\n", "      image: 'ghcr.io/dctenant/dctenant 0.1'\n",
+     "spec.kubernetes.enforcer.image", '"ghcr.io/dctenant/dctenant 0.1" is not a container image reference'),
+    ("      ledger: sqlite:////state/ledger.db ", "      ledger: mysql://db/ledger ", "spec.kubernetes.enforcer.ledger",
+     '"mysql://db/ledger" is not a SQLite or PostgreSQL ledger'),
+    ("      ledger: sqlite:////state/ledger.db ", "      ledger: postgresql://u:pw@db/ledger ",
+     "spec.kubernetes.enforcer.ledger", "the ledger URL holds a password"),
+    ("      ledger: sqlite:////state/ledger.db ", "      ledger: {secret: dctenant-ledger} ",
+     "spec.kubernetes.enforcer.ledger", 'missing required field "key"'),
+    ("      stateStorage: {size: 1Gi}", "      stateStorage: {size: 0}", "spec.kubernetes.enforcer.stateStorage.size",
+     "must be above 0"),
+    ("      stateStorage: {size: 1Gi}", "      stateStorage: {size: 1Gi, storageClass: SSD_Fast}",
+     "spec.kubernetes.enforcer.stateStorage.storageClass", '"SSD_Fast" is not a DNS-1123 subdomain'),
+    ("      environmentSecret: dctenant-enforcer", "      environmentSecret: Enforcer_Env",
+     "spec.kubernetes.enforcer.environmentSecret", '"Enforcer_Env" is not a DNS-1123 subdomain'),
+    ("      schedule:", "      schedul:", "spec.kubernetes.enforcer.schedul", 'unknown field "schedul"'),
+])
+def test_enforcer_problem(qcopy: QuotasCopy, old: str, new: str, field: str, message: str) -> None:
+    qcopy.edit(POLICY, old, new)
+    problems = [p for p in qcopy.problems() if p.file == qcopy.file(POLICY)]
+    assert len(problems) == 1, problems
+    (problem,) = problems
+    assert problem.field == field and problem.message.startswith(message), problem
+    assert problem.line is not None and problem.line > qcopy.line(POLICY, ENFORCER_BLOCK.rstrip("\n"))
