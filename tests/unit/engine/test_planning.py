@@ -129,6 +129,25 @@ def test_namespaces_are_pruned_only_when_asked_and_empty() -> None:
     assert result.counts() == {"create": 0, "update": 0, "prune": 2, "orphan": 3, "unchanged": 1}
 
 
+def test_a_claim_no_longer_desired_is_orphaned_never_pruned() -> None:
+    """The enforcer's state volume: dropping the enforcer from the policy must not delete its data."""
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": "dctenant-enforcer-state", "namespace": "sys", "labels": dict(MANAGED)},
+             "spec": {"resources": {"requests": {"storage": "1Gi"}}}}
+    job = {"apiVersion": "batch/v1", "kind": "CronJob",
+           "metadata": {"name": "dctenant-enforcer", "namespace": "sys", "labels": dict(MANAGED)}}
+    for prune_namespaces in (False, True):
+        result = plan([ns("sys")], [live(ns("sys")), live(claim), live(job)], prune_namespaces=prune_namespaces,
+                      occupancy={"sys": changes.Occupancy(pods=0, claims=1)})
+        assert ops(result) == [("prune", "CronJob sys/dctenant-enforcer"),
+                               ("orphan", "PersistentVolumeClaim sys/dctenant-enforcer-state")]
+        assert "never pruned" in result.changes[1].reason
+        assert [c.ref for c in result.writes] == ["CronJob sys/dctenant-enforcer"]
+    # Still desired: compared and updated like anything else.
+    bigger = {**claim, "spec": {"resources": {"requests": {"storage": "2Gi"}}}}
+    assert ops(plan([bigger], [live(claim)])) == [("update", "PersistentVolumeClaim sys/dctenant-enforcer-state")]
+
+
 def test_objects_already_being_deleted_are_left_alone() -> None:
     terminating = live(ns("gone"))
     terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
