@@ -2,7 +2,8 @@
 
 The files are for review (a pull request shows exactly which quota changes), for GitOps tools, and
 for ``kubectl apply`` by hand when dctenant cannot reach a cluster. Layout: ``OUT/<pool>/_cluster.yaml``
-(cluster-wide objects) and ``OUT/<pool>/<namespace>.yaml``.
+(cluster-wide objects), ``OUT/<pool>/<namespace>.yaml`` and, when configured, the in-cluster
+enforcer's objects in ``OUT/<pool>/_enforcer.yaml``.
 
 The output directory is replaced, not merged: a marker file records the files the previous run
 wrote, so a namespace that is no longer desired loses its file, and a directory dctenant did not
@@ -24,11 +25,12 @@ from dctenant.domain import allocations, quotas
 from dctenant.errors import UserError
 from dctenant.loaders import quotas as quota_loader
 from dctenant.ops import planning
-from dctenant.render import kubernetes
+from dctenant.render import enforcer, kubernetes
 
 MARKER = ".dctenant-render"
 CLUSTER_FILE = "_cluster.yaml"
 DASHBOARDS_FILE = "_grafana-dashboards.yaml"
+ENFORCER_FILE = "_enforcer.yaml"
 _MARKER_HEADER = "# Written by `dctenant render`; it replaces the files listed below on its next run.\n"
 
 
@@ -73,7 +75,9 @@ def files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict[str,
         groups: dict[str, list[kubernetes.Manifest]] = {CLUSTER_FILE: []}
         for obj in manifests:
             meta = obj["metadata"]
-            if "namespace" in meta:
+            if meta.get("labels", {}).get(enforcer.COMPONENT_LABEL) == enforcer.COMPONENT:
+                group = ENFORCER_FILE
+            elif "namespace" in meta:
                 group = f"{meta['namespace']}.yaml"
             elif obj["kind"] == "Namespace" and kubernetes.TENANT_LABEL in meta.get("labels", {}):
                 group = f"{meta['name']}.yaml"

@@ -6,7 +6,8 @@ namespace contains. Per tenant namespace: the Namespace, a ResourceQuota and a L
 from the allocation's granted quota, the ``dctenant-bandwidth`` ConfigMap read by the bandwidth
 admission policy, a NetworkPolicy isolating tenants from one another, and a RoleBinding of the
 tenant's owners. Once per cluster: the tenant-admin ClusterRole, the admission policies
-(``admission``) and dctenant's system namespace.
+(``admission``), dctenant's system namespace and, when configured, the in-cluster enforcer
+(``enforcer``).
 
 Objects are plain dicts (the shape of a Kubernetes manifest) so that every consumer can use them
 without a client library. Rendering is pure and deterministic: the same model and allocation give
@@ -24,7 +25,7 @@ import yaml
 
 from dctenant.domain import allocations, policies, quantities, quotas, resources
 from dctenant.domain import tenants as tenancy
-from dctenant.render import admission
+from dctenant.render import admission, enforcer
 
 Manifest = dict[str, Any]
 
@@ -75,7 +76,7 @@ def render(model: quotas.Quotas, allocation: allocations.Allocation) -> dict[str
 
 
 def render_pool(model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str) -> tuple[Manifest, ...]:
-    """The objects of one pool: cluster-wide ones first, then each tenant namespace in name order.
+    """The objects of one pool: cluster-wide ones first, each tenant namespace in name order, the enforcer.
 
     Quotas come from the allocation's granted namespace quotas; a tenant whose licence is not
     served keeps its namespaces (nothing is deleted behind its back) with every quota at zero.
@@ -87,6 +88,10 @@ def render_pool(model: quotas.Quotas, allocation: allocations.Allocation, *, poo
     for grant in sorted((n for n in allocation.namespaces if n.pool == pool), key=lambda n: n.namespace):
         served = allocation.tenants[grant.tenant].state != "suspended"
         out.extend(namespace_objects(by_id[grant.tenant], grant, policy=policy, classes=classes, served=served))
+    # Last: the enforcer starts acting only once every quota it may lower exists.
+    out.extend(enforcer.objects(policy=policy, pool=pool, context=model.datacentre.pool(pool).context,
+                                labels={**MANAGED_BY, POOL_LABEL: pool}, sources=model.sources,
+                                quota=QUOTA, bandwidth=BANDWIDTH))
     return tuple(out)
 
 

@@ -21,12 +21,13 @@ from dctenant.domain import allocations, quotas, resources
 from dctenant.domain.quantities import Quantity
 from dctenant.loaders import quotas as quota_loader
 from dctenant.ops import planning, rendering
-from dctenant.render import kubernetes
+from dctenant.render import enforcer, kubernetes
 from tests.conftest import EXAMPLE, REPO
 
 AT = dt.date(2026, 11, 27)
 GOLDEN = REPO / "tests" / "data" / "golden"
-GOLDEN_FILES = ("thr-ab/_cluster.yaml", "thr-ab/bale-messaging.yaml", "isf-1/wispi-messaging.yaml")
+GOLDEN_FILES = ("thr-ab/_cluster.yaml", "thr-ab/bale-messaging.yaml", "isf-1/wispi-messaging.yaml",
+                "isf-1/_enforcer.yaml")
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 SUSPENDED = ("chapar", "gap", "wispi")  # revoked, expired beyond grace, suspended on 2026-11-27
 Rendered = dict[str, tuple[kubernetes.Manifest, ...]]
@@ -98,7 +99,13 @@ def test_order_cluster_objects_then_namespaces_by_name(rendered: Rendered) -> No
         assert kinds == ["Namespace", "ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicy",
                          "ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicyBinding"], pool
         assert all("namespace" not in o["metadata"] for o in objs[:6])
-        rest = objs[6:]
+        # The in-cluster enforcer comes last, so it starts only once every quota it may lower exists.
+        enforcer_objects = [o for o in objs if o["metadata"]["labels"].get(enforcer.COMPONENT_LABEL) == "enforcer"]
+        assert [o["kind"] for o in enforcer_objects] == [
+            "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "PersistentVolumeClaim",
+            "CronJob"]
+        assert list(objs[-len(enforcer_objects):]) == enforcer_objects
+        rest = objs[6:-len(enforcer_objects)]
         starts = [i for i, o in enumerate(rest) if o["kind"] == "Namespace"]
         names = [rest[i]["metadata"]["name"] for i in starts]
         assert names == sorted(names) and starts[0] == 0
@@ -115,8 +122,9 @@ def test_every_object_is_labelled_and_named_for_kubernetes(rendered: Rendered) -
             assert labels["app.kubernetes.io/managed-by"] == "dctenant"
             assert labels["dctenant.io/pool"] == pool
             name = o["metadata"]["name"]
-            if o["kind"] == "ClusterRole":
-                assert name == "dctenant:tenant-admin"  # a path segment: RBAC's system-style name
+            if o["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+                # A path segment: RBAC's system-style name.
+                assert name in ("dctenant:tenant-admin", "dctenant:enforcer"), name
             else:
                 assert DNS1123_LABEL.fullmatch(name) and len(name) <= 63, name
             for value in labels.values():

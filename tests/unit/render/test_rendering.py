@@ -35,13 +35,16 @@ def test_render_writes_one_file_per_namespace_and_a_cluster_file(tmp_path: pathl
     assert len([f for f in files if f.endswith(".yaml") and not f.split("/")[-1].startswith("_")]) == 26
     assert "thr-ab/_prometheus-rules.yaml" in files and "thr-ab/_prometheusrule.yaml" in files
     assert "thr-ab/_grafana-dashboards.yaml" in files
+    enforcer_docs = list(yaml.safe_load_all(files["thr-ab/_enforcer.yaml"]))
+    assert [d["kind"] for d in enforcer_docs][-1] == "CronJob"
     docs = list(yaml.safe_load_all(files["thr-ab/bale-messaging.yaml"]))
     assert [d["kind"] for d in docs] == ["Namespace", "ResourceQuota", "LimitRange", "ConfigMap", "NetworkPolicy",
                                          "RoleBinding"]
     cluster = list(yaml.safe_load_all(files["isf-1/_cluster.yaml"]))
     assert [d["metadata"]["name"] for d in cluster][:2] == ["dctenant-system", "dctenant:tenant-admin"]
-    # The summary: objects per pool and in total (a PrometheusRule and 3 dashboard ConfigMaps each).
-    assert "thr-ab" in stderr and "196" in stderr
+    # The summary: objects per pool and in total (a PrometheusRule, 3 dashboard ConfigMaps and the
+    # enforcer's 7 objects each).
+    assert "thr-ab" in stderr and "224" in stderr
     assert "warning: tenant bale" in stderr
 
 
@@ -89,6 +92,7 @@ def test_render_json_summary(tmp_path: pathlib.Path) -> None:
     code, stdout, _ = invoke("render", str(EXAMPLE), "--at", AT, "--out", str(tmp_path / "o"), "-o", "json")
     data = json.loads(stdout)
     assert code == 0 and data["kind"] == "RenderResult"
-    assert {p: v["objects"] for p, v in data["pools"].items()} == {"thr-ab": 76, "thr-pd": 40, "isf-1": 40,
-                                                                   "mhd-1": 40}  # + a PrometheusRule, 3 dashboards
+    # + a PrometheusRule, 3 dashboards, 7 enforcer objects
+    assert {p: v["objects"] for p, v in data["pools"].items()} == {"thr-ab": 83, "thr-pd": 47, "isf-1": 47,
+                                                                   "mhd-1": 47}
     assert data["pools"]["thr-ab"]["namespaces"] == 11
