@@ -6,9 +6,9 @@ Every object comes from dctenant's renderers as a manifest dict; this module onl
 edits a field of an object, so the stack and ``dctenant render``/``apply`` cannot drift apart.
 
 ``TenantNamespaces`` holds one tenant's namespaces and their objects; ``Cluster`` the objects every
-cluster holds once; ``Monitoring`` what the pool's Prometheus reads (its rules). Logical names are
-the Kubernetes identity (``<namespace>/<name>``, or ``<name>`` for cluster-scoped objects) so they
-stay stable as tenants come and go.
+cluster holds once (the in-cluster enforcer among them); ``Monitoring`` what the pool's Prometheus
+reads (its rules). Logical names are the Kubernetes identity (``<namespace>/<name>``, or ``<name>``
+for cluster-scoped objects) so they stay stable as tenants come and go.
 """
 
 from __future__ import annotations
@@ -34,9 +34,13 @@ KINDS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
     ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
+    ("batch/v1", "CronJob"): k8s.batch.v1.CronJob,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
         k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
@@ -48,6 +52,12 @@ CUSTOM_KINDS = frozenset({("monitoring.coreos.com/v1", "PrometheusRule")})
 # Kinds that grant access: declared after the other objects of their namespace, so that limits and
 # isolation exist before the tenant's owners can act (the renderer's order, made explicit).
 ACCESS_KINDS = frozenset({"RoleBinding"})
+# Kinds that hold data: like namespaces, retained in the cluster when they leave the stack (the
+# enforcer's state volume must not vanish with a configuration change).
+RETAINED_KINDS = frozenset({"Namespace", "PersistentVolumeClaim"})
+# Kinds that run something: declared after everything their namespace holds and after the
+# cluster-wide RBAC, so the enforcer's first run finds its account, permissions, files and volume.
+WORKLOAD_KINDS = frozenset({"CronJob"})
 
 
 class UnknownKindError(ValueError):
@@ -93,8 +103,10 @@ def declare(
     """Declare each manifest as its typed resource, by (kind, namespace, name), in the given order.
 
     Namespaced objects depend on their Namespace when it is declared here, access-granting objects
-    on the other objects of their namespace, an admission binding on its policy. Namespaces are
-    retained on delete: removing a namespace from quotas/ never deletes a tenant's workloads.
+    on the other objects of their namespace, an admission binding on its policy, a CronJob on its
+    namespace's objects and the cluster's RBAC. Namespaces and claims are retained on delete:
+    removing a namespace from quotas/ never deletes a tenant's workloads, and dropping the enforcer
+    never deletes its state.
     """
     declared: dict[tuple[str, str, str], pulumi.CustomResource] = {}
     for manifest in manifests:
@@ -104,7 +116,7 @@ def declare(
             parent=parent,
             provider=provider,
             protect=protect,
-            retain_on_delete=kind == "Namespace",
+            retain_on_delete=kind in RETAINED_KINDS,
             depends_on=_dependencies(manifest, declared),
         )
         cls = resource_class(manifest)
@@ -126,6 +138,9 @@ def _dependencies(
         out.append(declared[("Namespace", "", namespace)])
     if kind in ACCESS_KINDS and namespace:
         out.extend(r for (k, ns, _), r in declared.items() if ns == namespace and k not in ACCESS_KINDS)
+    if kind in WORKLOAD_KINDS:
+        out.extend(r for (k, ns, _), r in declared.items()
+                   if (ns == namespace and k != "Namespace") or k in ("ClusterRole", "ClusterRoleBinding"))
     if kind == "ValidatingAdmissionPolicyBinding":
         policy = ("ValidatingAdmissionPolicy", "", manifest.get("spec", {}).get("policyName", ""))
         if policy in declared:
@@ -154,7 +169,8 @@ class TenantNamespaces(pulumi.ComponentResource):
 
 
 class Cluster(pulumi.ComponentResource):
-    """What each cluster holds once: dctenant's system namespace, the tenant-admin role, the admission policies."""
+    """What each cluster holds once: dctenant's system namespace, the tenant-admin role, the admission policies
+    and, when configured, the in-cluster enforcer (its account, RBAC, quotas ConfigMap, state claim, CronJob)."""
 
     resources: dict[tuple[str, str, str], pulumi.CustomResource]
 

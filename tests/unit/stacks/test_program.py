@@ -131,7 +131,7 @@ def test_one_provider_with_context_and_cluster_identifier(pool: str, runs: dict[
 @pytest.mark.parametrize("pool", POOLS)
 def test_namespaces_retained_and_everything_protected(pool: str, runs: dict[str, harness.Run]) -> None:
     for r in runs[pool].kubernetes:
-        assert r.retain_on_delete == (r.inputs["kind"] == "Namespace"), r.name
+        assert r.retain_on_delete == (r.inputs["kind"] in ("Namespace", "PersistentVolumeClaim")), r.name
         assert r.protect, r.name
 
 
@@ -158,7 +158,10 @@ def test_components_group_the_objects(pool: str, runs: dict[str, harness.Run]) -
             watched = r.inputs["kind"] == "PrometheusRule" or r.inputs["metadata"]["name"].startswith(DASHBOARD)
             assert urns[r.parent] is (monitoring if watched else cluster), r.name
     kinds = {r.inputs["kind"] for r in run.kubernetes if urns[r.parent] is cluster}
-    assert kinds == {"Namespace", "ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    assert kinds == {"Namespace", "ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                     "ServiceAccount", "ClusterRoleBinding", "ConfigMap", "PersistentVolumeClaim", "CronJob"}
+    (job,) = [r for r in run.kubernetes if r.inputs["kind"] == "CronJob"]
+    assert job.type == "kubernetes:batch/v1:CronJob"
     (rule,) = [r for r in run.kubernetes if urns[r.parent] is monitoring and r.inputs["kind"] == "PrometheusRule"]
     assert rule.type == "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
     boards = [r for r in run.kubernetes if urns[r.parent] is monitoring and r.inputs["kind"] == "ConfigMap"]
@@ -196,6 +199,10 @@ def test_dependencies(pool: str, runs: dict[str, harness.Run]) -> None:
             assert others <= set(r.dependencies), r.name
         if kind == "ValidatingAdmissionPolicyBinding":
             assert urn[("ValidatingAdmissionPolicy", "", r.inputs["spec"]["policyName"])] in r.dependencies
+        if kind == "CronJob":  # the enforcer runs only once its account, RBAC, files and volume exist
+            needed = {u for (k, ns, _), u in urn.items()
+                      if (ns == namespace and k not in ("Namespace", "CronJob")) or k == "ClusterRoleBinding"}
+            assert len(needed) >= 5 and needed <= set(r.dependencies), r.name
 
 
 @pytest.mark.parametrize("pool", POOLS)
