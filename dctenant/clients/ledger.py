@@ -9,7 +9,8 @@ SQLite in the user's state directory (WAL mode) is the default; PostgreSQL serve
 Appends are serialised so that concurrent writers never fork the chain: SQLite takes its write
 lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock; the unique
 ``prev_hash`` column makes a fork impossible even if that were bypassed. SQLAlchemy Core is
-imported lazily: ``dctenant --help`` must not pay for it. This is the only module importing it.
+imported lazily: ``dctenant --help`` must not pay for it. Only this module and the self-service
+store (``clients.selfservice_store``, its own tables in the same database) import it.
 """
 
 from __future__ import annotations
