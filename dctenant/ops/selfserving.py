@@ -263,11 +263,7 @@ class SelfService:
         model, allocation = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
-            current = tx.namespace(name)
-            if current is None or current.tenant != tenant:
-                raise RefusedError(404, "Unknown namespace", f"tenant {tenant} has no self-service namespace {name!r}")
-            if current.state != "active":
-                raise RefusedError(409, "Namespace busy", f"namespace {name} is being {current.state}; try again")
+            current = _active(tx.namespace(name), tenant=tenant, name=name)
             decision = selfservice.decide(model, allocation, tenant=tenant, name=name, pool=current.pool,
                                           quota=body.get("quota"), reserved=_reservations(tx.namespaces()),
                                           resizing=True)
@@ -294,11 +290,7 @@ class SelfService:
         model, _ = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
-            current = tx.namespace(name)
-            if current is None or current.tenant != tenant:
-                raise RefusedError(404, "Unknown namespace", f"tenant {tenant} has no self-service namespace {name!r}")
-            if current.state != "active":
-                raise RefusedError(409, "Namespace busy", f"namespace {name} is being {current.state}; try again")
+            current = _active(tx.namespace(name), tenant=tenant, name=name)
             tx.set_namespace(name, quota=current.quota, state="deleting")
         try:
             cluster = self.cluster(current.pool)
@@ -467,6 +459,15 @@ def _signature(root: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
 def _staff_only(who: Identity) -> None:
     if not who.staff:
         raise RefusedError(403, "Forbidden", "this needs a staff token")
+
+
+def _active(row: store_client.NamespaceRow | None, *, tenant: str, name: str) -> store_client.NamespaceRow:
+    """The tenant's self-service namespace ``name``, which must exist and not be mid-change."""
+    if row is None or row.tenant != tenant:
+        raise RefusedError(404, "Unknown namespace", f"tenant {tenant} has no self-service namespace {name!r}")
+    if row.state != "active":
+        raise RefusedError(409, "Namespace busy", f"namespace {name} is being {row.state}; try again")
+    return row
 
 
 def _allowed(who: Identity, tenant: str) -> None:

@@ -168,40 +168,35 @@ class TenantNamespaces(pulumi.ComponentResource):
         self.register_outputs(dict(outputs))
 
 
-class Cluster(pulumi.ComponentResource):
+class _Objects(pulumi.ComponentResource):
+    """A component that declares a list of rendered objects; subclasses only name their type."""
+
+    TYPE = ""
+    resources: dict[tuple[str, str, str], pulumi.CustomResource]
+
+    def __init__(
+        self,
+        name: str,
+        manifests: Sequence[Manifest],
+        *,
+        provider: pulumi.ProviderResource,
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
+        self.register_outputs({"objects": [logical_name(m) for m in manifests]})
+
+
+class Cluster(_Objects):
     """What each cluster holds once: dctenant's system namespace, the tenant-admin role, the admission policies
     and, when configured, the in-cluster enforcer (its account, RBAC, quotas ConfigMap, state claim, CronJob)."""
 
-    resources: dict[tuple[str, str, str], pulumi.CustomResource]
-
-    def __init__(
-        self,
-        name: str,
-        manifests: Sequence[Manifest],
-        *,
-        provider: pulumi.ProviderResource,
-        protect: bool,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(CLUSTER_TYPE, name, None, opts)
-        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
-        self.register_outputs({"objects": [logical_name(m) for m in manifests]})
+    TYPE = CLUSTER_TYPE
 
 
-class Monitoring(pulumi.ComponentResource):
-    """What the pool's monitoring reads: the Prometheus rules (a PrometheusRule, or a ConfigMap of the rules file)."""
+class Monitoring(_Objects):
+    """What the pool's monitoring reads: the Prometheus rules (a PrometheusRule, or a ConfigMap of the rules
+    file) and the Grafana dashboards (ConfigMaps for the sidecar)."""
 
-    resources: dict[tuple[str, str, str], pulumi.CustomResource]
-
-    def __init__(
-        self,
-        name: str,
-        manifests: Sequence[Manifest],
-        *,
-        provider: pulumi.ProviderResource,
-        protect: bool,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(MONITORING_TYPE, name, None, opts)
-        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
-        self.register_outputs({"objects": [logical_name(m) for m in manifests]})
+    TYPE = MONITORING_TYPE
