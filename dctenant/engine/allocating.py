@@ -69,8 +69,10 @@ def _allocate_pool(
     cap_units = np.array([int((a / u).to_integral_value(ROUND_FLOOR)) for a, u in zip(allocatable, unit, strict=True)],
                          dtype=np.int64)
     demand, demand_units = _demand_in_units(pool.name, members, keys, unit)
-    weights = np.array([float(policy.tiers[t.tier].weight) for t in members], dtype=np.float64)
-    guarantees = np.array([float(policy.tiers[t.tier].guaranteed) for t in members], dtype=np.float64)
+    tier_weight = {name: float(tier.weight) for name, tier in policy.tiers.items()}
+    tier_guarantee = {name: float(tier.guaranteed) for name, tier in policy.tiers.items()}
+    weights = np.array([tier_weight[t.tier] for t in members], dtype=np.float64)
+    guarantees = np.array([tier_guarantee[t.tier] for t in members], dtype=np.float64)
     result = filling.fill(demand=demand, capacity=cap_units.astype(np.float64), weights=weights,
                           guarantees=guarantees)
     exact = result.fraction[:, None] * demand
@@ -87,28 +89,31 @@ def _allocate_pool(
     limited_rows = result.limited_by.tolist()
     rounds = result.frozen_round.tolist()
     dominant_rows = dominant_index.tolist()
-    fractions = [_shown(x) for x in result.fraction.tolist()]
-    levels = [_shown(x) for x in result.level.tolist()]
+    # Tenants frozen together share one level, and many are served in full: format each value once.
+    shown: dict[float, Decimal] = {}
+    fractions = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.fraction.tolist()]
+    levels = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.level.tolist()]
     names = {filling.LIMITED_BY_DEMAND: allocations.DEMAND, filling.LIMITED_BY_GUARANTEE: allocations.GUARANTEE,
              **dict(enumerate(keys))}
     full_index = {k: j for j, k in enumerate(keys)}
+    unservable = {j for j, c in enumerate(cap_units.tolist()) if c == 0}
     shares: dict[str, allocations.Share] = {}
-    for i, tenant in enumerate(members):
+    for tenant, row, limited, fraction, level, dominant, frozen in zip(
+            members, env_rows, limited_rows, fractions, levels, dominant_rows, rounds, strict=True):
         asked = tenant.demand[pool.name]
         index = full_index if len(asked) == len(keys) else {k: j for k, j in full_index.items() if k in asked}
-        reason = names[limited_rows[i]]
-        if limited_rows[i] >= 0 and cap_units[limited_rows[i]] == 0:
+        reason = names[limited]
+        if limited in unservable:
             warnings.append(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable")
-        row = env_rows[i]
         shares[tenant.id] = allocations.Share(
             pool=pool.name,
             demand=asked,
             envelope=allocations.UnitAmounts(index=index, units=unit, counts=row),
-            fraction=fractions[i],
-            weighted_share=levels[i],
-            dominant=keys[dominant_rows[i]],
+            fraction=fraction,
+            weighted_share=level,
+            dominant=keys[dominant],
             limited_by=reason,
-            round=rounds[i],
+            round=frozen,
         )
     used = envelope_units.sum(axis=0) if len(members) else np.zeros(len(keys), dtype=np.int64)
     lines = tuple(
