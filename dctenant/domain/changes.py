@@ -3,6 +3,10 @@
 A Plan is a value. ``diff`` and ``apply --dry-run`` print it; ``apply`` executes it, so what a
 dry run shows is exactly what a real run does, with no ``if dry_run`` inside the applying code.
 Unchanged objects are counted, not listed, because a data centre has tens of thousands of them.
+
+The enforcer and ``apply`` write the same objects (a tenant's quota and bandwidth ConfigMap), so
+the enforcer marks what it changed with the ``ENFORCEMENT`` annotations defined here, and the
+planner holds the marked fields (``HELD_FIELDS``) instead of writing the rendered values back.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "dctenant"
+ENFORCER = "dctenant-enforcer"  # field manager of the enforcer's patches, told apart from apply's
 TENANT = "dctenant.io/tenant"
 # Namespaces a tenant created through the self-service API carry this label (with SELF_SERVICE) on
 # every object; their record is the self-service store and the ledger, not quotas/, so ``apply``
@@ -23,20 +28,28 @@ SELF_SERVICE = "self-service"
 # Kinds that hold data (the enforcer's state volume): like a namespace, one that is no longer desired
 # is orphaned, never pruned, because deleting a claim may delete its volume. Staff delete it by hand.
 RETAINED = frozenset({"PersistentVolumeClaim"})
+# The enforcer's marks on an object it changed: what is in force ("throttle cpu, suspend": actions,
+# with the resource for a throttle) and since when (RFC 3339, UTC). It removes both when it has
+# undone the last action on the object. Annotations, not labels: nothing selects on them.
+ENFORCEMENT = "dctenant.io/enforcement"
+ENFORCEMENT_SINCE = "dctenant.io/enforcement-since"
+# Per kind, the map the enforcer changes: a marked object's map is held by ``apply``.
+HELD_FIELDS: Mapping[str, tuple[str, ...]] = {"ResourceQuota": ("spec", "hard"), "ConfigMap": ("data",)}
 
 
 class ChangeOp(enum.StrEnum):
-    """What happens to one object: written (create, update), deleted (prune), or left (orphan)."""
+    """What happens to one object: written (create, update), deleted (prune), or left (orphan, held)."""
 
     CREATE = "create"
     UPDATE = "update"
     PRUNE = "prune"
     ORPHAN = "orphan"
+    HELD = "held"  # marked by the enforcer, and nothing but its held fields differs: left as enforced
 
     @property
     def writes(self) -> bool:
         """True when executing the change sends a request that modifies the cluster."""
-        return self is not ChangeOp.ORPHAN
+        return self not in (ChangeOp.ORPHAN, ChangeOp.HELD)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +83,29 @@ class FieldDiff:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Hold:
+    """Enforcement in force on an object, as its marks say: the fields ``apply`` keeps as they are.
+
+    ``fields`` are the held fields that differ from ``quotas/`` (live → rendered): what releasing
+    the hold would write. ``released`` is set when ``apply --release-enforcement`` overwrites them.
+    """
+
+    action: str
+    since: str = ""
+    fields: tuple[FieldDiff, ...] = ()
+    released: bool = False
+
+    @property
+    def reason(self) -> str:
+        verb = "released from" if self.released else "held by"
+        return f"{verb} enforcement ({self.action}) since {self.since or 'an unknown time'}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "since": self.since or None, "released": self.released,
+                "fields": [f.as_dict() for f in self.fields]}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Change:
     """One object to create, update, prune or leave as orphaned, with why and (for writes) what."""
 
@@ -80,7 +116,9 @@ class Change:
     namespace: str | None = None
     manifest: Mapping[str, Any] | None = None  # the desired object, for create and update
     fields: tuple[FieldDiff, ...] = ()  # for update: which managed fields differ
-    reason: str = ""  # for orphan and prune: why
+    reason: str = ""  # for orphan, prune and held: why
+    hold: Hold | None = None  # the enforcer's marks on the live object (held, or an update that keeps them)
+    force: bool = False  # apply with force: the differing fields are owned by dctenant's own managers only
 
     @property
     def ref(self) -> str:
@@ -96,6 +134,10 @@ class Change:
             data["fields"] = [f.as_dict() for f in self.fields]
         if self.reason:
             data["reason"] = self.reason
+        if self.hold is not None:
+            data["held"] = self.hold.as_dict()
+        if self.force:
+            data["force"] = True
         return data
 
 
@@ -113,7 +155,7 @@ class Plan:
 
     @property
     def writes(self) -> tuple[Change, ...]:
-        """The changes that modify the cluster (everything but orphans)."""
+        """The changes that modify the cluster (everything but orphans and held objects)."""
         return tuple(c for c in self.changes if c.op.writes)
 
     @property
@@ -121,8 +163,20 @@ class Plan:
         """True when applying would write something (``--exit-code`` → 3)."""
         return any(c.op.writes for c in self.changes)
 
+    @property
+    def held(self) -> tuple[Change, ...]:
+        """Objects whose enforced fields are kept: held ones, and updates that leave those fields alone."""
+        return tuple(c for c in self.changes if c.hold is not None and not c.hold.released)
+
+    @property
+    def released(self) -> tuple[Change, ...]:
+        """Objects whose enforcement ``apply --release-enforcement`` overwrites."""
+        return tuple(c for c in self.changes if c.hold is not None and c.hold.released)
+
     def counts(self) -> dict[str, int]:
         data = {str(op): self.count(op) for op in ChangeOp}
+        data["held"] = len(self.held)
+        data["released"] = len(self.released)
         data["unchanged"] = self.unchanged
         return data
 

@@ -7,6 +7,34 @@ An object is compared only on the fields dctenant manages: the desired object's 
 up in the live object (servers add defaults, status and metadata of their own). When the live
 object records what dctenant last applied (``managedFields`` of manager ``dctenant``), a field
 dctenant owns but no longer renders is a change as well, because server-side apply removes it.
+
+Enforcement. The enforcer lowers a tenant's quota (``spec.hard``) or bandwidth ConfigMap (``data``)
+with merge patches as field manager ``dctenant-enforcer`` and marks the object with the
+``dctenant.io/enforcement`` annotations. A marked object is *held*: its held map
+(``changes.HELD_FIELDS``) is neither compared nor written back. When something else on it differs,
+the update applies the object with the held map **set to the live, enforced values** rather than
+leaving the map out, because of how server-side apply treats ownership on a real API server:
+
+* a merge patch that changes a value moves that field's ownership to the patching manager, so the
+  keys the enforcer lowered belong to ``dctenant-enforcer`` alone; the keys of the same map it did
+  not change (``pods`` during a CPU throttle, a key already at its ``used`` value) still belong to
+  ``dctenant`` alone;
+* an apply that leaves out a field its manager alone owns *removes* that field. Leaving the held
+  map out would therefore delete the untouched limits from the quota;
+* an apply that sets a field to the value it already has never conflicts (the owners share it).
+
+So pinning the held map to its live values keeps every limit, raises no conflict and changes
+nothing the enforcer wrote. Only keys that dctenant renders or already owns are pinned, so a key
+the enforcer added on its own is not claimed by ``apply``. When the held map is the only
+difference, nothing is written and the object is reported as ``held``.
+
+``release_enforcement`` (``apply --release-enforcement``) plans marked objects like any other, so
+the rendered values are written back, and the marks are removed after the apply. Writing back
+values that ``dctenant-enforcer`` owns conflicts on a real server, so such an update is applied
+with force (``Change.force``) when every differing field is owned only by dctenant's own two
+managers (or by nobody); a field owned by anyone else still stops ``apply`` with the 409, as
+before, unless ``--force-conflicts`` is given. The same rule lets a normal ``apply`` take back the
+values the enforcer restored when it undid an action, should ``quotas/`` have changed since.
 """
 
 from __future__ import annotations
@@ -51,7 +79,8 @@ def stale_namespaces(desired: Iterable[Manifest], observed: Iterable[Manifest]) 
 
 
 def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str, context: str,
-         prune_namespaces: bool = False, occupancy: Mapping[str, changes.Occupancy] | None = None) -> changes.Plan:
+         prune_namespaces: bool = False, occupancy: Mapping[str, changes.Occupancy] | None = None,
+         release_enforcement: bool = False) -> changes.Plan:
     """The changes that bring the observed objects to the desired ones.
 
     Writes keep the desired order (the renderer puts cluster-wide objects and each Namespace before
@@ -64,6 +93,9 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
     Objects labelled as provisioned by self-service belong to the tenant's own namespaces: they are
     not pruned, and a desired object of the same name is not written over them (it is reported as
     an orphan with the reason, so that staff see the clash).
+
+    Objects the enforcer marked keep their enforced fields (see the module docstring) unless
+    ``release_enforcement`` is given.
     """
     held = {key(o): o for o in observed if managed(o) and self_service(o)}
     live = {key(o): o for o in observed if managed(o) and key(o) not in held}
@@ -82,11 +114,18 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
         if current is None:
             writes.append(_change(changes.ChangeOp.CREATE, manifest, manifest=manifest))
             continue
-        fields = diff_fields(manifest, current)
-        if fields:
-            writes.append(_change(changes.ChangeOp.UPDATE, manifest, manifest=manifest, fields=fields))
+        mark = enforcement(current)
+        if mark is None:
+            fields = diff_fields(manifest, current)
+            if fields:
+                writes.append(_change(changes.ChangeOp.UPDATE, manifest, manifest=manifest, fields=fields,
+                                      force=_ours(fields, current)))
+            else:
+                unchanged += 1
+        elif release_enforcement:
+            writes.append(_release(manifest, current, mark))
         else:
-            unchanged += 1
+            writes.append(_held(manifest, current, mark))
 
     fates = _namespace_fates(live, wanted, prune_namespaces=prune_namespaces, occupancy=occupancy or {})
     prunes: list[changes.Change] = []
@@ -141,10 +180,96 @@ def _namespace_fates(live: Mapping[Key, Manifest], wanted: set[Key], *, prune_na
 
 
 def _change(op: changes.ChangeOp, obj: Manifest, *, manifest: Manifest | None = None,
-            fields: tuple[changes.FieldDiff, ...] = (), reason: str = "") -> changes.Change:
+            fields: tuple[changes.FieldDiff, ...] = (), reason: str = "", hold: changes.Hold | None = None,
+            force: bool = False) -> changes.Change:
     kind, namespace, name = key(obj)
     return changes.Change(op=op, api_version=str(obj.get("apiVersion", "")), kind=kind, name=name,
-                          namespace=namespace, manifest=manifest, fields=fields, reason=reason)
+                          namespace=namespace, manifest=manifest, fields=fields, reason=reason, hold=hold,
+                          force=force)
+
+
+def enforcement(obj: Manifest) -> changes.Hold | None:
+    """The enforcer's marks on a live object of a kind it changes, or None when it carries none."""
+    if obj.get("kind") not in changes.HELD_FIELDS:
+        return None
+    notes = (obj.get("metadata") or {}).get("annotations") or {}
+    action = notes.get(changes.ENFORCEMENT)
+    if not action:
+        return None
+    return changes.Hold(action=str(action), since=str(notes.get(changes.ENFORCEMENT_SINCE) or ""))
+
+
+def _held(desired: Manifest, observed: Manifest, mark: changes.Hold) -> changes.Change:
+    """A marked object: its held map pinned to the live values; held alone when nothing else differs."""
+    path = changes.HELD_FIELDS[str(desired.get("kind"))]
+    prefix = ".".join(path)
+    kept = tuple(f for f in diff_fields(desired, observed) if _within(f.path, prefix))
+    hold = changes.Hold(action=mark.action, since=mark.since, fields=kept)
+    pinned = _pin(desired, observed, path)
+    fields = diff_fields(pinned, observed)
+    if not fields:
+        return _change(changes.ChangeOp.HELD, desired, reason=hold.reason, hold=hold)
+    return _change(changes.ChangeOp.UPDATE, desired, manifest=pinned, fields=fields, reason=hold.reason, hold=hold,
+                   force=_ours(fields, observed))
+
+
+def _release(desired: Manifest, observed: Manifest, mark: changes.Hold) -> changes.Change:
+    """A marked object planned like any other, plus the removal of the marks (``--release-enforcement``)."""
+    path = changes.HELD_FIELDS[str(desired.get("kind"))]
+    fields = diff_fields(desired, observed)
+    notes = (observed.get("metadata") or {}).get("annotations") or {}
+    marks = tuple(changes.FieldDiff(path=f"metadata.annotations.{name}", before=notes[name], after=None)
+                  for name in (changes.ENFORCEMENT, changes.ENFORCEMENT_SINCE) if name in notes)
+    hold = changes.Hold(action=mark.action, since=mark.since, released=True,
+                        fields=tuple(f for f in fields if _within(f.path, ".".join(path))))
+    return _change(changes.ChangeOp.UPDATE, desired, manifest=desired, fields=(*fields, *marks),
+                   reason=hold.reason, hold=hold, force=_ours(fields, observed))
+
+
+def _pin(desired: Manifest, observed: Manifest, path: tuple[str, ...]) -> Manifest:
+    """The desired object with the map at ``path`` replaced by the live values of the keys dctenant manages."""
+    want = _get(desired, path)
+    have = _get(observed, path)
+    if not isinstance(want, Mapping) or not isinstance(have, Mapping):
+        return desired
+    owned = {p[len(path)] for p in _applied(observed) if len(p) == len(path) + 1 and p[:len(path)] == path}
+    pinned: dict[str, Any] = {str(k): v for k, v in have.items() if k in want or k in owned}
+    return _replace(desired, path, pinned)
+
+
+def _replace(obj: Manifest, path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    copy = dict(obj)
+    head, *rest = path
+    copy[head] = _replace(obj.get(head) or {}, tuple(rest), value) if rest else value
+    return copy
+
+
+def _within(field: str, prefix: str) -> bool:
+    return field == prefix or field.startswith(prefix + ".")
+
+
+def _ours(fields: Iterable[changes.FieldDiff], observed: Manifest) -> bool:
+    """True when some differing field belongs to the enforcer and none to a manager outside dctenant.
+
+    Applying such fields conflicts on a real server (another manager owns them with another value);
+    forcing takes them back from dctenant's own enforcer without overriding anyone else.
+    """
+    owners: dict[str, set[str]] = {}
+    for entry in (observed.get("metadata") or {}).get("managedFields") or ():
+        for leaf in _owned(entry.get("fieldsV1") or {}, ()):
+            owners.setdefault(".".join(leaf), set()).add(str(entry.get("manager")))
+    enforcer = False
+    for field in fields:
+        who: set[str] = set()
+        for path, managers in owners.items():
+            # The same field, a field inside it, or the field it is inside (a list owned whole).
+            if path == field.path or path.startswith((field.path + ".", field.path + "[")) \
+                    or field.path.startswith((path + ".", path + "[")):
+                who |= managers
+        if who - {changes.MANAGER, changes.ENFORCER}:
+            return False
+        enforcer = enforcer or changes.ENFORCER in who
+    return enforcer
 
 
 def _terminating(obj: Manifest) -> bool:
@@ -211,15 +336,18 @@ def _leftovers(desired: Manifest, observed: Manifest) -> list[changes.FieldDiff]
     Server-side apply removes such fields on the next apply, so they are pending changes. Lists
     keyed by ``k:``/``v:``/``i:`` entries are treated as one field (the list is compared whole).
     """
-    entries = (observed.get("metadata") or {}).get("managedFields") or ()
     found: list[changes.FieldDiff] = []
-    for entry in entries:
-        if entry.get("manager") != changes.MANAGER or entry.get("operation") != "Apply":
-            continue
-        for path in _owned(entry.get("fieldsV1") or {}, ()):
-            if path[0] not in IGNORED and not _has(desired, path):
-                found.append(changes.FieldDiff(path=".".join(path), before=_get(observed, path), after=None))
+    for path in _applied(observed):
+        if path[0] not in IGNORED and not _has(desired, path):
+            found.append(changes.FieldDiff(path=".".join(path), before=_get(observed, path), after=None))
     return found
+
+
+def _applied(observed: Manifest) -> Iterable[tuple[str, ...]]:
+    """The fields ``dctenant`` owns through server-side apply, per the live object's ``managedFields``."""
+    for entry in (observed.get("metadata") or {}).get("managedFields") or ():
+        if entry.get("manager") == changes.MANAGER and entry.get("operation") == "Apply":
+            yield from _owned(entry.get("fieldsV1") or {}, ())
 
 
 def _owned(fields: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterable[tuple[str, ...]]:

@@ -126,7 +126,8 @@ def test_namespaces_are_pruned_only_when_asked_and_empty() -> None:
                            ("orphan", "Namespace unknown")]
     assert result.changes[2].reason == "no longer desired but holds 3 pods and 1 PVC"
     assert "unknown" in result.changes[4].reason
-    assert result.counts() == {"create": 0, "update": 0, "prune": 2, "orphan": 3, "unchanged": 1}
+    assert result.counts() == {"create": 0, "update": 0, "prune": 2, "orphan": 3, "held": 0, "released": 0,
+                               "unchanged": 1}
 
 
 def test_a_claim_no_longer_desired_is_orphaned_never_pruned() -> None:
@@ -160,7 +161,7 @@ def test_the_plan_serialises_what_the_table_shows() -> None:
     result = plan([quota("a", cpu="8")], [live(quota("a"))])
     assert result.as_dict() == {
         "pool": "p1", "context": "ctx-1",
-        "counts": {"create": 0, "update": 1, "prune": 0, "orphan": 0, "unchanged": 0},
+        "counts": {"create": 0, "update": 1, "prune": 0, "orphan": 0, "held": 0, "released": 0, "unchanged": 0},
         "changes": [{"op": "update", "apiVersion": "v1", "kind": "ResourceQuota", "name": "dctenant-quota",
                      "namespace": "a", "fields": [{"path": "spec.hard.requests.cpu", "before": "4", "after": "8"}]}],
     }
@@ -195,3 +196,128 @@ def test_staff_objects_beside_self_service_ones_are_still_planned() -> None:
     result = plan([ns("bale-new")], observed)
     assert ops(result) == [("create", "Namespace bale-new"),
                            ("orphan", "Namespace bale-old")]
+
+
+SINCE = "2026-11-27T10:00:00Z"
+
+
+def enforced(manifest: dict[str, Any], action: str = "throttle cpu", **values: str) -> dict[str, Any]:
+    """A live object as the enforcer left it: marked, with some held values lowered."""
+    seen = live(manifest)
+    seen["metadata"]["annotations"] = {changes.ENFORCEMENT: action, changes.ENFORCEMENT_SINCE: SINCE}
+    held = changes.HELD_FIELDS[manifest["kind"]]
+    target = seen
+    for name in held[:-1]:
+        target[name] = dict(target[name])
+        target = target[name]
+    target[held[-1]] = {**target[held[-1]], **values}
+    return seen
+
+
+def applied(*paths: tuple[str, ...], manager: str = "dctenant", operation: str = "Apply") -> dict[str, Any]:
+    """A ``managedFields`` entry owning the given leaf paths."""
+    fields: dict[str, Any] = {}
+    for path in paths:
+        node = fields
+        for name in path:
+            node = node.setdefault(f"f:{name}", {})
+    return {"manager": manager, "operation": operation, "fieldsV1": fields}
+
+
+def test_a_quota_held_by_enforcement_is_not_written_back() -> None:
+    result = plan([quota("a", cpu="8")], [enforced(quota("a", cpu="8"), **{"requests.cpu": "2"})])
+    (change,) = result.changes
+    assert change.op is changes.ChangeOp.HELD and change.manifest is None and change.fields == ()
+    assert change.hold == changes.Hold(action="throttle cpu", since=SINCE, fields=(
+        changes.FieldDiff(path="spec.hard.requests.cpu", before="2", after="8"),))
+    assert change.reason == f"held by enforcement (throttle cpu) since {SINCE}"
+    assert not result.pending and result.writes == ()
+    assert result.counts()["held"] == 1 and result.counts()["unchanged"] == 0
+    assert result.as_dict()["changes"][0]["held"] == {
+        "action": "throttle cpu", "since": SINCE, "released": False,
+        "fields": [{"path": "spec.hard.requests.cpu", "before": "2", "after": "8"}]}
+
+
+def test_a_held_quota_is_reported_even_when_its_values_match() -> None:
+    (change,) = plan([quota("a")], [enforced(quota("a"), "suspend")]).changes
+    assert change.op is changes.ChangeOp.HELD and change.hold is not None and change.hold.fields == ()
+
+
+def test_other_fields_of_a_held_object_are_updated_with_the_held_map_pinned_to_its_live_values() -> None:
+    want = quota("a", cpu="8", pods="100")
+    want["metadata"]["labels"] = {**MANAGED, "dctenant.io/tier": "national"}
+    seen = enforced(quota("a", cpu="8", pods="100", **{"limits.cpu": "9"}), **{"requests.cpu": "2", "pods": "0"})
+    seen["metadata"]["managedFields"] = [
+        applied(("spec", "hard", "requests.memory"), ("spec", "hard", "gold")),
+        applied(("spec", "hard", "requests.cpu"), ("spec", "hard", "pods"), manager=changes.ENFORCER,
+                operation="Update")]
+    seen["spec"]["hard"]["gold"] = "5Gi"  # rendered before, no longer: dctenant owns it, so it is pinned too
+    result = plan([want], [seen])
+    (change,) = result.changes
+    assert change.op is changes.ChangeOp.UPDATE and result.pending
+    assert change.fields == (changes.FieldDiff(path="metadata.labels.dctenant.io/tier", before=None,
+                                               after="national"),)
+    assert change.manifest is not None
+    # Every rendered or owned key at its live (enforced) value; limits.cpu, neither rendered nor owned, left out.
+    assert change.manifest["spec"]["hard"] == {"requests.cpu": "2", "requests.memory": "1Gi", "pods": "0",
+                                               "gold": "5Gi"}
+    assert want["spec"]["hard"]["requests.cpu"] == "8"  # the desired manifest itself is not changed
+    assert change.hold is not None and not change.hold.released
+    assert [f.path for f in change.hold.fields] == ["spec.hard.requests.cpu", "spec.hard.pods", "spec.hard.gold"]
+    assert not change.force  # no differing field belongs to the enforcer
+    assert result.counts()["held"] == 1 and result.counts()["update"] == 1
+
+
+def test_a_held_bandwidth_config_map_keeps_its_data() -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "dctenant-bandwidth", "namespace": "a", "labels": dict(MANAGED)},
+              "data": {"maxEgress": "200G", "maxIngress": "100G"}}
+    result = plan([config], [enforced(config, "throttle bandwidth/egress", maxEgress="173913M")])
+    (change,) = result.changes
+    assert change.op is changes.ChangeOp.HELD
+    assert change.hold is not None and [f.as_dict() for f in change.hold.fields] == [
+        {"path": "data.maxEgress", "before": "173913M", "after": "200G"}]
+
+
+def test_marks_on_other_kinds_hold_nothing() -> None:
+    seen = live(ns("a", **{"dctenant.io/tier": "x"}))
+    seen["metadata"]["annotations"] = {changes.ENFORCEMENT: "throttle cpu"}
+    (change,) = plan([ns("a", **{"dctenant.io/tier": "y"})], [seen]).changes
+    assert change.op is changes.ChangeOp.UPDATE and change.hold is None
+
+
+def test_release_enforcement_writes_the_rendered_values_back_and_removes_the_marks() -> None:
+    seen = enforced(quota("a", cpu="8"), **{"requests.cpu": "2"})
+    seen["metadata"]["managedFields"] = [
+        applied(("spec", "hard", "requests.cpu"), ("spec", "hard", "requests.memory")),
+        applied(("spec", "hard", "requests.cpu"), ("metadata", "annotations", changes.ENFORCEMENT),
+                manager=changes.ENFORCER, operation="Update")]
+    result = plan([quota("a", cpu="8")], [seen], release_enforcement=True)
+    (change,) = result.changes
+    assert change.op is changes.ChangeOp.UPDATE and change.manifest == quota("a", cpu="8")
+    assert [f.as_dict() for f in change.fields] == [
+        {"path": "spec.hard.requests.cpu", "before": "2", "after": "8"},
+        {"path": f"metadata.annotations.{changes.ENFORCEMENT}", "before": "throttle cpu", "after": None},
+        {"path": f"metadata.annotations.{changes.ENFORCEMENT_SINCE}", "before": SINCE, "after": None}]
+    assert change.hold is not None and change.hold.released
+    assert change.reason == f"released from enforcement (throttle cpu) since {SINCE}"
+    assert change.force  # requests.cpu is the enforcer's: take it back, as nobody else owns it
+    assert result.pending and result.counts()["held"] == 0 and result.counts()["released"] == 1
+    # A quota marked but already at its rendered values: the release only removes the marks.
+    (quiet,) = plan([quota("a")], [enforced(quota("a"))], release_enforcement=True).changes
+    assert quiet.op is changes.ChangeOp.UPDATE and [f.path for f in quiet.fields] == [
+        f"metadata.annotations.{changes.ENFORCEMENT}", f"metadata.annotations.{changes.ENFORCEMENT_SINCE}"]
+
+
+def test_fields_the_enforcer_restored_are_taken_back_but_never_anyone_elses() -> None:
+    """After an undo the enforcer owns the restored values; a later change in quotas/ takes them back."""
+    seen = live(quota("a", cpu="4"))
+    seen["metadata"]["managedFields"] = [
+        applied(("spec", "hard", "requests.memory")),
+        applied(("spec", "hard", "requests.cpu"), manager=changes.ENFORCER, operation="Update")]
+    (change,) = plan([quota("a", cpu="8")], [seen]).changes
+    assert change.op is changes.ChangeOp.UPDATE and change.force and change.hold is None
+    seen["metadata"]["managedFields"].append(applied(("spec", "hard", "requests.cpu"), manager="kubectl-edit",
+                                                     operation="Update"))
+    (change,) = plan([quota("a", cpu="8")], [seen]).changes
+    assert not change.force  # someone else has a say: the conflict is for staff to resolve
