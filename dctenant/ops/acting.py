@@ -14,17 +14,25 @@ repeated or overlapping action never overwrites the original with an already-low
 
 Undoing ``suspend`` while ``scale-down`` is still in force leaves the halved counts; undoing either
 while the other's stronger effect is held by another track leaves replicas alone.
+
+The quota and the bandwidth ConfigMap are also rendered by ``dctenant apply``, so the patch that
+changes one also marks it (``changes.ENFORCEMENT``: what is in force on it, read from ``replaced``;
+``changes.ENFORCEMENT_SINCE``: when the first of those began), and the planner holds a marked
+object's values instead of writing the envelope back. The undo that leaves nothing in force on an
+object removes both marks in the same patch that restores its values. Workloads carry no mark:
+``apply`` does not manage them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Collection, MutableMapping
+from collections.abc import Collection, Mapping, MutableMapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from dctenant.clients import kube
-from dctenant.domain import quantities, resources, usage
+from dctenant.domain import changes, quantities, resources, usage
 from dctenant.render import admission
 from dctenant.render import kubernetes as manifests
 
@@ -49,19 +57,23 @@ def quota_keys(resource: str) -> tuple[str, ...]:
 
 
 def perform(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, replaced: Replaced,
-            held: Collection[str]) -> str:
-    """Carry out ``decision.action`` in one namespace; returns what was done, in words."""
+            held: Collection[str], now: dt.datetime | None = None) -> str:
+    """Carry out ``decision.action`` in one namespace; returns what was done, in words.
+
+    ``now`` is the time a new mark records as the start of enforcement (default: the clock).
+    """
     action, resource = decision.action, decision.resource
     saved: Replaced = replaced.setdefault(namespace, {})
+    since = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     done: str
     if action == "notify":
         done = "event posted"
     elif action == "throttle":
-        done = _throttle(cluster, decision, namespace=namespace, saved=saved)
+        done = _throttle(cluster, decision, namespace=namespace, saved=saved, since=since)
     elif action == "scale-down":
         done = _replicas(cluster, namespace=namespace, saved=saved, halve=True)
     elif action == "suspend":
-        done = _suspend(cluster, namespace=namespace, saved=saved)
+        done = _suspend(cluster, namespace=namespace, saved=saved, since=since)
     elif action == usage.UNDO + "throttle":
         done = _unthrottle(cluster, resource, namespace=namespace, saved=saved)
     elif action == usage.UNDO + "scale-down":
@@ -78,25 +90,57 @@ def perform(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, 
     return done
 
 
-def _throttle(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, saved: Replaced) -> str:
+def in_force(saved: Mapping[str, Any], kind: str) -> str:
+    """What ``saved`` says is in force on the namespace's quota or bandwidth ConfigMap, as the mark's value.
+
+    ``"suspend, throttle cpu, throttle storage/ssd-standard"`` for the quota; ``""`` when nothing is.
+    """
+    record = "config" if kind == "ConfigMap" else "quota"
+    parts = ["suspend"] if kind == "ResourceQuota" and "pods" in saved else []
+    parts += [f"throttle {r}" for r, kept in sorted((saved.get("throttle") or {}).items()) if record in kept]
+    return ", ".join(parts)
+
+
+def _marks(saved: Mapping[str, Any], kind: str, *, live: Mapping[str, Any] | None = None,
+           since: str = "") -> dict[str, Any]:
+    """The ``metadata`` of a patch that brings the enforcer's marks in line with ``saved``.
+
+    With something in force, the mark names it; the start is kept from ``live`` when the object
+    was already marked, else ``since``. With nothing in force, both marks are removed.
+    """
+    value = in_force(saved, kind)
+    if not value:
+        return {"annotations": {changes.ENFORCEMENT: None, changes.ENFORCEMENT_SINCE: None}}
+    notes = ((live or {}).get("metadata") or {}).get("annotations") or {}
+    marks = {changes.ENFORCEMENT: value}
+    if live is not None and not notes.get(changes.ENFORCEMENT_SINCE):
+        marks[changes.ENFORCEMENT_SINCE] = since
+    return {"annotations": marks}
+
+
+def _throttle(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, saved: Replaced,
+              since: str) -> str:
     resource = decision.resource
     kept = saved.setdefault("throttle", {})
     if resource in kept:
         return "already throttled"
     if resource in ANNOTATIONS:
-        return _throttle_bandwidth(cluster, decision, namespace=namespace, kept=kept)
+        return _throttle_bandwidth(cluster, decision, namespace=namespace, saved=saved, since=since)
     quota = cluster.get(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace) or {}
     hard = (quota.get("spec") or {}).get("hard") or {}
     used = (quota.get("status") or {}).get("used") or {}
     keys = quota_keys(resource)
     kept[resource] = {"quota": {k: hard.get(k) for k in keys}}
     new = {k: used.get(k, "0") for k in keys}
-    cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace, patch={"spec": {"hard": new}})
+    cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace, patch={
+        "metadata": _marks(saved, "ResourceQuota", live=quota, since=since), "spec": {"hard": new}})
     return "quota hard set to used: " + ", ".join(f"{k}={v}" for k, v in new.items())
 
 
-def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, kept: Replaced) -> str:
+def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, saved: Replaced,
+                        since: str) -> str:
     resource = decision.resource
+    kept = saved["throttle"]
     param, annotation = PARAMS[resource], ANNOTATIONS[resource]
     factor = Decimal(1)
     if decision.usage and decision.envelope is not None and decision.usage > 0:
@@ -109,7 +153,8 @@ def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, name
     text = quantities.Quantity.format(lowered)
     record: dict[str, Any] = {"config": {param: current}, "templates": {}}
     kept[resource] = record
-    cluster.patch(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace, patch={"data": {param: text}})
+    cluster.patch(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace, patch={
+        "metadata": _marks(saved, "ConfigMap", live=config, since=since), "data": {param: text}})
     annotated = 0
     for what in kube.WORKLOADS:
         for obj in cluster.list_in(what, namespace=namespace):
@@ -134,10 +179,10 @@ def _unthrottle(cluster: kube.Cluster, resource: str, *, namespace: str, saved: 
         return "nothing to restore"
     if "quota" in record:
         cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
-                      patch={"spec": {"hard": record["quota"]}})
+                      patch={"metadata": _marks(saved, "ResourceQuota"), "spec": {"hard": record["quota"]}})
         return "quota hard restored"
     cluster.patch(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace,
-                  patch={"data": record["config"]})
+                  patch={"metadata": _marks(saved, "ConfigMap"), "data": record["config"]})
     for ref, old in record["templates"].items():
         kind_name, name = ref.split("/", 1)
         try:
@@ -181,12 +226,12 @@ def _restore_replicas(cluster: kube.Cluster, *, namespace: str, saved: Replaced,
     return f"{len(kept)} workload(s) restored to {'half of ' if halve else ''}their previous replicas"
 
 
-def _suspend(cluster: kube.Cluster, *, namespace: str, saved: Replaced) -> str:
+def _suspend(cluster: kube.Cluster, *, namespace: str, saved: Replaced, since: str) -> str:
     quota = cluster.get(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace) or {}
     saved.setdefault("pods", ((quota.get("spec") or {}).get("hard") or {}).get("pods"))
     if quota:
-        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
-                      patch={"spec": {"hard": {"pods": "0"}}})
+        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace, patch={
+            "metadata": _marks(saved, "ResourceQuota", live=quota, since=since), "spec": {"hard": {"pods": "0"}}})
     return "quota pods: 0; " + _replicas(cluster, namespace=namespace, saved=saved, halve=False)
 
 
@@ -194,8 +239,9 @@ def _unsuspend(cluster: kube.Cluster, *, namespace: str, saved: Replaced, held: 
     if "suspend" in held:
         return "another track keeps the tenant suspended"
     if "pods" in saved:
+        pods = saved.pop("pods")
         cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
-                      patch={"spec": {"hard": {"pods": saved.pop("pods")}}})
+                      patch={"metadata": _marks(saved, "ResourceQuota"), "spec": {"hard": {"pods": pods}}})
     return "quota pods restored; " + _restore_replicas(cluster, namespace=namespace, saved=saved,
                                                       halve="scale-down" in held)
 

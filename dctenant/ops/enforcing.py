@@ -157,7 +157,8 @@ class Enforcer:
                         cluster = clusters.get(decision.pool) or clusters.setdefault(
                             decision.pool, kube.connect(context=model.datacentre.pool(decision.pool).context,
                                                         kubeconfig=self.kubeconfig))
-                        what = acting.perform(cluster, decision, namespace=namespace, replaced=replaced, held=held)
+                        what = acting.perform(cluster, decision, namespace=namespace, replaced=replaced, held=held,
+                                             now=now)
                         done.append(Action(tenant=decision.tenant, pool=decision.pool, resource=decision.resource,
                                            action=decision.action, namespace=namespace, done=what))
                     except BackendError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dctenant.domain import allocations, quotas
+from dctenant.domain import allocations, changes, quotas
 from dctenant.loaders import quotas as quota_loader
 from dctenant.ops import planning
 from dctenant.render import admission, kubernetes
@@ -206,6 +206,19 @@ def test_only_dctenant_may_change_or_delete_quota_objects(
         assert outcome.denials == (f"{kind} bale-messaging/{name} is managed by dctenant; "
                                    "change quotas/ and let dctenant apply it",)
         assert not protect.admit(operation=operation, obj=obj, old=old, username=MANAGER).applies
+
+
+@pytest.mark.parametrize(("kind", "name"), [("ResourceQuota", kubernetes.QUOTA), ("ConfigMap", admission.PARAMS)])
+def test_the_enforcers_marks_pass_for_dctenant_and_no_one_else(
+        rendered: Any, protect: celharness.Policy, kind: str, name: str) -> None:
+    """The enforcer runs as dctenant's account: it may mark (and unmark) what it lowers; nobody else may."""
+    old = quota_object(rendered, kind, name)
+    new = copy.deepcopy(old)
+    new["metadata"]["annotations"] = {changes.ENFORCEMENT: "suspend",
+                                      changes.ENFORCEMENT_SINCE: "2026-11-27T10:00:00Z"}
+    for before, after in ((old, new), (new, old)):
+        assert not protect.admit(operation="UPDATE", obj=after, old=before, username=MANAGER).applies
+        assert not protect.admit(operation="UPDATE", obj=after, old=before, username="admin@ndc.ir").allowed
 
 
 def test_namespace_teardown_may_delete_quota_objects(rendered: Any, protect: celharness.Policy) -> None:
