@@ -74,7 +74,7 @@ EVENT = Kind(api_version="v1", kind="Event", plural="events", namespaced=True)
 WORKLOADS = (DEPLOYMENT, STATEFULSET)
 """What enforcement scales and annotates: the workloads whose replicas a suspension sets to zero."""
 KINDS = {k.kind: k for k in (*MANAGED, LEASE, POD, CLAIM, DEPLOYMENT, STATEFULSET, EVENT)}
-ENFORCER = "dctenant-enforcer"  # field manager of enforcement's patches, told apart from apply's
+ENFORCER = changes.ENFORCER  # field manager of enforcement's patches, told apart from apply's
 
 
 class ApiError(BackendError):
@@ -183,6 +183,16 @@ class Cluster:
                       query={"fieldManager": FIELD_MANAGER}, body=manifest)
             return "created"
         return "applied"
+
+    def unmark(self, *, kind_name: str, name: str, namespace: str | None = None) -> None:
+        """Remove the enforcer's marks (``apply --release-enforcement``), as a merge patch by ``dctenant``.
+
+        Server-side apply cannot remove fields that another manager owns, and the marks belong
+        to the enforcer; a merge patch (an update, which never conflicts) can.
+        """
+        self.call("PATCH", kind(kind_name).path(namespace=namespace, name=name), query={"fieldManager": FIELD_MANAGER},
+                  body={"metadata": {"annotations": {changes.ENFORCEMENT: None, changes.ENFORCEMENT_SINCE: None}}},
+                  content_type="application/merge-patch+json")
 
     def delete(self, *, kind_name: str, name: str, namespace: str | None = None) -> None:
         """Delete one object; one that is already gone counts as deleted (so a rerun resumes)."""

@@ -22,14 +22,15 @@ LICENCE_CHANGED = "licence-changed"
 ENFORCEMENT_DECISION = "enforcement-decision"
 ACTION_TAKEN = "action-taken"
 ACTION_UNDONE = "action-undone"
+ENFORCEMENT_RELEASED = "enforcement-released"  # apply --release-enforcement overwrote what the enforcer held
 REPORT_ISSUED = "report-issued"
 SNAPSHOT_TAKEN = "snapshot-taken"
 SNAPSHOT_REPLACED = "snapshot-replaced"
 STACK_UPDATED = "stack-updated"
 
 KINDS = (ALLOCATION_APPLIED, NAMESPACE_CREATED, NAMESPACE_DELETED, QUOTA_CHANGED, LICENCE_CHANGED,
-         ENFORCEMENT_DECISION, ACTION_TAKEN, ACTION_UNDONE, REPORT_ISSUED, SNAPSHOT_TAKEN, SNAPSHOT_REPLACED,
-         STACK_UPDATED)
+         ENFORCEMENT_DECISION, ACTION_TAKEN, ACTION_UNDONE, ENFORCEMENT_RELEASED, REPORT_ISSUED, SNAPSHOT_TAKEN,
+         SNAPSHOT_REPLACED, STACK_UPDATED)
 
 # The previous hash of the first event: 64 zeros, so that every event has one.
 GENESIS = "0" * 64

@@ -7,6 +7,10 @@ Executing a plan is the same code for every plan: a dry run simply does not exec
 
 A failure part-way stops that pool (and the pools after it) and is recorded in the result with
 what was and was not done; every step is idempotent, so running apply again finishes the job.
+
+Objects the enforcer marked are held (``engine.planning``): their enforced fields are not written
+back unless staff pass ``release_enforcement``, which overwrites them and removes the marks; every
+release is recorded in the ledger as ``enforcement-released``.
 """
 
 from __future__ import annotations
@@ -133,21 +137,24 @@ def targets(path: str, *, at: dt.date, pools: Sequence[str] = (), render: Render
                         system_namespace=system) for n in chosen)
 
 
-def diff(targets: Sequence[Target], *, kubeconfig: str | None = None, prune_namespaces: bool = False) -> DiffResult:
+def diff(targets: Sequence[Target], *, kubeconfig: str | None = None, prune_namespaces: bool = False,
+         release_enforcement: bool = False) -> DiffResult:
     """The plan of every target pool, read from its live cluster; writes nothing."""
     plans: list[changes.Plan] = []
     requests: dict[str, int] = {}
     for target in targets:
         cluster = kube.connect(context=target.context, kubeconfig=kubeconfig)
         try:
-            plans.append(observe(cluster, target, prune_namespaces=prune_namespaces))
+            plans.append(observe(cluster, target, prune_namespaces=prune_namespaces,
+                                 release_enforcement=release_enforcement))
             requests[target.pool] = sum(cluster.requests.values())
         finally:
             cluster.close()
     return DiffResult(plans=tuple(plans), requests=requests)
 
 
-def observe(cluster: kube.Cluster, target: Target, *, prune_namespaces: bool = False) -> changes.Plan:
+def observe(cluster: kube.Cluster, target: Target, *, prune_namespaces: bool = False,
+            release_enforcement: bool = False) -> changes.Plan:
     """List each managed kind once, look inside stale namespaces if pruning them, and plan."""
     observed = [obj for what in kube.MANAGED for obj in cluster.list_managed(what)]
     occupancy: dict[str, changes.Occupancy] = {}
@@ -155,12 +162,13 @@ def observe(cluster: kube.Cluster, target: Target, *, prune_namespaces: bool = F
         for namespace in planner.stale_namespaces(target.desired, observed):
             occupancy[namespace] = cluster.occupancy(namespace)
     return planner.plan(target.desired, observed, pool=target.pool, context=target.context,
-                        prune_namespaces=prune_namespaces, occupancy=occupancy)
+                        prune_namespaces=prune_namespaces, occupancy=occupancy,
+                        release_enforcement=release_enforcement)
 
 
 def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_conflicts: bool = False,
           prune_namespaces: bool = False, progress: Progress | None = None, holder: str | None = None,
-          ledger: ledgers.Ledger | None = None, actor: str = "") -> ApplyResult:
+          ledger: ledgers.Ledger | None = None, actor: str = "", release_enforcement: bool = False) -> ApplyResult:
     """Apply every target pool in turn under its cluster's lease; stop at the first pool that fails.
 
     A pool that cannot even be planned (unreachable, lease held by another apply) raises when it is
@@ -173,7 +181,7 @@ def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_con
         try:
             outcome = _apply_pool(target, kubeconfig=kubeconfig, force_conflicts=force_conflicts,
                                   prune_namespaces=prune_namespaces, progress=progress or _Silent(),
-                                  holder=holder or _holder())
+                                  holder=holder or _holder(), release_enforcement=release_enforcement)
         except BackendError as exc:
             if not outcomes:
                 raise
@@ -187,7 +195,7 @@ def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_con
 
 
 def _apply_pool(target: Target, *, kubeconfig: str | None, force_conflicts: bool,
-                prune_namespaces: bool, progress: Progress, holder: str) -> Outcome:
+                prune_namespaces: bool, progress: Progress, holder: str, release_enforcement: bool) -> Outcome:
     cluster = kube.connect(context=target.context, kubeconfig=kubeconfig)
     system_namespace = target.system_namespace
     try:
@@ -195,7 +203,8 @@ def _apply_pool(target: Target, *, kubeconfig: str | None, force_conflicts: bool
                           if m.get("kind") == "Namespace" and m["metadata"]["name"] == system_namespace), None)
         with kube.holding(cluster, namespace=system_namespace, name=LEASE_NAME, holder=holder,
                           namespace_manifest=namespace) as lease:
-            plan = observe(cluster, target, prune_namespaces=prune_namespaces)
+            plan = observe(cluster, target, prune_namespaces=prune_namespaces,
+                           release_enforcement=release_enforcement)
             return execute(cluster, plan, force_conflicts=force_conflicts, progress=progress, tick=lease.renew)
     finally:
         cluster.close()
@@ -203,7 +212,11 @@ def _apply_pool(target: Target, *, kubeconfig: str | None, force_conflicts: bool
 
 def execute(cluster: kube.Cluster, plan: changes.Plan, *, force_conflicts: bool = False,
             progress: Progress | None = None, tick: Callable[[], None] = lambda: None) -> Outcome:
-    """Carry out a plan's writes in order; on an API error, stop and say what was and was not done."""
+    """Carry out a plan's writes in order; on an API error, stop and say what was and was not done.
+
+    An update planned with ``force`` (its differing fields belong to dctenant's own managers only)
+    is applied with force; a released one then has the enforcer's marks removed.
+    """
     report = progress or _Silent()
     report.start(plan)
     done: list[changes.Change] = []
@@ -213,7 +226,9 @@ def execute(cluster: kube.Cluster, plan: changes.Plan, *, force_conflicts: bool 
                 cluster.delete(kind_name=change.kind, name=change.name, namespace=change.namespace)
             else:
                 assert change.manifest is not None  # create and update always carry the manifest
-                cluster.apply(change.manifest, force_conflicts=force_conflicts)
+                cluster.apply(change.manifest, force_conflicts=force_conflicts or change.force)
+                if change.hold is not None and change.hold.released:
+                    cluster.unmark(kind_name=change.kind, name=change.name, namespace=change.namespace)
             done.append(change)
             report.advance(change)
             tick()
@@ -234,14 +249,21 @@ def record(ledger: ledgers.Ledger, outcome: Outcome, *, actor: str) -> None:
     drafts = []
     for change in outcome.done:
         kind = _EVENT_KINDS.get((change.kind, change.op))
-        if kind is None:
-            continue
         subject = {"pool": plan.pool, "kind": change.kind, "name": change.name}
         if change.namespace:
             subject["namespace"] = change.namespace
         tenant = ((change.manifest or {}).get("metadata", {}).get("labels", {}) or {}).get("dctenant.io/tenant")
         if tenant:
             subject["tenant"] = str(tenant)
+        if change.hold is not None and change.hold.released:
+            drafts.append(ledgers.Draft(
+                kind=audit.ENFORCEMENT_RELEASED, actor=actor, subject=subject,
+                before={"action": change.hold.action, "since": change.hold.since or None,
+                        **{f.path: f.before for f in change.hold.fields}},
+                after={f.path: f.after for f in change.hold.fields} or None,
+                reason=f"dctenant apply --release-enforcement: {change.ref} {change.hold.reason}"))
+        if kind is None:
+            continue
         drafts.append(ledgers.Draft(kind=kind, actor=actor, subject=subject,
                                     before={f.path: f.before for f in change.fields} or None,
                                     after={f.path: f.after for f in change.fields} or (
@@ -251,6 +273,7 @@ def record(ledger: ledgers.Ledger, outcome: Outcome, *, actor: str) -> None:
     if outcome.done or outcome.error:
         drafts.append(ledgers.Draft(kind=audit.ALLOCATION_APPLIED, actor=actor, subject={"pool": plan.pool},
                                     after={"applied": len(outcome.done), "planned": len(plan.writes),
+                                           "held": len(plan.held), "released": len(plan.released),
                                            "error": outcome.error or None},
                                     reason="dctenant apply" + (" stopped part-way" if outcome.error else "")))
     if drafts:

@@ -2,7 +2,8 @@
 
 ``--dry-run`` prints the plan (the same tables as ``diff``) and writes nothing. When a request
 fails part-way, the command lists what was and was not applied and exits 1; running it again
-finishes the job.
+finishes the job. ``--release-enforcement`` overwrites what the enforcer holds (recorded in the
+ledger); without it, held objects keep their enforced values.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ if TYPE_CHECKING:
               help="Take ownership of fields another field manager set (server-side apply force).")
 @click.option("--prune-namespaces", is_flag=True,
               help="Delete managed namespaces no longer desired, if they hold no pods and no PVCs.")
+@click.option("--release-enforcement", is_flag=True,
+              help="Write back the quotas and bandwidth limits the enforcer holds lowered, and remove its marks.")
 @options.ledger
 @options.output
 def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | None, dry_run: bool,
-            force_conflicts: bool, prune_namespaces: bool, ledger: str | None, output: str) -> None:
+            force_conflicts: bool, prune_namespaces: bool, release_enforcement: bool, ledger: str | None,
+            output: str) -> None:
     """Apply the desired namespaces to each pool's cluster (server-side apply, prune protection)."""
     from dctenant.cli import console
     from dctenant.errors import BackendError
@@ -42,14 +46,16 @@ def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | No
 
     targets = applying.targets(path, at=at, pools=pools)
     if dry_run:
-        plans = applying.diff(targets, kubeconfig=kubeconfig, prune_namespaces=prune_namespaces)
+        plans = applying.diff(targets, kubeconfig=kubeconfig, prune_namespaces=prune_namespaces,
+                              release_enforcement=release_enforcement)
         console.emit(plans, output=output, table=lambda: diff.show_plans(plans.plans))
         return
     from dctenant.clients import ledger as ledgers
 
     with ledgers.open_ledger(ledger) as opened, Bar(enabled=output == "table" and console.stderr.is_terminal) as bar:
         result = applying.apply(targets, kubeconfig=kubeconfig, force_conflicts=force_conflicts,
-                                prune_namespaces=prune_namespaces, progress=bar, ledger=opened)
+                                prune_namespaces=prune_namespaces, progress=bar, ledger=opened,
+                                release_enforcement=release_enforcement)
     console.emit(result, output=output, table=lambda: _show(result))
     if not result.ok:
         raise BackendError("apply stopped before finishing; run it again to finish the remaining changes")

@@ -40,11 +40,12 @@ def kubeconfig(func: F) -> F:
 @pools
 @options.at
 @kubeconfig
-@click.option("--exit-code", is_flag=True, help="Exit 3 when changes are pending.")
+@click.option("--exit-code", is_flag=True,
+              help="Exit 3 when changes are pending (objects held by enforcement are not pending).")
 @options.output
 def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | None, exit_code: bool,
             output: str) -> None:
-    """Compare the desired namespaces with the live clusters: create / update / prune / orphaned."""
+    """Compare the desired namespaces with the live clusters: create / update / prune / orphaned / held."""
     from dctenant.cli import console
     from dctenant.ops import applying
 
@@ -64,7 +65,9 @@ def show_plans(plans: Sequence[changes.Plan]) -> None:
         console.stdout.print(
             f"[bold]pool {plan.pool}[/] (context {plan.context}): {counts['create']} to create, "
             f"{counts['update']} to update, {counts['prune']} to prune, {counts['orphan']} orphaned, "
-            f"{counts['unchanged']} unchanged", markup=True)
+            f"{counts['held']} held by enforcement, "
+            + (f"{counts['released']} released from enforcement, " if counts["released"] else "")
+            + f"{counts['unchanged']} unchanged", markup=True)
         if not plan.changes:
             continue
         table = console.new_table("", "op", "object", "detail")
@@ -76,13 +79,19 @@ def show_plans(plans: Sequence[changes.Plan]) -> None:
             console.stdout.print(f"… and {len(plan.changes) - MAX_ROWS} more (-o json lists every change)")
 
 
-STYLES = {"create": "green", "update": "yellow", "prune": "red", "orphan": "magenta"}
+STYLES = {"create": "green", "update": "yellow", "prune": "red", "orphan": "magenta", "held": "cyan"}
 
 
 def _detail(change: changes.Change) -> str:
-    if change.fields:
-        return "\n".join(f"{f.path}: {_short(f.before)} → {_short(f.after)}" for f in change.fields)
-    return str(change.reason)
+    lines = [f"{f.path}: {_short(f.before)} → {_short(f.after)}" for f in change.fields]
+    if change.hold is not None:
+        # What the enforcer holds (kept as it is), or, when released, that it is being released.
+        lines.append(change.hold.reason)
+        if not change.hold.released:
+            lines.extend(f"{f.path}: {_short(f.before)} kept (quotas/: {_short(f.after)})" for f in change.hold.fields)
+    elif not lines:
+        lines.append(str(change.reason))
+    return "\n".join(lines)
 
 
 def _short(value: Any) -> str:

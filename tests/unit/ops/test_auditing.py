@@ -34,8 +34,31 @@ def test_apply_records_its_changes(tmp_path: pathlib.Path) -> None:
     events = list(ledger.events())
     assert [e.kind for e in events] == ["namespace-created", "quota-changed", "allocation-applied"]
     assert events[1].subject["tenant"] == "bale" and events[1].before == {"spec.hard.requests.cpu": "2"}
-    assert events[2].after == {"applied": 2, "planned": 2, "error": None}
+    assert events[2].after == {"applied": 2, "planned": 2, "held": 0, "released": 0, "error": None}
     assert [e.seq for e in ledger.events(tenant="bale")] == [1, 2]
+    ledger.close()
+
+
+def test_a_release_of_enforcement_is_recorded_and_holds_are_counted(tmp_path: pathlib.Path) -> None:
+    ledger = ledgers.open_ledger(str(tmp_path / "l.db"))
+    held = changes.FieldDiff(path="spec.hard.requests.cpu", before="2", after="8")
+    released = changes.Change(
+        op=changes.ChangeOp.UPDATE, api_version="v1", kind="ResourceQuota", name="dctenant-quota",
+        namespace="bale-media", manifest={"metadata": {"labels": {"dctenant.io/tenant": "bale"}}}, fields=(held,),
+        hold=changes.Hold(action="throttle cpu", since="2026-11-27T10:00:00Z", fields=(held,), released=True))
+    kept = changes.Change(op=changes.ChangeOp.HELD, api_version="v1", kind="ConfigMap", name="dctenant-bandwidth",
+                          namespace="bale-media", hold=changes.Hold(action="throttle bandwidth/egress"))
+    plan = changes.Plan(pool="thr-ab", context="ctx", changes=(released, kept))
+    applying.record(ledger, applying.Outcome(plan=plan, done=(released,)), actor="ops@ndc")
+    events = list(ledger.events())
+    assert [e.kind for e in events] == ["enforcement-released", "quota-changed", "allocation-applied"]
+    assert events[0].subject == {"pool": "thr-ab", "kind": "ResourceQuota", "name": "dctenant-quota",
+                                 "namespace": "bale-media", "tenant": "bale"}
+    assert events[0].before == {"action": "throttle cpu", "since": "2026-11-27T10:00:00Z",
+                                "spec.hard.requests.cpu": "2"}
+    assert events[0].after == {"spec.hard.requests.cpu": "8"}
+    assert "--release-enforcement" in events[0].reason
+    assert events[2].after == {"applied": 1, "planned": 1, "held": 1, "released": 1, "error": None}
     ledger.close()
 
 
