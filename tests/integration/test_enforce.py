@@ -6,9 +6,10 @@ every envelope, except: bale's egress is 15% over its envelope and eitaa's ssd-s
 10% over. The example's licences add the rest, as of 2026-11-27: gap expired beyond grace and
 chapar revoked (both suspended), rubika expiring and soroush in grace (notices).
 
-The policy is the example's with ``sustainedFor: 0s`` and ``gracePeriod: 0s`` so that the graduated
-actions can be walked in a few cycles: notify, then throttle, one step a cycle. Prometheus is
-stopped last, so the missing-data test runs at the end of the module.
+The policy is the example's with ``sustainedFor: 0s``, ``gracePeriod: 0s`` and ``recoveryWindow: 0s``
+so that the graduated actions can be walked in a few cycles: notify, then throttle, one step a
+cycle, and undone as soon as usage is back below the warning threshold. Prometheus is stopped last,
+so the missing-data test runs at the end of the module.
 
 kmock does not emulate controllers: scaling a Deployment changes its ``spec.replicas`` and nothing
 else, and a Pod template annotation does not roll pods; what is checked is what the enforcer wrote.
@@ -21,6 +22,7 @@ import json
 import pathlib
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -29,8 +31,9 @@ import pytest
 
 from dctenant.cli.main import main
 from dctenant.clients import kube, ledger
+from dctenant.domain import changes
 from dctenant.loaders import quotas
-from dctenant.ops import planning
+from dctenant.ops import applying, planning
 from tests.integration import kmock_cluster, prometheus_harness, simulator
 
 pytestmark = pytest.mark.integration
@@ -49,19 +52,32 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     shutil.copytree(ROOT / "quotas", root)
     policy = root / "policy.yaml"
     text = policy.read_text(encoding="utf-8")
-    for old, new in (("sustainedFor: 10m", "sustainedFor: 0s"), ("gracePeriod: 30m", "gracePeriod: 0s")):
+    for old, new in (("sustainedFor: 10m", "sustainedFor: 0s"), ("gracePeriod: 30m", "gracePeriod: 0s"),
+                     ("recoveryWindow: 15m", "recoveryWindow: 0s")):
         assert text.count(old) == 1
         text = text.replace(old, new)
     policy.write_text(text, encoding="utf-8")
     return root
 
 
-@pytest.fixture(scope="module")
-def metrics(example: pathlib.Path) -> Iterator[prometheus_harness.Prometheus]:
+def loads(example: pathlib.Path, overrides: Any = None) -> tuple[simulator.NamespaceLoad, ...]:
     model = quotas.load(example)
     allocation = planning.allocate(model, at=dt.date.fromisoformat(AT))
-    sim = simulator.Simulator(simulator.loads_for(model, allocation, pools=[POOL], overrides=OVER)).start()
-    prom = prometheus_harness.Prometheus(sim.address).start()
+    return simulator.loads_for(model, allocation, pools=[POOL], overrides=OVER if overrides is None else overrides)
+
+
+@pytest.fixture(scope="module")
+def workload(example: pathlib.Path) -> Iterator[simulator.Simulator]:
+    sim = simulator.Simulator(loads(example)).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="module")
+def metrics(workload: simulator.Simulator) -> Iterator[prometheus_harness.Prometheus]:
+    prom = prometheus_harness.Prometheus(workload.address).start()
     try:
         prom.wait_until("up == 1", count=3)
         # rate() over the window is exact only once the window is covered by samples.
@@ -69,7 +85,6 @@ def metrics(example: pathlib.Path) -> Iterator[prometheus_harness.Prometheus]:
         yield prom
     finally:
         prom.cleanup()
-        sim.stop()
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -204,6 +219,110 @@ def test_act_escalates_one_step_a_cycle_and_undoes_a_suspension(
     assert kinds.count("action-taken") == len(first["actions"]) + len(second["actions"]) + len(
         third["actions"]) - len(undone)
     assert kinds.count("action-undone") == len(undone)
+
+
+def test_apply_holds_what_the_enforcer_changed_until_it_is_undone(
+        capsys: Any, example: pathlib.Path, metrics: prometheus_harness.Prometheus,
+        workload: simulator.Simulator, cluster: tuple[kmock_cluster.Emulator, str], tmp_path: pathlib.Path) -> None:
+    """enforce --act throttles bale (bandwidth) and eitaa (storage quota) and suspends gap and chapar;
+    ``apply`` then keeps those values and says so, and once the throttles are undone finds nothing to do."""
+    emulator, config = cluster
+    state, audit = tmp_path / "state.json", tmp_path / "ledger.db"
+    common = ("--act", "--kubeconfig", config, "--state", str(state), "--ledger", str(audit))
+    apply_args = ("apply", str(example), "--at", AT, "--pool", POOL, "--kubeconfig", config, "--ledger", str(audit))
+    diff_args = ("diff", str(example), "--at", AT, "--pool", POOL, "--kubeconfig", config, "--exit-code")
+    for _ in range(2):  # notify, then throttle
+        code, _, err = enforce(capsys, example, metrics, *common)
+        assert code == 0, err
+    bandwidth = ("bale-media", "dctenant-bandwidth")
+    storage = ("eitaa-media", "dctenant-quota")
+    suspended = ("gap-messaging", "dctenant-quota")
+    throttled = dict(emulator.objects("ConfigMap")[bandwidth]["data"])
+    lowered = dict(emulator.objects("ResourceQuota")[storage]["spec"]["hard"])
+    marks = emulator.objects("ConfigMap")[bandwidth]["metadata"]["annotations"]
+    assert marks[changes.ENFORCEMENT] == "throttle bandwidth/egress"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", marks[changes.ENFORCEMENT_SINCE])
+    quota_marks = emulator.objects("ResourceQuota")[storage]["metadata"]["annotations"]
+    assert quota_marks[changes.ENFORCEMENT] == "throttle storage/ssd-standard"
+    assert emulator.objects("ResourceQuota")[suspended]["metadata"]["annotations"][changes.ENFORCEMENT] == "suspend"
+
+    code, out, err = run(capsys, *diff_args, "-o", "json")
+    assert code == 0, err  # held objects are not pending
+    plan = json.loads(out)["pools"][0]
+    held = {(c["kind"], c["namespace"]): c for c in plan["changes"] if c["op"] == "held"}
+    assert {("ConfigMap", "bale-media"), ("ConfigMap", "bale-messaging"), ("ResourceQuota", "eitaa-media"),
+            ("ResourceQuota", "eitaa-messaging"), ("ResourceQuota", "gap-messaging"),
+            ("ResourceQuota", "chapar-messaging")} <= set(held)
+    assert plan["counts"]["held"] == len(held) and plan["counts"]["update"] == 0
+    egress = held["ConfigMap", "bale-media"]
+    assert egress["held"]["action"] == "throttle bandwidth/egress"
+    assert egress["held"]["since"] == marks[changes.ENFORCEMENT_SINCE]
+    assert egress["reason"].startswith("held by enforcement (throttle bandwidth/egress) since ")
+    assert [(f["path"], f["before"]) for f in egress["held"]["fields"]] == [("data.maxEgress", throttled["maxEgress"])]
+    code, out, _ = run(capsys, *diff_args[:-1])
+    assert "held by enforcement" in out and "kept (quotas/:" in " ".join(out.split())
+
+    before = len(emulator.writes())
+    code, out, err = run(capsys, *apply_args)
+    assert code == 0, err
+    assert emulator.writes()[before:] == []  # nothing but the lease: the enforcement stays in force
+    assert emulator.objects("ConfigMap")[bandwidth]["data"] == throttled
+    assert emulator.objects("ResourceQuota")[storage]["spec"]["hard"] == lowered
+    assert emulator.objects("ResourceQuota")[suspended]["spec"]["hard"]["pods"] == "0"
+
+    # bale and eitaa back to half their envelopes: once Prometheus sees it, the throttles are undone.
+    workload.set_loads(loads(example, overrides={}))
+    try:
+        undone: set[tuple[str, str]] = set()
+        deadline = time.monotonic() + 40
+        while {("bale", "bandwidth/egress"), ("eitaa", "storage/ssd-standard")} - undone:
+            assert time.monotonic() < deadline, "the throttles were not undone"
+            code, dry, err = enforce(capsys, example, metrics, "--state", str(state))
+            assert code == 0, err
+            if any(d["state"] == "breach" and d["action"] != "undo-throttle" for d in dry["decisions"]
+                   if d["resource"] != "licence"):
+                time.sleep(0.5)  # the rate window still holds the old traffic: acting now would escalate
+                continue
+            code, cycle, err = enforce(capsys, example, metrics, *common)
+            assert code == 0, err
+            assert {a["action"] for a in cycle["actions"]} <= {"undo-throttle"}
+            undone |= {(a["tenant"], a["resource"]) for a in cycle["actions"]}
+    finally:
+        workload.set_loads(loads(example))
+    assert emulator.objects("ConfigMap")[bandwidth]["data"] != throttled  # restored
+    assert changes.ENFORCEMENT not in (emulator.objects("ConfigMap")[bandwidth]["metadata"].get("annotations") or {})
+    assert changes.ENFORCEMENT_SINCE not in (
+        emulator.objects("ResourceQuota")[storage]["metadata"].get("annotations") or {})
+
+    code, out, err = run(capsys, *diff_args, "-o", "json")
+    assert code == 0, err
+    plan = json.loads(out)["pools"][0]
+    assert [c for c in plan["changes"] if c["op"] != "held"] == []
+    assert {c["namespace"] for c in plan["changes"]} == {"gap-messaging", "chapar-messaging"}  # still suspended
+    before = len(emulator.writes())
+    assert run(capsys, *apply_args)[0] == 0
+    assert emulator.writes()[before:] == []
+
+    # Staff may release a suspension deliberately: the rendered quota is written back, the marks go,
+    # and the ledger says so.
+    code, out, err = run(capsys, *apply_args, "--release-enforcement", "-o", "json")
+    assert code == 0, err
+    assert json.loads(out)["pools"][0]["counts"]["released"] == 2
+    (target,) = applying.targets(str(example), at=dt.date.fromisoformat(AT), pools=[POOL])
+    rendered = next(m for m in target.desired if m["kind"] == "ResourceQuota"
+                    and m["metadata"]["namespace"] == suspended[0])
+    quota = emulator.objects("ResourceQuota")[suspended]
+    assert {k: quota["spec"]["hard"][k] for k in rendered["spec"]["hard"]} == rendered["spec"]["hard"]
+    assert changes.ENFORCEMENT not in (quota["metadata"].get("annotations") or {})
+    code, _, err = run(capsys, *diff_args)
+    assert code == 0, err
+    journal = ledger.open_ledger(str(audit))
+    try:
+        released = [e for e in journal.events() if e.kind == "enforcement-released"]
+    finally:
+        journal.close()
+    assert {e.subject["namespace"] for e in released} == {"gap-messaging", "chapar-messaging"}
+    assert all(e.before["action"] == "suspend" for e in released)
 
 
 def test_prometheus_down_means_unknown_no_action_and_exit_1(
