@@ -17,6 +17,7 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
+from dctenant.clients import files
 from dctenant.clients import prometheus as promql
 from dctenant.domain import changes, quotas
 from dctenant.errors import UserError
@@ -93,10 +94,7 @@ def generate(path: str, *, out: str) -> DashboardsResult:
         target = root / name
         old = target.read_text(encoding="utf-8") if target.is_file() else None
         if old != text:
-            try:
-                target.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise UserError(f"cannot write the dashboard: {exc.strerror}", location=str(target)) from None
+            files.write_atomically(target, text)
         board = json.loads(text)
         written.append(DashboardFile(file=name, uid=board["uid"], title=board["title"],
                                      panels=len(board["panels"]), changed=old != text))

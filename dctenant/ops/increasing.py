@@ -11,7 +11,6 @@ replaced, atomically. Only the ``spec.demand`` block is rewritten; comments else
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from dctenant.clients import files
 from dctenant.domain import resources
 from dctenant.errors import ValidationError
 from dctenant.loaders import documents
@@ -52,9 +52,7 @@ def apply(path: str, *, tenant: str, pool: str, demand: Mapping[str, Decimal]) -
                                     message=p.message, hint=p.hint) for p in exc.problems]
             raise RefusedError(422, "Demand not valid", "the increased demand does not pass the quotas/ validation",
                           problems=problems) from None
-    replacement = file.with_name(f".{file.name}.dctenant-tmp")
-    replacement.write_text(text, encoding="utf-8")
-    os.replace(replacement, file)
+    files.write_atomically(file, text)
     plain = {k: resources.plain(v) for k, v in current.items()}
     return plain, {k: resources.plain(merged[k]) for k in resources.ordered(merged)}
 

@@ -8,8 +8,7 @@ enforcer's objects in ``OUT/<pool>/_enforcer.yaml``.
 The output directory is replaced, not merged: a marker file records the files the previous run
 wrote, so a namespace that is no longer desired loses its file, and a directory dctenant did not
 write is refused unless forced (a mistyped ``--out`` must not scatter files into a home directory).
-This module writes files itself rather than through ``clients``: the writes are local, few and
-the whole purpose of the use-case; nothing here prints.
+The writes go through ``clients.files`` (temporary file and rename); nothing here prints.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dctenant.clients import files as disk
 from dctenant.domain import allocations, quotas
 from dctenant.errors import UserError
 from dctenant.loaders import quotas as quota_loader
@@ -128,8 +128,8 @@ def render(path: str, *, at: dt.date, out: str, force: bool = False) -> RenderRe
         if directory != root and directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
     for rel, manifests in wanted.items():
-        _write(root / rel, kubernetes.to_yaml(manifests))
-    _write(root / MARKER, _MARKER_HEADER + "".join(f"{rel}\n" for rel in sorted(wanted)))
+        disk.write_atomically(root / rel, kubernetes.to_yaml(manifests))
+    disk.write_atomically(root / MARKER, _MARKER_HEADER + "".join(f"{rel}\n" for rel in sorted(wanted)))
     return RenderResult(out=str(root), at=at, pools=_summary(wanted), removed=removed,
                         warnings=allocation.warnings)
 
@@ -152,18 +152,6 @@ def _previous(root: pathlib.Path, *, force: bool) -> tuple[str, ...]:
 
 def _inside(rel: str) -> bool:
     return not os.path.isabs(rel) and ".." not in pathlib.PurePosixPath(rel).parts and bool(rel.strip())
-
-
-def _write(target: pathlib.Path, text: str) -> None:
-    """Write through a temporary file and a rename, so that a reader never sees half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _summary(wanted: Mapping[str, tuple[kubernetes.Manifest, ...]]) -> tuple[PoolFiles, ...]:

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dctenant.clients import files
 from dctenant.clients import ledger as ledgers
 from dctenant.domain import audit, periods, quotas, reports, snapshots
 from dctenant.engine import reporting
@@ -141,10 +142,7 @@ def issue(report: reports.Report, *, text: str, out: str, output: str, ledger: l
     import pathlib
 
     data = text.encode("utf-8")
-    try:
-        pathlib.Path(out).write_bytes(data)
-    except OSError as exc:
-        raise UserError(f"cannot write the report: {exc.strerror}", location=out) from None
+    files.write_atomically(pathlib.Path(out), data)
     digest = hashlib.sha256(data).hexdigest()
     subject = {"report": report.kind, "period": report.period.label, **({"tenant": tenant} if tenant else {})}
     event = ledger.append(kind=audit.REPORT_ISSUED, actor=actor, subject=subject, at=now,
