@@ -7,6 +7,10 @@ writes them (a ``PrometheusRule``, or the rules file in a ConfigMap where the cl
 prometheus-operator); and the stack outputs (per tenant its namespaces and envelope, per pool the
 allocated amount against capacity). It is pure, so the program and the tests read the same value.
 
+``held_objects`` is the one thing the program reads from the cluster: which of the pool's quotas and
+bandwidth ConfigMaps the enforcer has marked (``dctenant.io/enforcement``), so that the stack
+declares them with ``ignoreChanges`` on their held map and never writes the rendered values back.
+
 ``run`` is the ``dctenant stack preview|up|refresh`` use-case: it checks the pool and the project
 directory, chooses the backend (a local file backend under dctenant's state directory unless
 ``PULUMI_BACKEND_URL`` says otherwise) and hands the stack to ``clients.pulumi``. It never prints.
@@ -18,13 +22,15 @@ import datetime as dt
 import os
 import pathlib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dctenant.clients import kube
 from dctenant.clients import pulumi as pulumi_client
-from dctenant.domain import allocations, quotas, resources
+from dctenant.domain import allocations, changes, quotas, resources
+from dctenant.engine import planning as planner
 from dctenant.errors import UserError, suggestion
 from dctenant.loaders import quotas as quota_loader
 from dctenant.ops import planning, rendering
@@ -84,6 +90,58 @@ class PoolStack:
             },
             "tenants": {t.tenant: t.outputs() for t in self.tenants},
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeldObject:
+    """An object the enforcer marked: its identity, what is in force since when, and the held map."""
+
+    kind: str
+    namespace: str
+    name: str
+    action: str
+    since: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(kind, namespace, name), as the stack program keys what it declares."""
+        return (self.kind, self.namespace, self.name)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The property paths the stack ignores (``spec.hard``, ``data``): the held map of the kind."""
+        return (".".join(changes.HELD_FIELDS[self.kind]),)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name, "action": self.action,
+                "since": self.since or None, "ignored": list(self.fields)}
+
+
+HeldLookup = Callable[[str], Sequence[HeldObject]]
+"""Given a kubeconfig context, the objects enforcement holds there (``held_objects``, or a fake in tests)."""
+
+
+def held_objects(context: str) -> tuple[HeldObject, ...]:
+    """The objects the enforcer has marked in the cluster of ``context``.
+
+    One list request per kind the enforcer changes (``changes.HELD_FIELDS``: ResourceQuota,
+    ConfigMap) with the managed-by label selector, as ``dctenant diff`` reads them. A cluster that
+    cannot be reached is a ``BackendError``, never an empty answer.
+    """
+    cluster = kube.connect(context=context)
+    try:
+        observed = [item for name in changes.HELD_FIELDS for item in cluster.list_managed(kube.kind(name))]
+    finally:
+        cluster.close()
+    out = []
+    for obj in observed:
+        mark = planner.enforcement(obj)
+        if mark is None:
+            continue
+        meta = obj.get("metadata") or {}
+        out.append(HeldObject(kind=str(obj["kind"]), namespace=str(meta.get("namespace") or ""),
+                              name=str(meta.get("name")), action=mark.action, since=mark.since))
+    return tuple(sorted(out, key=lambda h: h.key))
 
 
 def describe(

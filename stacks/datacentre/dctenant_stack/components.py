@@ -22,6 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 Manifest = Mapping[str, Any]
+Key = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped objects
 
 TENANT_TYPE = "dctenant:datacentre:TenantNamespaces"
 CLUSTER_TYPE = "dctenant:datacentre:Cluster"
@@ -99,8 +100,12 @@ def declare(
     parent: pulumi.Resource,
     provider: pulumi.ProviderResource,
     protect: bool,
+    ignore: Mapping[Key, Sequence[str]] | None = None,
 ) -> dict[tuple[str, str, str], pulumi.CustomResource]:
     """Declare each manifest as its typed resource, by (kind, namespace, name), in the given order.
+
+    ``ignore`` gives, by (kind, namespace, name), the property paths Pulumi must neither diff nor
+    write (``ignore_changes``): the held map of an object the enforcer marked (``spec.hard``, ``data``).
 
     Namespaced objects depend on their Namespace when it is declared here, access-granting objects
     on the other objects of their namespace, an admission binding on its policy, a CronJob on its
@@ -112,12 +117,14 @@ def declare(
     for manifest in manifests:
         kind, meta = manifest["kind"], manifest["metadata"]
         namespace = meta.get("namespace", "")
+        ignored = list((ignore or {}).get((kind, namespace, meta["name"]), ()))
         options = pulumi.ResourceOptions(
             parent=parent,
             provider=provider,
             protect=protect,
             retain_on_delete=kind in RETAINED_KINDS,
             depends_on=_dependencies(manifest, declared),
+            ignore_changes=ignored or None,
         )
         cls = resource_class(manifest)
         if cls is k8s.apiextensions.CustomResource:
@@ -161,10 +168,11 @@ class TenantNamespaces(pulumi.ComponentResource):
         provider: pulumi.ProviderResource,
         protect: bool,
         outputs: Mapping[str, Any],
+        ignore: Mapping[Key, Sequence[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TENANT_TYPE, tenant, None, opts)
-        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
+        self.resources = declare(manifests, parent=self, provider=provider, protect=protect, ignore=ignore)
         self.register_outputs(dict(outputs))
 
 
@@ -181,10 +189,11 @@ class _Objects(pulumi.ComponentResource):
         *,
         provider: pulumi.ProviderResource,
         protect: bool,
+        ignore: Mapping[Key, Sequence[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        self.resources = declare(manifests, parent=self, provider=provider, protect=protect)
+        self.resources = declare(manifests, parent=self, provider=provider, protect=protect, ignore=ignore)
         self.register_outputs({"objects": [logical_name(m) for m in manifests]})
 
 

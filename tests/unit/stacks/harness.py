@@ -2,7 +2,7 @@
 
 ``Recorder`` (the ``Mocks``) keeps every resource's inputs as the engine would receive them;
 ``RecordingMonitor`` keeps the resource options the SDK sends with each registration
-(``protect``, ``retainOnDelete``, ``provider``, ``parent``, ``dependencies``). Both are filled
+(``protect``, ``retainOnDelete``, ``provider``, ``parent``, ``dependencies``, ``ignoreChanges``). Both are filled
 synchronously while the program registers resources, and ``run`` waits for every registration
 (``pulumi.runtime.test`` runs the program to completion), so no assertion depends on an ``apply``
 callback that might never run.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ class Registration:
     provider: str
     parent: str
     dependencies: tuple[str, ...]
+    ignore_changes: tuple[str, ...] = ()
     inputs: dict[str, Any] = field(default_factory=dict)
     id: str = ""
 
@@ -72,7 +73,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 type=request.type, name=request.name, urn=response.urn, custom=bool(request.custom),
                 protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
                 provider=request.provider, parent=request.parent, dependencies=tuple(request.dependencies),
-                id=response.id))
+                ignore_changes=tuple(request.ignoreChanges), id=response.id))
         return response
 
 
@@ -127,8 +128,16 @@ def stack_config(pool: str) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in data["config"].items()}
 
 
-def run(stack: str, config: Mapping[str, str]) -> Run:
-    """Run ``program.main()`` as stack ``stack`` with ``config`` (fully qualified keys), under mocks."""
+def nothing_held(context: str) -> tuple[Any, ...]:
+    """The default enforcement lookup under mocks: no cluster, nothing held."""
+    return ()
+
+
+def run(stack: str, config: Mapping[str, str], *, lookup: Callable[[str], Any] = nothing_held) -> Run:
+    """Run ``program.main()`` as stack ``stack`` with ``config`` (fully qualified keys), under mocks.
+
+    ``lookup`` stands in for the cluster the program asks which objects enforcement holds.
+    """
     from dctenant_stack import program
 
     reset_runtime()
@@ -140,7 +149,7 @@ def run(stack: str, config: Mapping[str, str]) -> Run:
 
     @pulumi.runtime.test  # type: ignore[misc]
     def body() -> None:
-        program.main()
+        program.main(lookup=lookup)
 
     body()
     for registration in monitor.registrations:

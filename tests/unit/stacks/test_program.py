@@ -209,7 +209,7 @@ def test_dependencies(pool: str, runs: dict[str, harness.Run]) -> None:
 def test_outputs(pool: str, runs: dict[str, harness.Run]) -> None:
     outputs = runs[pool].outputs
     allocation = planning.allocate(MODEL, at=dt.date.fromisoformat(AT))
-    assert outputs == stacking.describe(MODEL, allocation, pool=pool).outputs()
+    assert outputs == {**stacking.describe(MODEL, allocation, pool=pool).outputs(), "held": []}
     assert set(outputs["pool"]["resources"]) == {r.key for r in allocation.pools[pool].resources}
     for key, line in outputs["pool"]["resources"].items():
         resource = next(r for r in allocation.pools[pool].resources if r.key == key)
@@ -277,4 +277,7 @@ def test_pulumi_yaml_declares_the_settings() -> None:
     assert project["name"] == NS
     assert project["runtime"]["name"] == "python"
     assert set(project["config"]) == {"context", "clusterIdentifier", "quotas", "protect", "prometheusOperator",
-                                      "pool", "at"}
+                                      "respectEnforcement", "pool", "at"}
+    assert project["config"]["respectEnforcement"] == {"type": "boolean", "default": True,
+                                                       "description": project["config"]["respectEnforcement"][
+                                                           "description"]}
