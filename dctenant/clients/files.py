@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 
 from dctenant.errors import UserError
 
@@ -28,3 +29,35 @@ def write_atomically(target: pathlib.Path, data: str | bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def read_text(path: pathlib.Path) -> str | None:
+    """The UTF-8 text of ``path``, or ``None`` when there is no such file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UserError(f"cannot read the file: {exc.strerror or exc}", location=str(path)) from None
+
+
+def ensure_directory(path: pathlib.Path) -> None:
+    """Create ``path`` and its parents if missing."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the directory: {exc.strerror or exc}", location=str(path)) from None
+
+
+def remove_files(root: pathlib.Path, relative: tuple[str, ...]) -> None:
+    """Delete ``root/rel`` for each ``rel``, then every directory below ``root`` they leave empty."""
+    for rel in relative:
+        (root / rel).unlink(missing_ok=True)
+    for directory in sorted({(root / rel).parent for rel in relative}, reverse=True):
+        if directory != root and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+
+
+def copy_tree(source: pathlib.Path, target: pathlib.Path) -> None:
+    """Copy a directory tree (e.g. ``quotas/`` into a scratch directory to validate an edit)."""
+    shutil.copytree(source, target)

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from dctenant.clients import files
 from dctenant.clients import ledger as ledgers
 from dctenant.domain import audit
 from dctenant.engine import chaining
@@ -23,7 +24,10 @@ from dctenant.errors import UserError
 def anchor_of(report_file: str) -> str | None:
     """The ``ledger.lastHash`` a JSON report recorded (``None`` if it covered no event)."""
     try:
-        data = json.loads(pathlib.Path(report_file).read_text(encoding="utf-8"))
+        text = files.read_text(pathlib.Path(report_file))
+        if text is None:
+            raise FileNotFoundError(report_file)
+        data = json.loads(text)
         value = data["ledger"]["lastHash"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the ledger hash from this JSON report ({type(exc).__name__})",

@@ -20,7 +20,6 @@ from typing import Any
 from dctenant.clients import files
 from dctenant.clients import prometheus as promql
 from dctenant.domain import changes, quotas
-from dctenant.errors import UserError
 from dctenant.loaders import quotas as quota_loader
 from dctenant.render import grafana
 
@@ -84,15 +83,12 @@ def generate(path: str, *, out: str) -> DashboardsResult:
 
     model = quota_loader.load(path)
     root = pathlib.Path(out)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output directory: {exc.strerror}", location=out) from None
+    files.ensure_directory(root)
     written: list[DashboardFile] = []
     wanted = texts(model)
     for name, text in wanted.items():
         target = root / name
-        old = target.read_text(encoding="utf-8") if target.is_file() else None
+        old = files.read_text(target)
         if old != text:
             files.write_atomically(target, text)
         board = json.loads(text)

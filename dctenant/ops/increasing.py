@@ -12,7 +12,6 @@ replaced, atomically. Only the ``spec.demand`` block is rewritten; comments else
 from __future__ import annotations
 
 import pathlib
-import shutil
 import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
@@ -43,8 +42,8 @@ def apply(path: str, *, tenant: str, pool: str, demand: Mapping[str, Decimal]) -
     text = rewrite(file, demand=everything)
     with tempfile.TemporaryDirectory(prefix="dctenant-increase-") as tmp:
         copy = pathlib.Path(tmp) / "quotas"
-        shutil.copytree(root, copy)
-        (copy / "tenants" / file.name).write_text(text, encoding="utf-8")
+        files.copy_tree(root, copy)
+        files.write_atomically(copy / "tenants" / file.name, text)
         try:
             quota_loader.load(copy)
         except ValidationError as exc:
@@ -63,7 +62,7 @@ def rewrite(file: pathlib.Path, *, demand: Mapping[str, Mapping[str, Decimal]]) 
     if document is None:
         raise RefusedError(409, "Tenant file not valid", "; ".join(str(p) for p in problems))
     line = document.lines.get(("spec", "demand"))
-    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = (files.read_text(file) or "").splitlines(keepends=True)
     if line is None:
         raise RefusedError(409, "Tenant file has no demand", f"{file} has no spec.demand")
     start = line - 1

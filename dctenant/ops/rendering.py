@@ -122,11 +122,7 @@ def render(path: str, *, at: dt.date, out: str, force: bool = False) -> RenderRe
     root = pathlib.Path(out)
     previous = _previous(root, force=force)
     removed = tuple(sorted(rel for rel in previous if rel not in wanted and (root / rel).is_file()))
-    for rel in removed:
-        (root / rel).unlink()
-    for directory in sorted({(root / rel).parent for rel in removed}, reverse=True):
-        if directory != root and directory.is_dir() and not any(directory.iterdir()):
-            directory.rmdir()
+    disk.remove_files(root, removed)
     for rel, manifests in wanted.items():
         disk.write_atomically(root / rel, kubernetes.to_yaml(manifests))
     disk.write_atomically(root / MARKER, _MARKER_HEADER + "".join(f"{rel}\n" for rel in sorted(wanted)))
@@ -138,9 +134,9 @@ def _previous(root: pathlib.Path, *, force: bool) -> tuple[str, ...]:
     """The files a previous render wrote into ``root``; refuses a foreign, non-empty directory."""
     if root.exists() and not root.is_dir():
         raise UserError(f"{root} exists and is not a directory", location="--out")
-    marker = root / MARKER
-    if marker.is_file():
-        lines = marker.read_text(encoding="utf-8").splitlines()
+    marker = disk.read_text(root / MARKER)
+    if marker is not None:
+        lines = marker.splitlines()
         # Only plain relative paths inside the directory: a tampered marker must not delete elsewhere.
         return tuple(ln for ln in lines if ln and not ln.startswith("#") and _inside(ln))
     if root.is_dir() and any(root.iterdir()) and not force:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dctenant.clients import kube
+from dctenant.clients import files, kube
 from dctenant.clients import pulumi as pulumi_client
 from dctenant.domain import allocations, changes, quotas, resources
 from dctenant.engine import planning as planner
@@ -284,7 +284,7 @@ def run(
         if not any(name in os.environ for name in PASSPHRASE_ENVIRONMENT):
             raise UserError("a local Pulumi backend needs PULUMI_CONFIG_PASSPHRASE (may be empty) or "
                             "PULUMI_CONFIG_PASSPHRASE_FILE set; see docs/stacks.md")
-        pathlib.Path(backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+        files.ensure_directory(pathlib.Path(backend.removeprefix("file://")))
     env = {
         BACKEND_ENVIRONMENT: backend,
         QUOTAS_ENVIRONMENT: str(pathlib.Path(path).resolve()),
