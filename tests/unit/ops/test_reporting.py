@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import pathlib
 from collections.abc import Iterator
 
 import pytest
 
-from dctenant.clients import ledger as ledgers
+from dctenant.clients import ledger_db
 from dctenant.domain import periods, snapshots
 from dctenant.errors import UserError
 from dctenant.ops import reporting
 from dctenant.render.reports import cells
+from tests import golden
 from tests.unit.clients import chain_cases
 from tests.unit.ops import reports_data
 
@@ -24,34 +24,31 @@ KINDS = ("allocation", "usage", "traffic", "violations", "licences")
 
 
 @pytest.fixture
-def ledger(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ledgers.Ledger]:
+def ledger(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ledger_db.Ledger]:
     monkeypatch.chdir(reports_data.ROOT)
-    opened = ledgers.open_ledger(str(tmp_path / "ledger.db"))
+    opened = ledger_db.open_ledger(str(tmp_path / "ledger.db"))
     reports_data.fill(opened)
     yield opened
     opened.close()
 
 
-def _stable(text: str, ledger: ledgers.Ledger) -> str:
+def _stable(text: str, ledger: ledger_db.Ledger) -> str:
     return text.replace(ledger.url, "sqlite:///LEDGER")
 
 
-def build(ledger: ledgers.Ledger, kind: str, period: str = "2026-10", **kw: str) -> reporting.reports.Report:
+def build(ledger: ledger_db.Ledger, kind: str, period: str = "2026-10", **kw: str) -> reporting.reports.Report:
     return reporting.build(kind, path="quotas", period=reporting.period(period), now=reports_data.NOW,
                            ledger=ledger, **kw)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("form", ["csv", "json"])
-def test_golden(ledger: ledgers.Ledger, kind: str, form: str) -> None:
+def test_golden(ledger: ledger_db.Ledger, kind: str, form: str) -> None:
     text = _stable(reporting.render(build(ledger, kind), output=form, style=cells.Style()), ledger)
-    golden = GOLDEN / f"{kind}.{form}"
-    if os.environ.get("DCTENANT_UPDATE_GOLDEN"):
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8"), f"{golden} differs (DCTENANT_UPDATE_GOLDEN=1 rewrites it)"
+    golden.check(GOLDEN / f"{kind}.{form}", text)
 
 
-def test_json_carries_provenance(ledger: ledgers.Ledger) -> None:
+def test_json_carries_provenance(ledger: ledger_db.Ledger) -> None:
     data = json.loads(reporting.render(build(ledger, "usage"), output="json", style=cells.Style()))
     assert data["ledger"]["lastHash"] == ledger.last_hash() and data["ledger"]["lastSeq"] == 7
     assert data["generatedAt"] == "2026-11-27T09:30:00.000000Z"
@@ -61,7 +58,7 @@ def test_json_carries_provenance(ledger: ledgers.Ledger) -> None:
     assert data["names"]["bale"] == {"en": "Bale", "fa": "بله"}
 
 
-def test_usage_figures(ledger: ledgers.Ledger) -> None:
+def test_usage_figures(ledger: ledger_db.Ledger) -> None:
     report = build(ledger, "usage")
     rows = {(r["tenant"], r["pool"], r["resource"]): r for r in report.section("usage").rows}
     bale = rows["bale", "thr-ab", "cpu"]
@@ -70,14 +67,14 @@ def test_usage_figures(ledger: ledgers.Ledger) -> None:
     assert idle["bale", "cpu"]["idleShare"] == "0.7"
 
 
-def test_traffic_shares_add_up(ledger: ledgers.Ledger) -> None:
+def test_traffic_shares_add_up(ledger: ledger_db.Ledger) -> None:
     from decimal import Decimal
 
     rows = build(ledger, "traffic").section("traffic").rows
     assert abs(sum(Decimal(r["egressShare"]) for r in rows) - 1) < Decimal("0.00001")
 
 
-def test_violations_durations(ledger: ledgers.Ledger) -> None:
+def test_violations_durations(ledger: ledger_db.Ledger) -> None:
     rows = build(ledger, "violations").section("violations").rows
     taken = {r["tenant"]: r for r in rows if r["kind"] == "action-taken"}
     assert taken["rubika"]["durationSeconds"] == 2 * 3600 + 15 * 60 and not taken["rubika"]["ongoing"]
@@ -85,7 +82,7 @@ def test_violations_durations(ledger: ledgers.Ledger) -> None:
     assert taken["wispi"]["ongoing"] and taken["wispi"]["durationSeconds"] == 11 * 86400 + 23 * 3600 + 55 * 60
 
 
-def test_tenant_filter(ledger: ledgers.Ledger) -> None:
+def test_tenant_filter(ledger: ledger_db.Ledger) -> None:
     report = build(ledger, "allocation", tenant="bale")
     assert {r["tenant"] for r in report.section("tenants").rows} == {"bale"}
     assert len(report.section("pools").rows) > 0
@@ -93,7 +90,7 @@ def test_tenant_filter(ledger: ledgers.Ledger) -> None:
         build(ledger, "allocation", tenant="nobody")
 
 
-def test_quarter_combines_monthly_snapshots(ledger: ledgers.Ledger) -> None:
+def test_quarter_combines_monthly_snapshots(ledger: ledger_db.Ledger) -> None:
     with pytest.raises(UserError, match="2026-11, 2026-12"):
         build(ledger, "usage", period="2026-Q4")
     for label in ("2026-11", "2026-12"):
@@ -107,7 +104,7 @@ def test_quarter_combines_monthly_snapshots(ledger: ledgers.Ledger) -> None:
     assert rows["bale", "thr-ab", "cpu"]["average"] == october["bale", "thr-ab", "cpu"]["average"]
 
 
-def test_snapshot_replaced_is_recorded(ledger: ledgers.Ledger) -> None:
+def test_snapshot_replaced_is_recorded(ledger: ledger_db.Ledger) -> None:
     event = ledger.replace_snapshot(period=reports_data.OCTOBER, rollups=reports_data.rollups()[:10], source="s",
                                     actor="t", at=reports_data.NOW)
     assert event.kind == "snapshot-replaced" and event.before["rows"] > 10 and event.after["rows"] == 10
@@ -115,18 +112,18 @@ def test_snapshot_replaced_is_recorded(ledger: ledgers.Ledger) -> None:
     assert ledger.verify().intact
 
 
-def test_a_changed_snapshot_is_flagged(ledger: ledgers.Ledger) -> None:
+def test_a_changed_snapshot_is_flagged(ledger: ledger_db.Ledger) -> None:
     chain_cases.run(ledger, "UPDATE snapshots SET value = '1' WHERE stat = 'avg' AND tenant = 'bale'")
     report = build(ledger, "usage")
     assert any("changed after it was taken" in w for w in report.warnings)
 
 
-def test_missing_snapshot_is_a_user_error(ledger: ledgers.Ledger) -> None:
+def test_missing_snapshot_is_a_user_error(ledger: ledger_db.Ledger) -> None:
     with pytest.raises(UserError, match="dctenant snapshot --period 2026-09"):
         build(ledger, "traffic", period="2026-09")
 
 
-def test_csv_is_rectangular_with_meta_first(ledger: ledgers.Ledger) -> None:
+def test_csv_is_rectangular_with_meta_first(ledger: ledger_db.Ledger) -> None:
     rows = list(csv.reader(io.StringIO(reporting.render(build(ledger, "allocation"), output="csv",
                                                         style=cells.Style()))))
     assert rows[0][:3] == ["section", "key", "value"]
@@ -135,7 +132,7 @@ def test_csv_is_rectangular_with_meta_first(ledger: ledgers.Ledger) -> None:
     assert {r[0] for r in rows[1:]} == {"meta", "tenants", "pools"}
 
 
-def test_issue_records_the_file_hash(ledger: ledgers.Ledger, tmp_path: pathlib.Path) -> None:
+def test_issue_records_the_file_hash(ledger: ledger_db.Ledger, tmp_path: pathlib.Path) -> None:
     report = build(ledger, "licences")
     text = reporting.render(report, output="json", style=cells.Style())
     issued = reporting.issue(report, text=text, out=str(tmp_path / "r.json"), output="json", ledger=ledger,

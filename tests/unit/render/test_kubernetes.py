@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import random
 import re
 from decimal import Decimal
@@ -19,9 +18,10 @@ import pytest
 
 from dctenant.domain import allocations, quotas, resources
 from dctenant.domain.quantities import Quantity
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning, rendering
 from dctenant.render import enforcer, kubernetes
+from tests import golden
 from tests.conftest import EXAMPLE, REPO
 
 AT = dt.date(2026, 11, 27)
@@ -35,7 +35,7 @@ Rendered = dict[str, tuple[kubernetes.Manifest, ...]]
 
 @pytest.fixture(scope="module")
 def model() -> quotas.Quotas:
-    return quota_loader.load(EXAMPLE)
+    return loading.load(EXAMPLE)
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +62,7 @@ def amount(text: str) -> Decimal:
 def test_golden_files(model: quotas.Quotas, allocation: allocations.Allocation, rel: str) -> None:
     text = kubernetes.to_yaml(rendering.files(model, allocation)[rel])
     path = GOLDEN / rel
-    if os.environ.get("DCTENANT_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{rel} differs; see this module's docstring to regenerate"
+    golden.check(path, text)
 
 
 def all_yaml(rendered: Rendered) -> str:
