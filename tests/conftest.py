@@ -7,16 +7,24 @@ loader reports: its exact file, line and field. Expected lines are looked up in 
 
 from __future__ import annotations
 
+import os
 import pathlib
 import shutil
+import sys
 
 import pytest
 
 from dctenant.domain import quotas as quota_model
 from dctenant.errors import Problem, ValidationError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+
+# Tests that run the ``dctenant`` console script find the one installed beside the interpreter
+# running them (the project's .venv), whether or not that environment was activated.
+_BIN = str(pathlib.Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 EXAMPLE = REPO / "quotas"
 
 
@@ -53,11 +61,11 @@ class QuotasCopy:
         return found[0]
 
     def load(self) -> quota_model.Quotas:
-        return quota_loader.load(self.root)
+        return loading.load(self.root)
 
     def problems(self) -> tuple[Problem, ...]:
         with pytest.raises(ValidationError) as caught:
-            quota_loader.load(self.root)
+            loading.load(self.root)
         return caught.value.problems
 
     def only_problem(self) -> Problem:
