@@ -64,6 +64,14 @@ class BackendError(DctenantError):
     """A backend (Kubernetes, Prometheus, Pulumi, a database) is unreachable or answered badly."""
 
 
+def missing(what: str) -> BackendError:
+    """The error for a row or value that a step just wrote or checked and then could not read back.
+
+    These are checks that must hold whatever ``python -O`` does, so they raise instead of asserting.
+    """
+    return BackendError(f"internal error: {what} vanished between writing and reading it; nothing further was done")
+
+
 def suggestion(word: str, choices: Collection[str]) -> str | None:
     """A "did you mean" hint for a misspelt name, or ``None``: every layer words hints the same way."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -1,4 +1,4 @@
-"""The self-service API's routes: thin translations from HTTP to ``ops.selfserving`` and back.
+"""The self-service API's routes: thin translations from HTTP to ``ops.selfservice_usecases`` and back.
 
 FastAPI because it derives the OpenAPI document from the same typed request models that reject
 unknown fields, so the published schema, the validation and the Schemathesis run cannot drift
@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from dctenant import __version__
 from dctenant.api import problems
 from dctenant.errors import DctenantError
-from dctenant.ops import selfservice, selfserving
+from dctenant.ops import selfservice_decisions, selfservice_usecases
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Amount = Annotated[str | int, Field(description='A quantity as in quotas/: "2", "500m", "4Gi", "10Gbps"')]
@@ -69,7 +69,7 @@ class IncreaseRequest(Strict):
 class TokenCreate(Strict):
     scope: Literal["tenant", "staff"] = "tenant"
     tenant: Annotated[str, Field(max_length=64)] | None = None
-    expires_days: Annotated[int, Field(alias="expiresDays", ge=1, le=selfserving.MAX_TOKEN_DAYS)] = 90
+    expires_days: Annotated[int, Field(alias="expiresDays", ge=1, le=selfservice_usecases.MAX_TOKEN_DAYS)] = 90
     note: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -88,16 +88,16 @@ _bearer = HTTPBearer(auto_error=False, description="dct_<id>_<secret>, issued by
 
 
 def _who(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-         ) -> selfserving.Identity:
+         ) -> selfservice_usecases.Identity:
     del credentials  # declared for the OpenAPI document; the raw header is checked by the service
-    service: selfserving.SelfService = request.app.state.service
+    service: selfservice_usecases.SelfService = request.app.state.service
     return service.authenticate(request.headers.get("authorization"))
 
 
-Who = Annotated[selfserving.Identity, Depends(_who)]
+Who = Annotated[selfservice_usecases.Identity, Depends(_who)]
 
 
-def create_app(service: selfserving.SelfService, *, max_body: int = problems.MAX_BODY) -> Any:
+def create_app(service: selfservice_usecases.SelfService, *, max_body: int = problems.MAX_BODY) -> Any:
     """The ASGI application for one ``SelfService``, wrapped in the body-size limit."""
     app = FastAPI(title="dctenant self-service", version=__version__, responses=ERRORS,
                   description="Tenants create, resize and delete their own namespaces inside their envelope; "
@@ -199,9 +199,10 @@ def create_app(service: selfserving.SelfService, *, max_body: int = problems.MAX
     def create_token(body: TokenCreate, me: Who) -> dict[str, Any]:
         """Issue a token; its secret is in this answer only (the service keeps a salted hash)."""
         if (body.scope == "tenant") != (body.tenant is not None):
-            raise selfservice.RefusedError(422, "Invalid scope", "a tenant token names its tenant; a staff token none")
+            raise selfservice_decisions.RefusedError(422, "Invalid scope",
+                                                     "a tenant token names its tenant; a staff token none")
         issued = service.create_token(me, tenant=body.tenant, days=body.expires_days, note=body.note)
-        return {**selfserving.token_view(issued.row, now=service.clock()), "token": issued.secret}
+        return {**selfservice_usecases.token_view(issued.row, now=service.clock()), "token": issued.secret}
 
     @app.delete("/v1/tokens/{token_id}", tags=["staff"])
     def revoke(token_id: Annotated[str, Path(max_length=32)], me: Who) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from dctenant.errors import BackendError, DctenantError, Problem, UserError
-from dctenant.ops.selfservice import RefusedError
+from dctenant.ops.selfservice_decisions import RefusedError
 
 MEDIA_TYPE = "application/problem+json"
 MAX_BODY = 64 * 1024

@@ -10,7 +10,7 @@ Appends are serialised so that concurrent writers never fork the chain: SQLite t
 lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock; the unique
 ``prev_hash`` column makes a fork impossible even if that were bypassed. SQLAlchemy Core is
 imported lazily: ``dctenant --help`` must not pay for it. Only this module and the self-service
-store (``clients.selfservice_store``, its own tables in the same database) import it.
+store (``clients.selfservice_db``, its own tables in the same database) import it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dctenant.domain import audit, periods, snapshots
+from dctenant.domain import audit_events, periods, snapshots
 from dctenant.engine import chaining
 from dctenant.errors import BackendError, UserError
 
@@ -192,7 +192,7 @@ class Ledger:
                     for name in names:
                         self.tables[name].create(conn, checkfirst=True)
                     conn.execute(self.tables["schema_version"].insert().values(
-                        version=version, applied_at=audit.stamp(datetime.now(UTC))))
+                        version=version, applied_at=audit_events.stamp(datetime.now(UTC))))
 
     def schema_version(self) -> int:
         sa = self._sa
@@ -202,35 +202,35 @@ class Ledger:
     # -- events ------------------------------------------------------------------------------------
 
     def append(self, *, kind: str, actor: str, subject: Mapping[str, str], before: Any = None, after: Any = None,
-               reason: str = "", at: datetime | None = None) -> audit.LedgerEvent:
+               reason: str = "", at: datetime | None = None) -> audit_events.LedgerEvent:
         """Append one event at the end of the chain (``at`` defaults to now, UTC)."""
         return self.append_many([Draft(kind=kind, actor=actor, subject=subject, before=before, after=after,
                                        reason=reason, at=at)])[0]
 
-    def append_many(self, drafts: Iterable[Draft]) -> tuple[audit.LedgerEvent, ...]:
+    def append_many(self, drafts: Iterable[Draft]) -> tuple[audit_events.LedgerEvent, ...]:
         """Append several events in one transaction: all are recorded, in order, or none."""
         with self._writing() as conn:
             return self._append(conn, drafts)
 
-    def _append(self, conn: sa.Connection, drafts: Iterable[Draft]) -> tuple[audit.LedgerEvent, ...]:
+    def _append(self, conn: sa.Connection, drafts: Iterable[Draft]) -> tuple[audit_events.LedgerEvent, ...]:
         sa = self._sa
         events = self.tables["events"]
         last = conn.execute(sa.select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)).first()
-        seq, prev = (int(last[0]), str(last[1])) if last else (0, audit.GENESIS)
-        out: list[audit.LedgerEvent] = []
+        seq, prev = (int(last[0]), str(last[1])) if last else (0, audit_events.GENESIS)
+        out: list[audit_events.LedgerEvent] = []
         rows: list[dict[str, Any]] = []
         for draft in drafts:
             _check_kind(draft.kind)
             seq += 1
             at = draft.at or datetime.now(UTC)
             subject = {str(k): str(v) for k, v in draft.subject.items()}
-            texts = {"at": audit.stamp(at), "subject": chaining.canonical(subject),
+            texts = {"at": audit_events.stamp(at), "subject": chaining.canonical(subject),
                      "before": chaining.canonical(draft.before), "after": chaining.canonical(draft.after)}
             digest = chaining.event_hash(seq=seq, kind=draft.kind, actor=draft.actor, reason=draft.reason, prev=prev,
                                          **texts)
             rows.append({"seq": seq, "kind": draft.kind, "actor": draft.actor, "reason": draft.reason,
                          "prev_hash": prev, "hash": digest, **texts})
-            out.append(audit.LedgerEvent(seq=seq, at=audit.parse_stamp(texts["at"]), kind=draft.kind,
+            out.append(audit_events.LedgerEvent(seq=seq, at=audit_events.parse_stamp(texts["at"]), kind=draft.kind,
                                          actor=draft.actor, subject=subject, before=draft.before, after=draft.after,
                                          reason=draft.reason, prev_hash=prev, hash=digest))
             prev = digest
@@ -256,16 +256,16 @@ class Ledger:
             after = int(page[-1][0])
 
     def events(self, *, kinds: Collection[str] | None = None, tenant: str | None = None,
-               since: datetime | None = None, until: datetime | None = None) -> Iterator[audit.LedgerEvent]:
+               since: datetime | None = None, until: datetime | None = None) -> Iterator[audit_events.LedgerEvent]:
         """Events in order, filtered by kind, tenant (the subject's ``tenant``) and ``[since, until)``."""
         events = self.tables["events"]
         where: list[Any] = []
         if kinds is not None:
             where.append(events.c.kind.in_(list(kinds)))
         if since is not None:
-            where.append(events.c.at >= audit.stamp(since))
+            where.append(events.c.at >= audit_events.stamp(since))
         if until is not None:
-            where.append(events.c.at < audit.stamp(until))
+            where.append(events.c.at < audit_events.stamp(until))
         if tenant is not None:
             # The subject is canonical JSON, so this finds every candidate; the exact test follows.
             needle = chaining.canonical({"tenant": tenant})[1:-1]
@@ -275,7 +275,7 @@ class Ledger:
             if tenant is None or event.tenant == tenant:
                 yield event
 
-    def verify(self, *, anchor: str | None = None) -> audit.ChainReport:
+    def verify(self, *, anchor: str | None = None) -> audit_events.ChainReport:
         """Recompute the chain; ``anchor``, a hash an earlier report recorded, detects a cut-off end."""
         sa = self._sa
         events = self.tables["events"]
@@ -287,7 +287,7 @@ class Ledger:
 
         return chaining.verify(self._rows(), locate=locate, anchor=anchor)
 
-    def event(self, seq: int) -> audit.LedgerEvent | None:
+    def event(self, seq: int) -> audit_events.LedgerEvent | None:
         sa = self._sa
         events = self.tables["events"]
         with self.engine.connect() as conn:
@@ -298,13 +298,13 @@ class Ledger:
         last = self.last_event()
         return last.hash if last else None
 
-    def last_event(self, *, until: datetime | None = None) -> audit.LedgerEvent | None:
+    def last_event(self, *, until: datetime | None = None) -> audit_events.LedgerEvent | None:
         """The newest event (recorded before ``until``, when given)."""
         sa = self._sa
         events = self.tables["events"]
         query = sa.select(events).order_by(events.c.seq.desc()).limit(1)
         if until is not None:
-            query = query.where(events.c.at < audit.stamp(until))
+            query = query.where(events.c.at < audit_events.stamp(until))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return _event(tuple(row)) if row else None
@@ -317,7 +317,7 @@ class Ledger:
     # -- snapshots ---------------------------------------------------------------------------------
 
     def replace_snapshot(self, *, period: periods.Period, rollups: Sequence[snapshots.Rollup], source: str,
-                         actor: str, at: datetime) -> audit.LedgerEvent:
+                         actor: str, at: datetime) -> audit_events.LedgerEvent:
         """Store a period's rollups, replacing any earlier ones, and record that in the chain (one transaction)."""
         sa = self._sa
         table, info = self.tables["snapshots"], self.tables["snapshot_periods"]
@@ -327,19 +327,20 @@ class Ledger:
             old = conn.execute(sa.select(info).where(info.c.period == period.label)).first()
             conn.execute(table.delete().where(table.c.period == period.label))
             conn.execute(info.delete().where(info.c.period == period.label))
-            kind = audit.SNAPSHOT_REPLACED if old else audit.SNAPSHOT_TAKEN
+            kind = audit_events.SNAPSHOT_REPLACED if old else audit_events.SNAPSHOT_TAKEN
             before = {"rows": int(old.rows), "digest": old.digest, "takenAt": old.taken_at} if old else None
             event = self._append(conn, [Draft(
                 kind=kind, actor=actor, subject={"period": period.label}, before=before,
                 after={"rows": len(ordered), "digest": digest, "source": source,
-                       "start": audit.stamp(period.start), "end": audit.stamp(period.end)},
+                       "start": audit_events.stamp(period.start), "end": audit_events.stamp(period.end)},
                 reason="usage snapshot re-taken" if old else "usage snapshot", at=at)])[0]
             if ordered:
                 conn.execute(table.insert(), [{"period": period.label, "tenant": r.tenant, "pool": r.pool,
                                                "resource": r.resource, "stat": r.stat, "day": r.day,
                                                "value": r.value} for r in ordered])
-            conn.execute(info.insert().values(period=period.label, start=audit.stamp(period.start),
-                                              end=audit.stamp(period.end), taken_at=audit.stamp(at), source=source,
+            conn.execute(info.insert().values(period=period.label, start=audit_events.stamp(period.start),
+                                              end=audit_events.stamp(period.end),
+                                              taken_at=audit_events.stamp(at), source=source,
                                               rows=len(ordered), digest=digest, seq=event.seq))
         return event
 
@@ -348,8 +349,9 @@ class Ledger:
         info = self.tables["snapshot_periods"]
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(info).order_by(info.c.start, info.c.period)).all()
-        return tuple(snapshots.SnapshotInfo(period=r.period, start=audit.parse_stamp(r.start),
-                                            end=audit.parse_stamp(r.end), taken_at=audit.parse_stamp(r.taken_at),
+        return tuple(snapshots.SnapshotInfo(period=r.period, start=audit_events.parse_stamp(r.start),
+                                            end=audit_events.parse_stamp(r.end),
+                                            taken_at=audit_events.parse_stamp(r.taken_at),
                                             source=r.source, rows=int(r.rows), digest=r.digest, seq=int(r.seq))
                      for r in rows)
 
@@ -420,13 +422,13 @@ def snapshot_digest(rollups: Sequence[snapshots.Rollup]) -> str:
 
 def _check_kind(kind: str) -> None:
     if not kind or not all(c.islower() or c.isdigit() or c == "-" for c in kind):
-        raise UserError(f"event kind {kind!r} must be kebab-case (like {audit.ACTION_TAKEN!r})")
+        raise UserError(f"event kind {kind!r} must be kebab-case (like {audit_events.ACTION_TAKEN!r})")
 
 
-def _event(row: chaining.Row) -> audit.LedgerEvent:
+def _event(row: chaining.Row) -> audit_events.LedgerEvent:
     import json
 
     seq, at, kind, actor, subject, before, after, reason, prev, digest = row
-    return audit.LedgerEvent(seq=int(seq), at=audit.parse_stamp(at), kind=kind, actor=actor,
+    return audit_events.LedgerEvent(seq=int(seq), at=audit_events.parse_stamp(at), kind=kind, actor=actor,
                              subject=json.loads(subject), before=json.loads(before), after=json.loads(after),
                              reason=reason, prev_hash=prev, hash=digest)

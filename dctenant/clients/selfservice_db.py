@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dctenant.errors import BackendError
+from dctenant.errors import BackendError, missing
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -89,9 +89,9 @@ class RequestRow:
 
 def default_url() -> str:
     """The ledger's database (``$DCTENANT_LEDGER``); for its default SQLite file, a file beside it."""
-    from dctenant.clients import ledger
+    from dctenant.clients import ledger_db
 
-    url = ledger.default_url()
+    url = ledger_db.default_url()
     if "://" in url:
         return url
     return str(pathlib.Path(url).expanduser().with_name(FILE_NAME))
@@ -151,7 +151,8 @@ def _parse(value: str | None) -> dt.datetime | None:
 
 def _when(value: str) -> dt.datetime:
     parsed = _parse(value)
-    assert parsed is not None
+    if parsed is None:
+        raise missing(f"the time {value!r}")
     return parsed
 
 
@@ -337,7 +338,8 @@ class Transaction:
             tenant=tenant, pool=pool, demand=_json(demand), reason=reason, state="pending", created_at=_time(at),
             created_by=by, decided_by="", decision=""))
         key = result.inserted_primary_key
-        assert key is not None
+        if key is None:
+            raise missing("the new request's id")
         return int(key[0])
 
     def requests(self, *, tenant: str | None = None, state: str | None = None) -> list[RequestRow]:

@@ -1,6 +1,6 @@
 """Audit events and the verdict on their chain, as values every layer can share.
 
-The ledger (``clients.ledger``) stores these, the engine (``engine.chaining``) hashes and checks
+The ledger (``clients.ledger_db``) stores these, the engine (``engine.chaining``) hashes and checks
 them, and the reports cite the hash of the last one they covered. Keeping them here, free of
 I/O, lets the enforcement engine and the report renderers speak about events without a database.
 """

@@ -36,6 +36,11 @@ ENFORCEMENT_SINCE = "dctenant.io/enforcement-since"
 # Per kind, the map the enforcer changes: a marked object's map is held by ``apply``.
 HELD_FIELDS: Mapping[str, tuple[str, ...]] = {"ResourceQuota": ("spec", "hard"), "ConfigMap": ("data",)}
 
+# A Kubernetes object as the renderers build it (a JSON-shaped dict) and as readers take it.
+# Every layer names it through these two, so what a manifest is has one source.
+ManifestDict = dict[str, Any]
+Manifest = Mapping[str, Any]
+
 
 class ChangeOp(enum.StrEnum):
     """What happens to one object: written (create, update), deleted (prune), or left (orphan, held)."""
@@ -114,7 +119,7 @@ class Change:
     kind: str
     name: str
     namespace: str | None = None
-    manifest: Mapping[str, Any] | None = None  # the desired object, for create and update
+    manifest: Manifest | None = None  # the desired object, for create and update
     fields: tuple[FieldDiff, ...] = ()  # for update: which managed fields differ
     reason: str = ""  # for orphan, prune and held: why
     hold: Hold | None = None  # the enforcer's marks on the live object (held, or an update that keeps them)

@@ -1,8 +1,8 @@
 """Canonical JSON and the hash chain of the audit ledger, apart from any database.
 
 An auditor must be able to recompute every hash with nothing but the stored values and a
-description of the rules (docs/audit.md), so the rules live here, pure: no clock, file or
-network. ``clients.ledger`` feeds rows in; what comes out is a verdict that names the first
+description of the rules (docs/audit_events.md), so the rules live here, pure: no clock, file or
+network. ``clients.ledger_db`` feeds rows in; what comes out is a verdict that names the first
 event that was edited, deleted, inserted or reordered.
 
 The hash of an event is the SHA-256 (hex) of the canonical JSON of the object
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from dctenant.domain import audit
+from dctenant.domain import audit_events
 
 # A stored event as the ledger reads it: (seq, at, kind, actor, subject, before, after, reason, prev, hash),
 # where subject, before and after are the canonical JSON texts that were hashed.
@@ -36,7 +36,7 @@ def _plain(value: Any) -> Any:
         text = format(value.normalize(), "f")
         return "0" if text in ("-0", "") else text
     if isinstance(value, dt.datetime):
-        return audit.stamp(value)
+        return audit_events.stamp(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -79,7 +79,8 @@ def row_hash(row: Row) -> str:
                       reason=reason, prev=prev)
 
 
-def verify(rows: Iterable[Row], *, locate: Callable[[str], int | None], anchor: str | None = None) -> audit.ChainReport:
+def verify(rows: Iterable[Row], *, locate: Callable[[str], int | None],
+           anchor: str | None = None) -> audit_events.ChainReport:
     """Walk the rows in ``seq`` order and report the first event where the chain does not hold.
 
     ``locate`` finds the seq of the stored event with a given hash (or None); it is only called
@@ -87,53 +88,53 @@ def verify(rows: Iterable[Row], *, locate: Callable[[str], int | None], anchor: 
     forward) and from a deletion (it points nowhere). ``anchor`` is a hash recorded earlier (by a
     report): if no event carries it, events were removed from the end.
     """
-    expected = audit.GENESIS
+    expected = audit_events.GENESIS
     previous_seq = 0
     count = 0
     anchor_seen = anchor is None
     for row in rows:
         seq, prev, stored = row[0], row[8], row[9]
         if prev != expected:
-            return audit.ChainReport(events=count, last_hash=_last(expected),
+            return audit_events.ChainReport(events=count, last_hash=_last(expected),
                                      breach=_classify(row, previous_seq=previous_seq, locate=locate))
         if row_hash(row) != stored:
-            return audit.ChainReport(events=count, last_hash=_last(expected), breach=audit.Breach(
-                seq=seq, problem=audit.Problem.EDITED,
+            return audit_events.ChainReport(events=count, last_hash=_last(expected), breach=audit_events.Breach(
+                seq=seq, problem=audit_events.Problem.EDITED,
                 message="its content no longer matches its hash"))
         if seq != previous_seq + 1:
             # Linked and self-consistent, yet numbered out of turn: renumbered after a change.
-            return audit.ChainReport(events=count, last_hash=_last(expected), breach=audit.Breach(
-                seq=seq, problem=audit.Problem.EDITED,
+            return audit_events.ChainReport(events=count, last_hash=_last(expected), breach=audit_events.Breach(
+                seq=seq, problem=audit_events.Problem.EDITED,
                 message=f"it follows event {previous_seq} but is numbered {seq}"))
         if not anchor_seen and stored == anchor:
             anchor_seen = True
         expected, previous_seq = stored, seq
         count += 1
     if not anchor_seen:
-        return audit.ChainReport(events=count, last_hash=_last(expected), breach=audit.Breach(
-            seq=previous_seq + 1, problem=audit.Problem.TRUNCATED,
+        return audit_events.ChainReport(events=count, last_hash=_last(expected), breach=audit_events.Breach(
+            seq=previous_seq + 1, problem=audit_events.Problem.TRUNCATED,
             message=f"no event has the hash {anchor} recorded earlier; events after {previous_seq} were removed"))
-    return audit.ChainReport(events=count, last_hash=_last(expected))
+    return audit_events.ChainReport(events=count, last_hash=_last(expected))
 
 
 def _last(expected: str) -> str | None:
-    return None if expected == audit.GENESIS else expected
+    return None if expected == audit_events.GENESIS else expected
 
 
-def _classify(row: Row, *, previous_seq: int, locate: Callable[[str], int | None]) -> audit.Breach:
+def _classify(row: Row, *, previous_seq: int, locate: Callable[[str], int | None]) -> audit_events.Breach:
     seq, prev = row[0], row[8]
     target = locate(prev)
     if target is not None and target > seq:
-        return audit.Breach(seq=seq, problem=audit.Problem.REORDERED,
+        return audit_events.Breach(seq=seq, problem=audit_events.Problem.REORDERED,
                             message=f"it links to event {target}, which now comes after it")
     if target is not None and target < previous_seq:
-        return audit.Breach(seq=target + 1, problem=audit.Problem.INSERTED,
+        return audit_events.Breach(seq=target + 1, problem=audit_events.Problem.INSERTED,
                             message=f"events {target + 1}..{previous_seq} are not in the chain: event {seq} "
                                     f"links to event {target}")
     if seq != previous_seq + 1 or row_hash(row) != row[9] or previous_seq == 0:
         first = previous_seq + 1
         span = f"event {first}" if seq - first <= 1 else f"events {first}..{seq - 1}"
-        return audit.Breach(seq=first, problem=audit.Problem.DELETED,
+        return audit_events.Breach(seq=first, problem=audit_events.Problem.DELETED,
                             message=f"{span} deleted: event {seq} links to an event the ledger no longer holds")
-    return audit.Breach(seq=previous_seq, problem=audit.Problem.EDITED,
+    return audit_events.Breach(seq=previous_seq, problem=audit_events.Problem.EDITED,
                         message=f"it was changed and its hash recomputed: event {seq} no longer links to it")

@@ -46,7 +46,7 @@ from typing import Any
 from dctenant.domain import changes
 from dctenant.domain.quantities import Quantity
 
-Manifest = Mapping[str, Any]
+Manifest = changes.Manifest
 Key = tuple[str, str | None, str]  # kind, namespace, name
 
 IGNORED = frozenset({"apiVersion", "kind", "status"})
@@ -291,7 +291,7 @@ def _compare(path: str, want: Any, have: Any, found: list[changes.FieldDiff]) ->
         if not want and not have:
             return  # the API server drops empty maps
         if not isinstance(have, Mapping):
-            found.append(changes.FieldDiff(path=path, before=have, after=_plain(want)))
+            found.append(changes.FieldDiff(path=path, before=have, after=_json_copy(want)))
             return
         for name, value in want.items():
             _compare(f"{path}.{name}", value, have.get(name, _ABSENT), found)
@@ -302,9 +302,9 @@ def _compare(path: str, want: Any, have: Any, found: list[changes.FieldDiff]) ->
             for i, (w, h) in enumerate(zip(want, have, strict=True)):
                 _compare(f"{path}[{i}]", w, h, found)
         else:
-            found.append(changes.FieldDiff(path=path, before=have, after=_plain(want)))
+            found.append(changes.FieldDiff(path=path, before=have, after=_json_copy(want)))
     elif not _same(want, have):
-        found.append(changes.FieldDiff(path=path, before=have, after=_plain(want)))
+        found.append(changes.FieldDiff(path=path, before=have, after=_json_copy(want)))
 
 
 def _same(want: Any, have: Any) -> bool:
@@ -321,12 +321,12 @@ def _same(want: Any, have: Any) -> bool:
         return False
 
 
-def _plain(value: Any) -> Any:
+def _json_copy(value: Any) -> Any:
     """A JSON-friendly copy (the renderer may hand over tuples or other mappings)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _json_copy(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_json_copy(v) for v in value]
     return value
 
 

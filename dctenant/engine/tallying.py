@@ -13,12 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from dctenant.domain import allocations, audit, periods, quotas, reports, resources, snapshots
-from dctenant.domain import reports as r
+from dctenant.domain import allocations, audit_events, periods, quotas, reports, resources, snapshots
 
 ZERO = Decimal(0)
 plain = resources.plain
-VIOLATION_KINDS = (audit.ENFORCEMENT_DECISION, audit.ACTION_TAKEN, audit.ACTION_UNDONE)
+VIOLATION_KINDS = (audit_events.ENFORCEMENT_DECISION, audit_events.ACTION_TAKEN, audit_events.ACTION_UNDONE)
 
 
 def _fraction(part: Decimal, whole: Decimal) -> str | None:
@@ -31,7 +30,7 @@ def names(model: quotas.Quotas) -> dict[str, dict[str, str]]:
 
 # -- allocation ------------------------------------------------------------------------------------
 
-def allocation(model: quotas.Quotas, result: allocations.Allocation) -> tuple[r.Section, ...]:
+def allocation(model: quotas.Quotas, result: allocations.Allocation) -> tuple[reports.Section, ...]:
     """Per tenant, pool and resource: demand, envelope, share of the pool; per pool: capacity to free."""
     tiers = {t.id: t.tier for t in model.tenants}
     allocatable = {p: {x.key: x.allocatable for x in pool.resources} for p, pool in result.pools.items()}
@@ -50,24 +49,28 @@ def allocation(model: quotas.Quotas, result: allocations.Allocation) -> tuple[r.
              for p, pool in result.pools.items() for x in pool.resources]
     total_cpu = sum((x.allocatable for pool in result.pools.values() for x in pool.resources
                      if x.key == resources.CPU), ZERO)
-    bars = tuple(r.Bar(label=tid, value=float(sum((s.envelope.get(resources.CPU, ZERO) for s in t.shares.values()),
+    bars = tuple(reports.Bar(label=tid, value=float(sum((s.envelope.get(resources.CPU,
+                                                                        ZERO) for s in t.shares.values()),
                                                   ZERO) / total_cpu) if total_cpu else 0.0)
                  for tid, t in result.tenants.items())
-    c = r.Column
+    c = reports.Column
     return (
-        r.Section(name="tenants", title="Envelopes per tenant, pool and resource", rows=tuple(rows), columns=(
-            c(key="tenant", title="Tenant", kind=r.NAME), c(key="pool", title="Pool"), c(key="tier", title="Tier"),
-            c(key="guaranteed", title="Guarantee", kind=r.FRACTION), c(key="state", title="State"),
-            c(key="resource", title="Resource"), c(key="demand", title="Demand", kind=r.AMOUNT),
-            c(key="envelope", title="Envelope", kind=r.AMOUNT),
-            c(key="capacityShare", title="Share of pool", kind=r.FRACTION),
+        reports.Section(name="tenants", title="Envelopes per tenant, pool and resource", rows=tuple(rows), columns=(
+            c(key="tenant", title="Tenant", kind=reports.NAME), c(key="pool", title="Pool"), c(key="tier",
+                                                                                               title="Tier"),
+            c(key="guaranteed", title="Guarantee", kind=reports.FRACTION), c(key="state", title="State"),
+            c(key="resource", title="Resource"), c(key="demand", title="Demand", kind=reports.AMOUNT),
+            c(key="envelope", title="Envelope", kind=reports.AMOUNT),
+            c(key="capacityShare", title="Share of pool", kind=reports.FRACTION),
             c(key="limitedBy", title="Bottleneck")),
-            chart=r.Chart(title="Share of the data centre's allocatable CPU", unit="fraction", bars=bars)),
-        r.Section(name="pools", title="Pools", rows=tuple(pools), columns=(
+            chart=reports.Chart(title="Share of the data centre's allocatable CPU", unit="fraction", bars=bars)),
+        reports.Section(name="pools", title="Pools", rows=tuple(pools), columns=(
             c(key="pool", title="Pool"), c(key="resource", title="Resource"),
-            c(key="capacity", title="Capacity", kind=r.AMOUNT), c(key="reserve", title="Reserve", kind=r.AMOUNT),
-            c(key="allocatable", title="Allocatable", kind=r.AMOUNT),
-            c(key="allocated", title="Allocated", kind=r.AMOUNT), c(key="free", title="Free", kind=r.AMOUNT))),
+            c(key="capacity", title="Capacity", kind=reports.AMOUNT), c(key="reserve", title="Reserve",
+                                                                        kind=reports.AMOUNT),
+            c(key="allocatable", title="Allocatable", kind=reports.AMOUNT),
+            c(key="allocated", title="Allocated", kind=reports.AMOUNT), c(key="free", title="Free",
+                                                                          kind=reports.AMOUNT))),
     )
 
 
@@ -106,7 +109,7 @@ def _collect(rollups: Iterable[snapshots.Rollup]) -> dict[tuple[str, str, str], 
     return found
 
 
-def usage(result: allocations.Allocation, rollups: Iterable[snapshots.Rollup]) -> tuple[r.Section, ...]:
+def usage(result: allocations.Allocation, rollups: Iterable[snapshots.Rollup]) -> tuple[reports.Section, ...]:
     """Per tenant, pool and resource: envelope, average/p95/max, utilisation, days over the envelope;
     per tenant and resource: the idle envelope (allocated but unused on average)."""
     found = _collect(x for x in rollups if not x.resource.startswith("traffic/"))
@@ -129,28 +132,29 @@ def usage(result: allocations.Allocation, rollups: Iterable[snapshots.Rollup]) -
         pair[0] += envelope
         pair[1] += average or ZERO
     idle_rows: list[dict[str, Any]] = []
-    bars: list[r.Bar] = []
+    bars: list[reports.Bar] = []
     for (t, k), (e, a) in sorted(idle.items(), key=lambda i: (i[0][0], resources.sort_key(i[0][1]))):
         idle_rows.append({"tenant": t, "resource": k, "envelope": plain(e), "average": plain(a),
                           "idle": plain(max(e - a, ZERO)), "idleShare": _fraction(max(e - a, ZERO), e)})
         if k == resources.CPU and e > 0:
-            bars.append(r.Bar(label=t, value=float(a / e)))
-    c = r.Column
+            bars.append(reports.Bar(label=t, value=float(a / e)))
+    c = reports.Column
     return (
-        r.Section(name="usage", title="Usage per tenant, pool and resource", rows=tuple(rows), columns=(
-            c(key="tenant", title="Tenant", kind=r.NAME), c(key="pool", title="Pool"),
-            c(key="resource", title="Resource"), c(key="envelope", title="Envelope", kind=r.AMOUNT),
-            c(key="average", title="Average", kind=r.AMOUNT), c(key="p95", title="p95", kind=r.AMOUNT),
-            c(key="maximum", title="Maximum", kind=r.AMOUNT),
-            c(key="utilisation", title="Utilisation", kind=r.FRACTION),
-            c(key="daysOver", title="Days over", kind=r.INTEGER)),
-            chart=r.Chart(title="CPU utilisation (average / envelope)", unit="fraction", bars=tuple(bars))),
-        r.Section(name="idle", title="Idle envelope per tenant (allocated but unused on average)",
+        reports.Section(name="usage", title="Usage per tenant, pool and resource", rows=tuple(rows), columns=(
+            c(key="tenant", title="Tenant", kind=reports.NAME), c(key="pool", title="Pool"),
+            c(key="resource", title="Resource"), c(key="envelope", title="Envelope", kind=reports.AMOUNT),
+            c(key="average", title="Average", kind=reports.AMOUNT), c(key="p95", title="p95", kind=reports.AMOUNT),
+            c(key="maximum", title="Maximum", kind=reports.AMOUNT),
+            c(key="utilisation", title="Utilisation", kind=reports.FRACTION),
+            c(key="daysOver", title="Days over", kind=reports.INTEGER)),
+            chart=reports.Chart(title="CPU utilisation (average / envelope)", unit="fraction", bars=tuple(bars))),
+        reports.Section(name="idle", title="Idle envelope per tenant (allocated but unused on average)",
                   rows=tuple(idle_rows), columns=(
-                      c(key="tenant", title="Tenant", kind=r.NAME), c(key="resource", title="Resource"),
-                      c(key="envelope", title="Envelope", kind=r.AMOUNT),
-                      c(key="average", title="Average", kind=r.AMOUNT), c(key="idle", title="Idle", kind=r.AMOUNT),
-                      c(key="idleShare", title="Idle share", kind=r.FRACTION))),
+                      c(key="tenant", title="Tenant", kind=reports.NAME), c(key="resource", title="Resource"),
+                      c(key="envelope", title="Envelope", kind=reports.AMOUNT),
+                      c(key="average", title="Average", kind=reports.AMOUNT), c(key="idle", title="Idle",
+                                                                                kind=reports.AMOUNT),
+                      c(key="idleShare", title="Idle share", kind=reports.FRACTION))),
     )
 
 
@@ -160,7 +164,7 @@ def _opt(value: Decimal | None) -> str | None:
 
 # -- traffic ---------------------------------------------------------------------------------------
 
-def traffic(rollups: Iterable[snapshots.Rollup]) -> tuple[r.Section, ...]:
+def traffic(rollups: Iterable[snapshots.Rollup]) -> tuple[reports.Section, ...]:
     """Per tenant: egress and ingress bytes in the period and the tenant's share of each total."""
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for x in rollups:
@@ -171,14 +175,15 @@ def traffic(rollups: Iterable[snapshots.Rollup]) -> tuple[r.Section, ...]:
     rows = tuple({"tenant": t, "egressBytes": plain(e), "ingressBytes": plain(i),
                   "egressShare": _fraction(e, egress), "ingressShare": _fraction(i, ingress)}
                  for t, (e, i) in sorted(totals.items()))
-    bars = tuple(r.Bar(label=t, value=float(e / egress) if egress else 0.0) for t, (e, _) in sorted(totals.items()))
-    c = r.Column
-    return (r.Section(name="traffic", title="Traffic per tenant", rows=rows, columns=(
-        c(key="tenant", title="Tenant", kind=r.NAME), c(key="egressBytes", title="Egress", kind=r.BYTES),
-        c(key="ingressBytes", title="Ingress", kind=r.BYTES),
-        c(key="egressShare", title="Egress share", kind=r.FRACTION),
-        c(key="ingressShare", title="Ingress share", kind=r.FRACTION)),
-        chart=r.Chart(title="Share of egress traffic", unit="fraction", bars=bars)),)
+    bars = tuple(reports.Bar(label=t, value=float(e / egress) if egress else 0.0) for t, (e,
+                                                                                          _) in sorted(totals.items()))
+    c = reports.Column
+    return (reports.Section(name="traffic", title="Traffic per tenant", rows=rows, columns=(
+        c(key="tenant", title="Tenant", kind=reports.NAME), c(key="egressBytes", title="Egress", kind=reports.BYTES),
+        c(key="ingressBytes", title="Ingress", kind=reports.BYTES),
+        c(key="egressShare", title="Egress share", kind=reports.FRACTION),
+        c(key="ingressShare", title="Ingress share", kind=reports.FRACTION)),
+        chart=reports.Chart(title="Share of egress traffic", unit="fraction", bars=bars)),)
 
 
 # -- violations ------------------------------------------------------------------------------------
@@ -192,17 +197,17 @@ def _detail(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _action_key(event: audit.LedgerEvent) -> tuple[str, str, str, str]:
+def _action_key(event: audit_events.LedgerEvent) -> tuple[str, str, str, str]:
     action = _detail(event.after).removeprefix("undo-")
     return (event.subject.get("tenant", ""), event.subject.get("pool", ""), event.subject.get("resource", ""), action)
 
 
-def violations(events: Sequence[audit.LedgerEvent], *, period: periods.Period,
-               now: dt.datetime) -> tuple[r.Section, ...]:
+def violations(events: Sequence[audit_events.LedgerEvent], *, period: periods.Period,
+               now: dt.datetime) -> tuple[reports.Section, ...]:
     """Every decision and action in the period, in order; an action lasts until it is undone."""
     undone: dict[tuple[str, str, str, str], list[dt.datetime]] = defaultdict(list)
     for e in events:
-        if e.kind == audit.ACTION_UNDONE:
+        if e.kind == audit_events.ACTION_UNDONE:
             undone[_action_key(e)].append(e.at)
     end = min(now, period.end)
     rows: list[dict[str, Any]] = []
@@ -210,39 +215,41 @@ def violations(events: Sequence[audit.LedgerEvent], *, period: periods.Period,
         if e.kind not in VIOLATION_KINDS or not period.start <= e.at < period.end:
             continue
         duration: int | None = None
-        if e.kind == audit.ACTION_TAKEN:
+        if e.kind == audit_events.ACTION_TAKEN:
             later = [t for t in undone.get(_action_key(e), []) if t >= e.at]
             duration = int(((min(later) if later else end) - e.at).total_seconds())
-        rows.append({"seq": e.seq, "at": audit.stamp(e.at), "tenant": e.subject.get("tenant", ""),
+        rows.append({"seq": e.seq, "at": audit_events.stamp(e.at), "tenant": e.subject.get("tenant", ""),
                      "pool": e.subject.get("pool", ""), "resource": e.subject.get("resource", ""),
                      "kind": e.kind, "detail": _detail(e.after), "reason": e.reason, "durationSeconds": duration,
-                     "ongoing": e.kind == audit.ACTION_TAKEN and not any(
+                     "ongoing": e.kind == audit_events.ACTION_TAKEN and not any(
                          t >= e.at for t in undone.get(_action_key(e), [])), "actor": e.actor})
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
-        if row["kind"] == audit.ACTION_TAKEN:
+        if row["kind"] == audit_events.ACTION_TAKEN:
             counts[row["tenant"]] += 1
-    c = r.Column
-    return (r.Section(name="violations", title="Breaches, decisions and actions", rows=tuple(rows), columns=(
-        c(key="seq", title="Event", kind=r.INTEGER), c(key="at", title="Time", kind=r.TIME),
-        c(key="tenant", title="Tenant", kind=r.NAME), c(key="pool", title="Pool"),
+    c = reports.Column
+    return (reports.Section(name="violations", title="Breaches, decisions and actions", rows=tuple(rows), columns=(
+        c(key="seq", title="Event", kind=reports.INTEGER), c(key="at", title="Time", kind=reports.TIME),
+        c(key="tenant", title="Tenant", kind=reports.NAME), c(key="pool", title="Pool"),
         c(key="resource", title="Resource"), c(key="kind", title="Kind"), c(key="detail", title="Decision / action"),
-        c(key="reason", title="Reason"), c(key="durationSeconds", title="Duration", kind=r.DURATION),
+        c(key="reason", title="Reason"), c(key="durationSeconds", title="Duration", kind=reports.DURATION),
         c(key="ongoing", title="Ongoing"), c(key="actor", title="Actor")),
-        chart=r.Chart(title="Actions taken per tenant", unit="count",
-                      bars=tuple(r.Bar(label=t, value=float(n)) for t, n in sorted(counts.items())))),)
+        chart=reports.Chart(title="Actions taken per tenant", unit="count",
+                      bars=tuple(reports.Bar(label=t, value=float(n)) for t, n in sorted(counts.items())))),)
 
 
 # -- licences --------------------------------------------------------------------------------------
 
-def licences(model: quotas.Quotas, *, at: dt.date, events: Sequence[audit.LedgerEvent]) -> tuple[r.Section, ...]:
+def licences(model: quotas.Quotas, *, at: dt.date,
+             events: Sequence[audit_events.LedgerEvent]) -> tuple[reports.Section, ...]:
     """Per tenant: licence status and state on ``at``, expiry, days left, grace, licence actions taken."""
     taken: dict[str, list[str]] = defaultdict(list)
     for e in events:
         tenant = e.subject.get("tenant", "")
-        if e.kind == audit.LICENCE_CHANGED:
+        if e.kind == audit_events.LICENCE_CHANGED:
             taken[tenant].append("licence-changed")
-        elif e.kind in (audit.ACTION_TAKEN, audit.ACTION_UNDONE) and e.subject.get("resource") == "licence":
+        elif e.kind in (audit_events.ACTION_TAKEN,
+                        audit_events.ACTION_UNDONE) and e.subject.get("resource") == "licence":
             taken[tenant].append(_detail(e.after) or e.kind)
     rules = model.policy.licences
     rows = tuple({"tenant": t.id, "number": t.licence.number, "status": t.licence.status.value,
@@ -251,16 +258,18 @@ def licences(model: quotas.Quotas, *, at: dt.date, events: Sequence[audit.Ledger
                   "graceUntil": (t.licence.expires + dt.timedelta(days=rules.grace_days)).isoformat(),
                   "actions": ", ".join(taken.get(t.id, []))}
                  for t in sorted(model.tenants, key=lambda t: t.id))
-    c = r.Column
-    return (r.Section(name="licences", title=f"Licences on {at.isoformat()}", rows=rows, columns=(
-        c(key="tenant", title="Tenant", kind=r.NAME), c(key="number", title="Licence"),
-        c(key="status", title="Status"), c(key="state", title="State"), c(key="issued", title="Issued", kind=r.DATE),
-        c(key="expires", title="Expires", kind=r.DATE), c(key="daysLeft", title="Days left", kind=r.INTEGER),
-        c(key="graceUntil", title="Grace until", kind=r.DATE), c(key="actions", title="Actions taken"))),)
+    c = reports.Column
+    return (reports.Section(name="licences", title=f"Licences on {at.isoformat()}", rows=rows, columns=(
+        c(key="tenant", title="Tenant", kind=reports.NAME), c(key="number", title="Licence"),
+        c(key="status", title="Status"), c(key="state", title="State"), c(key="issued", title="Issued",
+                                                                          kind=reports.DATE),
+        c(key="expires", title="Expires", kind=reports.DATE), c(key="daysLeft", title="Days left",
+                                                                kind=reports.INTEGER),
+        c(key="graceUntil", title="Grace until", kind=reports.DATE), c(key="actions", title="Actions taken"))),)
 
 
-def report(*, kind: str, period: periods.Period, now: dt.datetime, sections: tuple[r.Section, ...],
-           sources: Sequence[r.Source], last: audit.LedgerEvent | None, model: quotas.Quotas | None,
+def report(*, kind: str, period: periods.Period, now: dt.datetime, sections: tuple[reports.Section, ...],
+           sources: Sequence[reports.Source], last: audit_events.LedgerEvent | None, model: quotas.Quotas | None,
            warnings: Sequence[str] = ()) -> reports.Report:
     titles = {"allocation": "Allocation report", "usage": "Usage report", "traffic": "Traffic report",
               "violations": "Violations report", "licences": "Licences report"}

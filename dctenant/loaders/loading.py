@@ -12,8 +12,7 @@ import pathlib
 
 from dctenant.domain import quotas, tenants
 from dctenant.errors import Problem, UserError, ValidationError
-from dctenant.loaders import datacentres, documents, policies
-from dctenant.loaders import tenants as tenant_loader
+from dctenant.loaders import datacentres, documents, policy_files, tenant_files
 from dctenant.loaders.fields import Reader
 
 DEFAULT_PATH = "quotas"
@@ -65,7 +64,7 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
         datacentre = datacentres.load(reader, incomplete=incomplete)
         problems.extend(reader.problems)
     if (reader := reader_for(root / "policy.yaml")) is not None:
-        policy = policies.load(reader)
+        policy = policy_files.load(reader)
         problems.extend(reader.problems)
     loaded: list[tenants.Tenant] = []
     files: dict[str, str] = {}
@@ -76,7 +75,7 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
     for name in names:
         if (reader := reader_for(name)) is None:
             continue
-        tenant = tenant_loader.load(reader, stem=name.stem, datacentre=datacentre, policy=policy,
+        tenant = tenant_files.load(reader, stem=name.stem, datacentre=datacentre, policy=policy,
                                     incomplete=incomplete)
         problems.extend(reader.problems)
         if tenant is None:
@@ -90,9 +89,8 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
         places[tenant.id] = _namespace_places(reader.document)
         loaded.append(tenant)
     problems.extend(_duplicate_namespaces(loaded, files, places))
-    if problems:
+    if problems or datacentre is None or policy is None:
         raise ValidationError(tuple(problems))
-    assert datacentre is not None and policy is not None
     return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded),
                          sources=dict(sorted(sources.items())))
 

@@ -51,9 +51,8 @@ def load(
     demand, shaky = _demand(reader, spec.get("demand", {}), datacentre, classes, incomplete)
     namespaces = _namespaces(reader, spec.get("namespaces", []), tenant_id or stem, demand, datacentre, classes,
                              shaky, incomplete)
-    if None in (tenant_id, tier, licence, owners):
+    if tenant_id is None or tier is None or licence is None or owners is None:
         return None
-    assert tenant_id is not None and tier is not None and licence is not None and owners is not None
     return tenants.Tenant(id=tenant_id, display_name=display, tier=tier, licence=licence, owners=owners,
                           demand=demand, namespaces=namespaces)
 

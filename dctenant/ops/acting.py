@@ -33,8 +33,7 @@ from typing import Any
 
 from dctenant.clients import kube
 from dctenant.domain import changes, quantities, resources, usage
-from dctenant.render import admission
-from dctenant.render import kubernetes as manifests
+from dctenant.render import admission, kubernetes
 
 REASON = "DctenantEnforcement"
 MIN_BANDWIDTH = Decimal(1000)  # the kubelet's minimum, as in the admission policy
@@ -126,13 +125,13 @@ def _throttle(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str
         return "already throttled"
     if resource in ANNOTATIONS:
         return _throttle_bandwidth(cluster, decision, namespace=namespace, saved=saved, since=since)
-    quota = cluster.get(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace) or {}
+    quota = cluster.get(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace) or {}
     hard = (quota.get("spec") or {}).get("hard") or {}
     used = (quota.get("status") or {}).get("used") or {}
     keys = quota_keys(resource)
     kept[resource] = {"quota": {k: hard.get(k) for k in keys}}
     new = {k: used.get(k, "0") for k in keys}
-    cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace, patch={
+    cluster.patch(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace, patch={
         "metadata": _marks(saved, "ResourceQuota", live=quota, since=since), "spec": {"hard": new}})
     return "quota hard set to used: " + ", ".join(f"{k}={v}" for k, v in new.items())
 
@@ -145,7 +144,7 @@ def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, name
     factor = Decimal(1)
     if decision.usage and decision.envelope is not None and decision.usage > 0:
         factor = min(Decimal(1), decision.envelope / decision.usage)
-    config = cluster.get(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace) or {}
+    config = cluster.get(kube.KINDS["ConfigMap"], name=kubernetes.BANDWIDTH, namespace=namespace) or {}
     current = (config.get("data") or {}).get(param)
     top = quantities.Quantity.parse(current) if current else MIN_BANDWIDTH
     # Down to a whole Mbit/s, so the parameter and annotations stay readable (150347M, not 150347628086).
@@ -153,7 +152,7 @@ def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, name
     text = quantities.Quantity.format(lowered)
     record: dict[str, Any] = {"config": {param: current}, "templates": {}}
     kept[resource] = record
-    cluster.patch(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace, patch={
+    cluster.patch(kube.KINDS["ConfigMap"], name=kubernetes.BANDWIDTH, namespace=namespace, patch={
         "metadata": _marks(saved, "ConfigMap", live=config, since=since), "data": {param: text}})
     annotated = 0
     for what in kube.WORKLOADS:
@@ -178,10 +177,10 @@ def _unthrottle(cluster: kube.Cluster, resource: str, *, namespace: str, saved: 
     if record is None:
         return "nothing to restore"
     if "quota" in record:
-        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
+        cluster.patch(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace,
                       patch={"metadata": _marks(saved, "ResourceQuota"), "spec": {"hard": record["quota"]}})
         return "quota hard restored"
-    cluster.patch(kube.KINDS["ConfigMap"], name=manifests.BANDWIDTH, namespace=namespace,
+    cluster.patch(kube.KINDS["ConfigMap"], name=kubernetes.BANDWIDTH, namespace=namespace,
                   patch={"metadata": _marks(saved, "ConfigMap"), "data": record["config"]})
     for ref, old in record["templates"].items():
         kind_name, name = ref.split("/", 1)
@@ -227,10 +226,10 @@ def _restore_replicas(cluster: kube.Cluster, *, namespace: str, saved: Replaced,
 
 
 def _suspend(cluster: kube.Cluster, *, namespace: str, saved: Replaced, since: str) -> str:
-    quota = cluster.get(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace) or {}
+    quota = cluster.get(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace) or {}
     saved.setdefault("pods", ((quota.get("spec") or {}).get("hard") or {}).get("pods"))
     if quota:
-        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace, patch={
+        cluster.patch(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace, patch={
             "metadata": _marks(saved, "ResourceQuota", live=quota, since=since), "spec": {"hard": {"pods": "0"}}})
     return "quota pods: 0; " + _replicas(cluster, namespace=namespace, saved=saved, halve=False)
 
@@ -240,7 +239,7 @@ def _unsuspend(cluster: kube.Cluster, *, namespace: str, saved: Replaced, held: 
         return "another track keeps the tenant suspended"
     if "pods" in saved:
         pods = saved.pop("pods")
-        cluster.patch(kube.KINDS["ResourceQuota"], name=manifests.QUOTA, namespace=namespace,
+        cluster.patch(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace,
                       patch={"metadata": _marks(saved, "ResourceQuota"), "spec": {"hard": {"pods": pods}}})
     return "quota pods restored; " + _restore_replicas(cluster, namespace=namespace, saved=saved,
                                                       halve="scale-down" in held)

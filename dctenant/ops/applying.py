@@ -1,14 +1,14 @@
 """``dctenant diff`` and ``dctenant apply``: bring each pool's cluster to the rendered namespaces.
 
 Per pool: connect to its kubeconfig context, list each managed kind once, plan (pure, in
-``engine.planning``), and for apply execute the plan under the cluster's ``dctenant-apply`` Lease.
+``engine.diffing``), and for apply execute the plan under the cluster's ``dctenant-apply`` Lease.
 The plan is computed after the lease is taken, so two applies never act on the same stale view.
 Executing a plan is the same code for every plan: a dry run simply does not execute it.
 
 A failure part-way stops that pool (and the pools after it) and is recorded in the result with
 what was and was not done; every step is idempotent, so running apply again finishes the job.
 
-Objects the enforcer marked are held (``engine.planning``): their enforced fields are not written
+Objects the enforcer marked are held (``engine.diffing``): their enforced fields are not written
 back unless staff pass ``release_enforcement``, which overwrites them and removes the marks; every
 release is recorded in the ledger as ``enforcement-released``.
 """
@@ -23,16 +23,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dctenant.clients import kube
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import allocations, audit, changes, quotas
-from dctenant.engine import planning as planner
-from dctenant.errors import BackendError, UserError, suggestion
-from dctenant.loaders import quotas as quota_loader
+from dctenant.clients import kube, ledger_db
+from dctenant.domain import allocations, audit_events, changes, quotas
+from dctenant.engine import diffing
+from dctenant.errors import BackendError, UserError, missing, suggestion
+from dctenant.loaders import loading
 from dctenant.ops import planning
 
 LEASE_NAME = "dctenant-apply"
-Manifest = Mapping[str, Any]
+Manifest = changes.Manifest
 Renderer = Callable[[quotas.Quotas, allocations.Allocation, str], Sequence[Manifest]]
 
 
@@ -122,7 +121,7 @@ class ApplyResult:
 
 def targets(path: str, *, at: dt.date, pools: Sequence[str] = (), render: Renderer | None = None) -> tuple[Target, ...]:
     """Load, allocate and render every pool (or the named ones) with its kubeconfig context."""
-    model = quota_loader.load(path)
+    model = loading.load(path)
     allocation = planning.allocate(model, at=at)
     names = model.datacentre.pool_names
     for name in pools:
@@ -159,16 +158,16 @@ def observe(cluster: kube.Cluster, target: Target, *, prune_namespaces: bool = F
     observed = [obj for what in kube.MANAGED for obj in cluster.list_managed(what)]
     occupancy: dict[str, changes.Occupancy] = {}
     if prune_namespaces:
-        for namespace in planner.stale_namespaces(target.desired, observed):
+        for namespace in diffing.stale_namespaces(target.desired, observed):
             occupancy[namespace] = cluster.occupancy(namespace)
-    return planner.plan(target.desired, observed, pool=target.pool, context=target.context,
+    return diffing.plan(target.desired, observed, pool=target.pool, context=target.context,
                         prune_namespaces=prune_namespaces, occupancy=occupancy,
                         release_enforcement=release_enforcement)
 
 
 def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_conflicts: bool = False,
           prune_namespaces: bool = False, progress: Progress | None = None, holder: str | None = None,
-          ledger: ledgers.Ledger | None = None, actor: str = "", release_enforcement: bool = False) -> ApplyResult:
+          ledger: ledger_db.Ledger | None = None, actor: str = "", release_enforcement: bool = False) -> ApplyResult:
     """Apply every target pool in turn under its cluster's lease; stop at the first pool that fails.
 
     A pool that cannot even be planned (unreachable, lease held by another apply) raises when it is
@@ -188,7 +187,7 @@ def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_con
             return ApplyResult(outcomes=tuple(outcomes), error=f"pool {target.pool}: {exc}", skipped=rest)
         outcomes.append(outcome)
         if ledger is not None:
-            record(ledger, outcome, actor=actor or ledgers.os_actor())
+            record(ledger, outcome, actor=actor or ledger_db.os_actor())
         if outcome.error:
             return ApplyResult(outcomes=tuple(outcomes), skipped=rest)
     return ApplyResult(outcomes=tuple(outcomes))
@@ -225,7 +224,8 @@ def execute(cluster: kube.Cluster, plan: changes.Plan, *, force_conflicts: bool 
             if change.op is changes.ChangeOp.PRUNE:
                 cluster.delete(kind_name=change.kind, name=change.name, namespace=change.namespace)
             else:
-                assert change.manifest is not None  # create and update always carry the manifest
+                if change.manifest is None:  # create and update always carry the manifest
+                    raise missing(f"the manifest of {change.kind} {change.name}")
                 cluster.apply(change.manifest, force_conflicts=force_conflicts or change.force)
                 if change.hold is not None and change.hold.released:
                     cluster.unmark(kind_name=change.kind, name=change.name, namespace=change.namespace)
@@ -237,13 +237,13 @@ def execute(cluster: kube.Cluster, plan: changes.Plan, *, force_conflicts: bool 
     return Outcome(plan=plan, done=tuple(done))
 
 
-_EVENT_KINDS = {("Namespace", changes.ChangeOp.CREATE): audit.NAMESPACE_CREATED,
-                ("Namespace", changes.ChangeOp.PRUNE): audit.NAMESPACE_DELETED,
-                ("ResourceQuota", changes.ChangeOp.CREATE): audit.QUOTA_CHANGED,
-                ("ResourceQuota", changes.ChangeOp.UPDATE): audit.QUOTA_CHANGED}
+_EVENT_KINDS = {("Namespace", changes.ChangeOp.CREATE): audit_events.NAMESPACE_CREATED,
+                ("Namespace", changes.ChangeOp.PRUNE): audit_events.NAMESPACE_DELETED,
+                ("ResourceQuota", changes.ChangeOp.CREATE): audit_events.QUOTA_CHANGED,
+                ("ResourceQuota", changes.ChangeOp.UPDATE): audit_events.QUOTA_CHANGED}
 
 
-def record(ledger: ledgers.Ledger, outcome: Outcome, *, actor: str) -> None:
+def record(ledger: ledger_db.Ledger, outcome: Outcome, *, actor: str) -> None:
     """Record one pool's applied changes in the ledger: namespaces and quotas one by one, then a summary."""
     plan = outcome.plan
     drafts = []
@@ -256,22 +256,22 @@ def record(ledger: ledgers.Ledger, outcome: Outcome, *, actor: str) -> None:
         if tenant:
             subject["tenant"] = str(tenant)
         if change.hold is not None and change.hold.released:
-            drafts.append(ledgers.Draft(
-                kind=audit.ENFORCEMENT_RELEASED, actor=actor, subject=subject,
+            drafts.append(ledger_db.Draft(
+                kind=audit_events.ENFORCEMENT_RELEASED, actor=actor, subject=subject,
                 before={"action": change.hold.action, "since": change.hold.since or None,
                         **{f.path: f.before for f in change.hold.fields}},
                 after={f.path: f.after for f in change.hold.fields} or None,
                 reason=f"dctenant apply --release-enforcement: {change.ref} {change.hold.reason}"))
         if kind is None:
             continue
-        drafts.append(ledgers.Draft(kind=kind, actor=actor, subject=subject,
+        drafts.append(ledger_db.Draft(kind=kind, actor=actor, subject=subject,
                                     before={f.path: f.before for f in change.fields} or None,
                                     after={f.path: f.after for f in change.fields} or (
                                         (change.manifest or {}).get("spec") if change.op is changes.ChangeOp.CREATE
                                         else None),
                                     reason=f"dctenant apply: {change.op.value} {change.ref}"))
     if outcome.done or outcome.error:
-        drafts.append(ledgers.Draft(kind=audit.ALLOCATION_APPLIED, actor=actor, subject={"pool": plan.pool},
+        drafts.append(ledger_db.Draft(kind=audit_events.ALLOCATION_APPLIED, actor=actor, subject={"pool": plan.pool},
                                     after={"applied": len(outcome.done), "planned": len(plan.writes),
                                            "held": len(plan.held), "released": len(plan.released),
                                            "error": outcome.error or None},
@@ -290,6 +290,6 @@ def _holder() -> str:
 
 
 def _render(model: quotas.Quotas, allocation: allocations.Allocation, pool: str) -> Sequence[Manifest]:
-    from dctenant.render import kubernetes as manifests
+    from dctenant.render import kubernetes
 
-    return manifests.render_pool(model, allocation, pool=pool)
+    return kubernetes.render_pool(model, allocation, pool=pool)

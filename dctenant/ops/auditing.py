@@ -14,9 +14,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from dctenant.clients import files
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit
+from dctenant.clients import files, ledger_db
+from dctenant.domain import audit_events
 from dctenant.engine import chaining
 from dctenant.errors import UserError
 
@@ -35,7 +34,8 @@ def anchor_of(report_file: str) -> str | None:
     return None if value is None else str(value)
 
 
-def verify(ledger: ledgers.Ledger, *, anchor: str | None = None, report_file: str | None = None) -> audit.ChainReport:
+def verify(ledger: ledger_db.Ledger, *, anchor: str | None = None,
+           report_file: str | None = None) -> audit_events.ChainReport:
     if report_file is not None:
         anchor = anchor_of(report_file)
     return ledger.verify(anchor=anchor)
@@ -43,7 +43,7 @@ def verify(ledger: ledgers.Ledger, *, anchor: str | None = None, report_file: st
 
 @dataclass(frozen=True, kw_only=True)
 class Log:
-    events: tuple[audit.LedgerEvent, ...]
+    events: tuple[audit_events.LedgerEvent, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": [e.as_dict() for e in self.events]}
@@ -56,11 +56,12 @@ class Log:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["seq", "at", "kind", "actor", "tenant", "subject", "before", "after", "reason", "hash"])
         for e in self.events:
-            writer.writerow([e.seq, audit.stamp(e.at), e.kind, e.actor, e.tenant or "", chaining.canonical(e.subject),
+            writer.writerow([e.seq, audit_events.stamp(e.at), e.kind, e.actor, e.tenant or "",
+                             chaining.canonical(e.subject),
                              chaining.canonical(e.before), chaining.canonical(e.after), e.reason, e.hash])
         return out.getvalue()
 
 
-def log(ledger: ledgers.Ledger, *, tenant: str | None = None, kinds: Collection[str] = (),
+def log(ledger: ledger_db.Ledger, *, tenant: str | None = None, kinds: Collection[str] = (),
         since: dt.datetime | None = None, until: dt.datetime | None = None) -> Log:
     return Log(events=tuple(ledger.events(tenant=tenant, kinds=kinds or None, since=since, until=until)))

@@ -17,10 +17,9 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
-from dctenant.clients import files
-from dctenant.clients import prometheus as promql
+from dctenant.clients import files, prometheus
 from dctenant.domain import changes, quotas
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.render import grafana
 
 SIDECAR_LABEL = "grafana_dashboard"
@@ -56,7 +55,7 @@ class DashboardsResult:
 
 def texts(model: quotas.Quotas) -> dict[str, str]:
     """Each dashboard's file text by file name, exactly as ``generate`` writes it."""
-    s = promql.Settings(url="")
+    s = prometheus.Settings(url="")
     series = f'{s.metrics["quota"]}{{{s.kube_state_metrics},resourcequota="{s.quota_name}"}}'
     return {name: grafana.encode(board)
             for name, board in sorted(grafana.dashboards(model, quota_series=series).items())}
@@ -81,7 +80,7 @@ def generate(path: str, *, out: str) -> DashboardsResult:
     """Load ``path`` and write one JSON file per dashboard into ``out`` (created if missing)."""
     import json
 
-    model = quota_loader.load(path)
+    model = loading.load(path)
     root = pathlib.Path(out)
     files.ensure_directory(root)
     written: list[DashboardFile] = []

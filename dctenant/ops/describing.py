@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import quotas, resources, tenants
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,9 +118,9 @@ def summarise(model: quotas.Quotas, *, at: dt.date) -> Summary:
 
 def show(path: str, *, at: dt.date) -> Summary:
     """Load and summarise the data centre under ``path``."""
-    return summarise(quota_loader.load(path), at=at)
+    return summarise(loading.load(path), at=at)
 
 
 def validate(path: str) -> quotas.Quotas:
     """Load ``path``; raises ``ValidationError`` with every problem when it is not valid."""
-    return quota_loader.load(path)
+    return loading.load(path)

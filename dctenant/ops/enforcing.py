@@ -1,7 +1,7 @@
 """``dctenant enforce``: measure in Prometheus, decide (pure engine), and — with ``--act`` — act and record.
 
 One cycle: load ``quotas/`` and allocate it (the envelopes), ask Prometheus the fixed set of
-queries, let ``engine.enforcing`` decide from the measurements and the remembered state, and then
+queries, let ``judging.enforcing`` decide from the measurements and the remembered state, and then
 
 * in a dry run (the default): nothing else — no cluster is contacted, no state or ledger written;
 * with ``act``: carry out each decision's action on the tenant's namespaces in its pool's cluster
@@ -9,7 +9,7 @@ queries, let ``engine.enforcing`` decide from the measurements and the remembere
   record every decision that is not "ok" and every action in the audit ledger, in one transaction.
 
 An action that fails leaves that track as it was, so the next cycle tries again. The ledger is
-``dctenant.clients.ledger`` when present; until it lands, an append-only JSON Lines file.
+``dctenant.clients.ledger_db`` when present; until it lands, an append-only JSON Lines file.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dctenant.clients import enforcement_state, kube, ledger, prometheus
+from dctenant.clients import enforcement_state, kube, ledger_db, prometheus
 from dctenant.domain import quotas, usage
-from dctenant.engine import enforcing as engine
+from dctenant.engine import judging
 from dctenant.errors import BackendError, UserError, suggestion
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import acting, planning
 
 ACTOR = "dctenant-enforcer"
@@ -103,14 +103,14 @@ class Enforcer:
 
     def cycle(self, *, now: dt.datetime, at: dt.date) -> Cycle:
         """Measure, decide and (with ``act``) act, as of ``now`` (usage) and ``at`` (licences)."""
-        model = quota_loader.load(self.path)
+        model = loading.load(self.path)
         self._check_pools(model)
         allocation = planning.allocate(model, at=at)
         namespaces = {g.namespace: g.pool for g in allocation.namespaces if not self.pools or g.pool in self.pools}
         client = prometheus.Prometheus(self.settings, ask=self.asker)
         measured = client.measure(namespaces, at=now)
         saved = self._state()
-        verdict = engine.decide(model, allocation=allocation, measured=measured, memory=saved.memory, now=now,
+        verdict = judging.decide(model, allocation=allocation, measured=measured, memory=saved.memory, now=now,
                                 pools=self.pools)
         seconds = sum(t.seconds for t in client.timings)
         if not self.act:
@@ -173,7 +173,7 @@ class Enforcer:
         finally:
             for cluster in clusters.values():
                 cluster.close()
-        notices = [d for d in todo if d.action == engine.NOTIFY]
+        notices = [d for d in todo if d.action == judging.NOTIFY]
         if self.webhook and notices:
             try:
                 prometheus.post_alerts(self.webhook, [_alert(d, now) for d in notices],
@@ -184,24 +184,24 @@ class Enforcer:
         return tuple(done), usage.Memory(tracks=tracks), replaced
 
     def _record(self, cycle: Cycle, before: usage.Memory) -> None:
-        drafts: list[ledger.Draft] = []
+        drafts: list[ledger_db.Draft] = []
         for d in cycle.decisions:
             if d.state is usage.State.OK and not d.action:
                 continue
-            drafts.append(ledger.Draft(
+            drafts.append(ledger_db.Draft(
                 kind="enforcement-decision", actor=ACTOR, subject={"tenant": d.tenant, "pool": d.pool,
                                                                    "resource": d.resource},
                 before=before.track((d.tenant, d.pool, d.resource)).as_dict(), after=d.as_dict(),
                 reason=d.reason, at=cycle.at))
         for a in cycle.actions:
-            drafts.append(ledger.Draft(
+            drafts.append(ledger_db.Draft(
                 kind="action-undone" if a.action.startswith(usage.UNDO) else "action-taken", actor=ACTOR,
                 subject={"tenant": a.tenant, "pool": a.pool, "resource": a.resource, "namespace": a.namespace,
                          "action": a.action},
                 after=a.as_dict(), reason=a.error or a.done, at=cycle.at))
         if not drafts:
             return
-        journal = ledger.open_ledger(self.ledger)
+        journal = ledger_db.open_ledger(self.ledger)
         try:
             journal.append_many(drafts)
         finally:

@@ -3,7 +3,7 @@
 ``quotas/`` stays the single source of truth, so an approved increase is written into
 ``quotas/tenants/<id>.yaml`` rather than kept as a database override that ``dctenant plan`` and
 ``apply`` would not see. The new file is first validated with the whole data centre by the same
-loader (``loaders.quotas.load`` on a copy of the directory with the new file in place): a demand
+loader (``loaders.loading.load`` on a copy of the directory with the new file in place): a demand
 the loader would refuse is refused here, with the loader's problems. Only then is the tenant file
 replaced, atomically. Only the ``spec.demand`` block is rewritten; comments elsewhere are kept
 (comments inside that block are not). Staff commit the change like any other edit.
@@ -22,15 +22,14 @@ import yaml
 from dctenant.clients import files
 from dctenant.domain import resources
 from dctenant.errors import ValidationError
-from dctenant.loaders import documents
-from dctenant.loaders import quotas as quota_loader
-from dctenant.ops.selfservice import RefusedError
+from dctenant.loaders import documents, loading
+from dctenant.ops.selfservice_decisions import RefusedError
 
 
 def apply(path: str, *, tenant: str, pool: str, demand: Mapping[str, Decimal]) -> tuple[dict[str, str], dict[str, str]]:
     """Raise ``tenant``'s demand in ``pool`` to ``demand`` (named resources only); returns (before, after)."""
     root = pathlib.Path(path)
-    model = quota_loader.load(root)
+    model = loading.load(root)
     current = dict(model.tenant(tenant).demand.get(pool, {}))
     merged = {**current, **demand}
     everything = {p: dict(d) for p, d in model.tenant(tenant).demand.items()}
@@ -45,7 +44,7 @@ def apply(path: str, *, tenant: str, pool: str, demand: Mapping[str, Decimal]) -
         files.copy_tree(root, copy)
         files.write_atomically(copy / "tenants" / file.name, text)
         try:
-            quota_loader.load(copy)
+            loading.load(copy)
         except ValidationError as exc:
             problems = [p.__class__(file=p.file.replace(str(copy), str(root)), line=p.line, field=p.field,
                                     message=p.message, hint=p.hint) for p in exc.problems]

@@ -9,7 +9,7 @@ from typing import Any
 from dctenant.domain import allocations, quotas
 from dctenant.engine import allocating
 from dctenant.errors import InfeasibleError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.render import explanations
 
 
@@ -40,7 +40,7 @@ def allocate(model: quotas.Quotas, *, at: dt.date) -> allocations.Allocation:
 
 def plan(path: str, *, at: dt.date, explain: str | None = None, strict: bool = False) -> PlanResult:
     """Load ``path`` and allocate it; with ``strict``, guarantees that do not fit are an error."""
-    model = quota_loader.load(path)
+    model = loading.load(path)
     allocation = allocate(model, at=at)
     if strict:
         squeezed = [p for p in allocation.pools.values() if p.guarantee_scale < 1]

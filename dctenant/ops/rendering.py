@@ -23,7 +23,7 @@ from typing import Any
 from dctenant.clients import files as disk
 from dctenant.domain import allocations, quotas
 from dctenant.errors import UserError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning
 from dctenant.render import enforcer, kubernetes
 
@@ -92,15 +92,15 @@ def files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict[str,
 def rule_files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict[str, tuple[dict[str, Any], ...]]:
     """Each pool's Prometheus rules, as a plain rules file and as a ``PrometheusRule`` (docs/enforcement.md)."""
     from dctenant.clients import prometheus as promql
-    from dctenant.render import prometheus as rules
+    from dctenant.render import prometheus_rules
 
     settings = promql.Settings(url="")
     out: dict[str, tuple[dict[str, Any], ...]] = {}
     for pool in model.datacentre.pool_names:
-        groups = rules.rules(model, allocation, pool=pool, queries=promql.queries(settings),
+        groups = prometheus_rules.rules(model, allocation, pool=pool, queries=promql.queries(settings),
                              sources=promql.sources(settings))
-        out[f"{pool}/{rules.RULES_FILE}"] = (groups,)
-        out[f"{pool}/{rules.RULE_OBJECT_FILE}"] = (rules.rule_object(model, pool, groups),)
+        out[f"{pool}/{prometheus_rules.RULES_FILE}"] = (groups,)
+        out[f"{pool}/{prometheus_rules.RULE_OBJECT_FILE}"] = (prometheus_rules.rule_object(model, pool, groups),)
     return out
 
 
@@ -114,7 +114,7 @@ def dashboard_files(model: quotas.Quotas) -> dict[str, tuple[dict[str, Any], ...
 
 def render(path: str, *, at: dt.date, out: str, force: bool = False) -> RenderResult:
     """Load ``path``, allocate it as of ``at`` and write the manifests under ``out``."""
-    model = quota_loader.load(path)
+    model = loading.load(path)
     allocation = planning.allocate(model, at=at)
     wanted = files(model, allocation)
     wanted.update(rule_files(model, allocation))

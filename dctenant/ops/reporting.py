@@ -1,6 +1,6 @@
 """``dctenant report``: gather what a report needs, build it, render it, and record its issue.
 
-The figures are computed purely (``engine.reporting``); this module does the reading: the
+The figures are computed purely (``engine.tallying``); this module does the reading: the
 quotas (envelopes, licences, names), the ledger (events, and the hash of the last one covered)
 and the stored snapshots (usage and traffic), whose digests are checked against what the ledger
 recorded when they were taken. "Now" is a parameter, so a report can be reproduced exactly.
@@ -13,18 +13,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dctenant.clients import files
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit, periods, quotas, reports, snapshots
-from dctenant.engine import reporting
+from dctenant.clients import files, ledger_db
+from dctenant.domain import audit_events, periods, quotas, reports, snapshots
+from dctenant.engine import tallying
 from dctenant.errors import UserError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning
 from dctenant.render import calendars
-from dctenant.render.reports import cells
-from dctenant.render.reports import csv as csv_form
-from dctenant.render.reports import html as html_form
-from dctenant.render.reports import json as json_form
+from dctenant.render.reports import cells, csv_form, html_form, json_form
 
 FORMATS = ("table", "csv", "json", "html")
 
@@ -33,12 +29,12 @@ def period(text: str, *, calendar: str = calendars.GREGORIAN) -> periods.Period:
     return calendars.parse_period(text, calendar=calendar)
 
 
-def build(kind: str, *, path: str, period: periods.Period, now: dt.datetime, ledger: ledgers.Ledger,
+def build(kind: str, *, path: str, period: periods.Period, now: dt.datetime, ledger: ledger_db.Ledger,
           tenant: str | None = None) -> reports.Report:
     """Build report ``kind`` for ``period`` as of ``now`` (which bounds the ledger events it covers)."""
     if kind not in reports.KINDS:
         raise UserError(f"no report {kind!r}; choose one of {', '.join(reports.KINDS)}")
-    model = quota_loader.load(path)
+    model = loading.load(path)
     if tenant is not None and tenant not in {t.id for t in model.tenants}:
         raise UserError(f"no tenant {tenant!r} in {path}", location="--tenant")
     at = min(period.last_day, now.date())
@@ -49,24 +45,25 @@ def build(kind: str, *, path: str, period: periods.Period, now: dt.datetime, led
     sections: tuple[reports.Section, ...]
     if kind == "allocation":
         allocation = planning.allocate(model, at=at)
-        sections, warnings = reporting.allocation(model, allocation), list(allocation.warnings)
+        sections, warnings = tallying.allocation(model, allocation), list(allocation.warnings)
     elif kind in ("usage", "traffic"):
         rollups = _rollups(ledger, period, sources, warnings)
         if kind == "usage":
-            sections = reporting.usage(planning.allocate(model, at=at), rollups)
+            sections = tallying.usage(planning.allocate(model, at=at), rollups)
         else:
-            sections = reporting.traffic(rollups)
+            sections = tallying.traffic(rollups)
     elif kind == "violations":
-        events = list(ledger.events(kinds=reporting.VIOLATION_KINDS, since=period.start,
+        events = list(ledger.events(kinds=tallying.VIOLATION_KINDS, since=period.start,
                                     until=min(period.end, now + dt.timedelta(microseconds=1))))
-        sections = reporting.violations(events, period=period, now=now)
+        sections = tallying.violations(events, period=period, now=now)
     else:
-        events = list(ledger.events(kinds=(audit.LICENCE_CHANGED, audit.ACTION_TAKEN, audit.ACTION_UNDONE),
+        events = list(ledger.events(kinds=(audit_events.LICENCE_CHANGED, audit_events.ACTION_TAKEN,
+                                           audit_events.ACTION_UNDONE),
                                     since=period.start, until=period.end))
-        sections = reporting.licences(model, at=at, events=events)
+        sections = tallying.licences(model, at=at, events=events)
     if tenant is not None:
         sections = tuple(_only(s, tenant) for s in sections)
-    return reporting.report(kind=kind, period=period, now=now, sections=sections, sources=sources, last=last,
+    return tallying.report(kind=kind, period=period, now=now, sections=sections, sources=sources, last=last,
                             model=_named(model, tenant), warnings=warnings)
 
 
@@ -88,7 +85,7 @@ def _only(section: reports.Section, tenant: str) -> reports.Section:
                            rows=tuple(r for r in section.rows if r.get("tenant") == tenant))
 
 
-def _rollups(ledger: ledgers.Ledger, period: periods.Period, sources: list[reports.Source],
+def _rollups(ledger: ledger_db.Ledger, period: periods.Period, sources: list[reports.Source],
              warnings: list[str]) -> tuple[snapshots.Rollup, ...]:
     """The period's snapshot, or the monthly snapshots that make it up; digests checked against the ledger."""
     infos = {i.period: i for i in ledger.snapshot_infos()}
@@ -105,24 +102,24 @@ def _rollups(ledger: ledgers.Ledger, period: periods.Period, sources: list[repor
     parts: list[tuple[periods.Period, Sequence[snapshots.Rollup]]] = []
     for info in chosen:
         rows = ledger.rollups(period=info.period)
-        digest = ledgers.snapshot_digest(rows)
+        digest = ledger_db.snapshot_digest(rows)
         recorded = ledger.event(info.seq)
         chained = recorded.after.get("digest") if recorded and isinstance(recorded.after, dict) else None
         if digest != info.digest or digest != chained:
             warnings.append(f"snapshot {info.period} does not match the digest the ledger recorded in event "
                             f"{info.seq}: its rows were changed after it was taken")
         sources.append(reports.Source(name=f"snapshot {info.period}", detail=(
-            f"taken {audit.stamp(info.taken_at)} from {info.source}; {info.rows} rows; sha256 {info.digest}; "
+            f"taken {audit_events.stamp(info.taken_at)} from {info.source}; {info.rows} rows; sha256 {info.digest}; "
             f"ledger event {info.seq}")))
         parts.append((periods.Period(label=info.period, start=info.start, end=info.end), rows))
-    return reporting.combine(parts)
+    return tallying.combine(parts)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Issued:
     path: str
     sha256: str
-    event: audit.LedgerEvent
+    event: audit_events.LedgerEvent
 
 
 def render(report: reports.Report, *, output: str, style: cells.Style) -> str:
@@ -136,7 +133,7 @@ def render(report: reports.Report, *, output: str, style: cells.Style) -> str:
     raise UserError(f"no file format {output!r}; choose csv, json or html", location="--output")
 
 
-def issue(report: reports.Report, *, text: str, out: str, output: str, ledger: ledgers.Ledger, actor: str,
+def issue(report: reports.Report, *, text: str, out: str, output: str, ledger: ledger_db.Ledger, actor: str,
           now: dt.datetime, tenant: str | None = None) -> Issued:
     """Write the report to ``out`` and record in the ledger that it was issued, with its SHA-256."""
     import pathlib
@@ -145,7 +142,7 @@ def issue(report: reports.Report, *, text: str, out: str, output: str, ledger: l
     files.write_atomically(pathlib.Path(out), data)
     digest = hashlib.sha256(data).hexdigest()
     subject = {"report": report.kind, "period": report.period.label, **({"tenant": tenant} if tenant else {})}
-    event = ledger.append(kind=audit.REPORT_ISSUED, actor=actor, subject=subject, at=now,
+    event = ledger.append(kind=audit_events.REPORT_ISSUED, actor=actor, subject=subject, at=now,
                           after={"format": output, "file": pathlib.Path(out).name, "sha256": digest,
                                  "covers": report.ledger_hash, "coversSeq": report.ledger_seq},
                           reason=f"{report.title} {report.period.label}")

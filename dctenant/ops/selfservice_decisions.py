@@ -23,7 +23,7 @@ from dctenant.domain import allocations, changes, quotas, resources
 from dctenant.errors import Problem, UserError, suggestion
 from dctenant.loaders import documents, fields, resourcemaps
 
-Manifest = dict[str, Any]
+Manifest = changes.ManifestDict
 ZERO = Decimal(0)
 MAX_NAME = 63
 REQUIRED = (resources.CPU, resources.MEMORY)  # a namespace without them cannot run a pod

@@ -1,11 +1,11 @@
 """Self-service use-cases: tokens, a tenant's namespaces, usage and quota-increase requests.
 
 Every front end (the HTTP API in ``dctenant.api``, the benchmark's in-process calls) goes through
-``SelfService``; the decision itself is ``selfservice.decide``. The order of a create is what makes
+``SelfService``; the decision itself is ``selfservice_decisions.decide``. The order of a create is what makes
 the envelope hold under concurrency: reserve in one per-tenant database transaction (decided
 there, against every reservation), apply to the cluster, then mark active and write the audit
 event; a failed apply deletes what it created and releases the reservation. Nothing here knows
-HTTP: refusals are ``selfservice.RefusedError`` with a status the API turns into a problem document.
+HTTP: refusals are ``selfservice_decisions.RefusedError`` with a status the API turns into a problem document.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dctenant.clients import kube
-from dctenant.clients import selfservice_store as store_client
-from dctenant.domain import allocations, audit, changes, quotas, resources, usage
-from dctenant.errors import BackendError
-from dctenant.ops import increasing, planning, selfservice
-from dctenant.ops.selfservice import RefusedError
+from dctenant.clients import kube, selfservice_db
+from dctenant.domain import allocations, audit_events, changes, quotas, resources, usage
+from dctenant.errors import BackendError, missing
+from dctenant.ops import increasing, planning, selfservice_decisions
+from dctenant.ops.selfservice_decisions import RefusedError
 
 TOKEN_PREFIX = "dct"
 MAX_TOKEN_DAYS = 3650
@@ -66,14 +65,14 @@ LOCAL = Identity(token="local", tenant=None)
 class Issued:
     """A new token: the row as stored and the one time the full secret is shown."""
 
-    row: store_client.TokenRow
+    row: selfservice_db.TokenRow
     secret: str
 
 
 class SelfService:
     """The service's state: where quotas/ is, the store, the ledger, the clusters and the clock."""
 
-    def __init__(self, *, quotas_path: str, store: store_client.Store, ledger: Any,
+    def __init__(self, *, quotas_path: str, store: selfservice_db.Store, ledger: Any,
                  connect: Connect | None = None, kubeconfig: str | None = None, measure: Measure | None = None,
                  clock: Callable[[], dt.datetime] | None = None) -> None:
         self.quotas_path = quotas_path
@@ -95,7 +94,7 @@ class SelfService:
     # The model, reloaded when quotas/ changes or the day turns.
 
     def model(self) -> tuple[quotas.Quotas, allocations.Allocation]:
-        from dctenant.loaders import quotas as quota_loader
+        from dctenant.loaders import loading
 
         today = self.clock().date()
         key = (today, _signature(pathlib.Path(self.quotas_path)))
@@ -103,7 +102,7 @@ class SelfService:
         if cached is not None and cached[0] == key:
             return cached[1], cached[2]
         with self._lock:
-            model = quota_loader.load(self.quotas_path)
+            model = loading.load(self.quotas_path)
             allocation = planning.allocate(model, at=today)
             self._cached = (key, model, allocation)
         return model, allocation
@@ -130,7 +129,7 @@ class SelfService:
         token_id, secret = match.groups()
         with self.store.transaction() as tx:
             row = tx.token(token_id)
-        if row is None or not secrets.compare_digest(row.digest, store_client.digest(salt=row.salt, secret=secret)):
+        if row is None or not secrets.compare_digest(row.digest, selfservice_db.digest(salt=row.salt, secret=secret)):
             raise RefusedError(401, "Unauthorized", "the bearer token is not valid")
         if row.revoked_at is not None:
             raise RefusedError(401, "Unauthorized", f"token {token_id} was revoked")
@@ -148,8 +147,8 @@ class SelfService:
                 raise RefusedError(404, "Unknown tenant", f"no tenant {tenant!r} in the data centre")
         now = self.clock()
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
-        row = store_client.TokenRow(id=token_id, tenant=tenant, salt=salt,
-                                    digest=store_client.digest(salt=salt, secret=secret), created_at=now,
+        row = selfservice_db.TokenRow(id=token_id, tenant=tenant, salt=salt,
+                                    digest=selfservice_db.digest(salt=salt, secret=secret), created_at=now,
                                     expires_at=now + dt.timedelta(days=days), created_by=who.actor, note=note[:500])
         with self.store.transaction() as tx:
             tx.add_token(row)
@@ -173,7 +172,8 @@ class SelfService:
                 raise RefusedError(404, "Unknown token", f"no token {token_id!r}")
             tx.revoke_token(token_id, at=now)
             row = tx.token(token_id)
-        assert row is not None
+        if row is None:
+            raise missing(f"token {token_id}")
         self._record(TOKEN_REVOKED, who, {"tenant": row.tenant or "", "token": token_id})
         return token_view(row, now=now)
 
@@ -182,14 +182,14 @@ class SelfService:
     def envelope(self, who: Identity, tenant: str) -> dict[str, Any]:
         _allowed(who, tenant)
         model, allocation = self.model()
-        return selfservice.envelope(model, allocation, tenant=tenant, reserved=self._reserved(tenant))
+        return selfservice_decisions.envelope(model, allocation, tenant=tenant, reserved=self._reserved(tenant))
 
     def namespaces(self, who: Identity, tenant: str) -> list[dict[str, Any]]:
         _allowed(who, tenant)
         model, allocation = self.model()
         _known(model, tenant)
         staff = [{"name": g.namespace, "pool": g.pool, "provisionedBy": "staff", "state": "active",
-                  "quota": selfservice.plain_quota(g.granted)}
+                  "quota": selfservice_decisions.plain_quota(g.granted)}
                  for g in allocation.namespaces if g.tenant == tenant]
         with self.store.transaction() as tx:
             own = [namespace_view(r) for r in tx.namespaces(tenant=tenant)]
@@ -232,15 +232,15 @@ class SelfService:
                 earlier = tx.idempotency(tenant=tenant, key=idempotency_key)
                 if earlier is not None:
                     return _replayed(tx, earlier, fingerprint)
-            decision = selfservice.decide(model, allocation, tenant=tenant, name=body.get("name"),
+            decision = selfservice_decisions.decide(model, allocation, tenant=tenant, name=body.get("name"),
                                           pool=body.get("pool"), quota=body.get("quota"),
                                           reserved=_reservations(tx.namespaces()))
-            row = store_client.NamespaceRow(name=decision.name, tenant=tenant, pool=decision.pool,
-                                            quota=selfservice.plain_quota(decision.quota), state="reserved",
+            row = selfservice_db.NamespaceRow(name=decision.name, tenant=tenant, pool=decision.pool,
+                                            quota=selfservice_decisions.plain_quota(decision.quota), state="reserved",
                                             created_at=now, created_by=who.actor)
             tx.add_namespace(row)
             if idempotency_key:
-                tx.add_idempotency(store_client.IdempotencyRow(tenant=tenant, key=idempotency_key,
+                tx.add_idempotency(selfservice_db.IdempotencyRow(tenant=tenant, key=idempotency_key,
                                                                fingerprint=fingerprint, namespace=decision.name),
                                    at=now)
         try:
@@ -253,7 +253,7 @@ class SelfService:
             raise
         with self.store.transaction(tenant=tenant) as tx:
             tx.set_namespace(decision.name, quota=row.quota, state="active")
-        self._record(audit.NAMESPACE_CREATED, who, _subject(tenant, decision.name, decision.pool),
+        self._record(audit_events.NAMESPACE_CREATED, who, _subject(tenant, decision.name, decision.pool),
                      after=dict(row.quota), reason="self-service")
         return 201, namespace_view(row, state="active")
 
@@ -264,13 +264,14 @@ class SelfService:
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
             current = _active(tx.namespace(name), tenant=tenant, name=name)
-            decision = selfservice.decide(model, allocation, tenant=tenant, name=name, pool=current.pool,
+            decision = selfservice_decisions.decide(model, allocation, tenant=tenant, name=name, pool=current.pool,
                                           quota=body.get("quota"), reserved=_reservations(tx.namespaces()),
                                           resizing=True)
-            new = selfservice.plain_quota(decision.quota)
+            new = selfservice_decisions.plain_quota(decision.quota)
             # While the cluster is changed, the larger of the two quotas stays reserved, so that a
             # concurrent create cannot take what a failed shrink would have to give back.
-            both = selfservice.plain_quota(_larger(selfservice.decimal_quota(current.quota), decision.quota))
+            both = selfservice_decisions.plain_quota(_larger(selfservice_decisions.decimal_quota(current.quota),
+                                                             decision.quota))
             tx.set_namespace(name, quota=both, state="resizing")
         try:
             self._apply(decision.pool, decision.manifests[1:])  # the Namespace itself does not change
@@ -280,7 +281,7 @@ class SelfService:
             raise
         with self.store.transaction(tenant=tenant) as tx:
             tx.set_namespace(name, quota=new, state="active")
-        self._record(audit.QUOTA_CHANGED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
+        self._record(audit_events.QUOTA_CHANGED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
                      after=new, reason="self-service resize")
         return namespace_view(current, quota=new, state="active")
 
@@ -298,8 +299,8 @@ class SelfService:
             if not held.empty and not force:
                 raise RefusedError(409, "Namespace not empty",
                               f"namespace {name} holds {held}; pass force=true to delete it with them")
-            manifests = selfservice.render(model, tenant=tenant, name=name, pool=current.pool,
-                                           quota=selfservice.decimal_quota(current.quota))
+            manifests = selfservice_decisions.render(model, tenant=tenant, name=name, pool=current.pool,
+                                           quota=selfservice_decisions.decimal_quota(current.quota))
             for manifest in reversed(manifests):
                 meta = manifest["metadata"]
                 cluster.delete(kind_name=manifest["kind"], name=meta["name"], namespace=meta.get("namespace"))
@@ -310,7 +311,8 @@ class SelfService:
         with self.store.transaction(tenant=tenant) as tx:
             tx.remove_namespace(name)
         reason = f"self-service delete with force=true; it held {held}" if not held.empty else "self-service delete"
-        self._record(audit.NAMESPACE_DELETED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
+        self._record(audit_events.NAMESPACE_DELETED, who, _subject(tenant, name, current.pool),
+                     before=dict(current.quota),
                      reason=reason)
         return {**namespace_view(current, state="deleted"), "forced": not held.empty,
                 "held": {"pods": held.pods, "persistentVolumeClaims": held.claims}}
@@ -321,20 +323,21 @@ class SelfService:
         _allowed(who, tenant)
         model, _ = self.model()
         _known(model, tenant)
-        pool = selfservice.check_pool(model, body.get("pool"))
-        demand = selfservice.read_quota(body.get("demand"), model=model, pool=pool, where="demand")
+        pool = selfservice_decisions.check_pool(model, body.get("pool"))
+        demand = selfservice_decisions.read_quota(body.get("demand"), model=model, pool=pool, where="demand")
         if not demand:
             raise RefusedError(422, "Invalid demand", "name at least one resource to increase")
         reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise RefusedError(422, "Missing reason", "say why the tenant needs more (reason)")
         now = self.clock()
-        plain = selfservice.plain_quota(demand)
+        plain = selfservice_decisions.plain_quota(demand)
         with self.store.transaction(tenant=tenant) as tx:
             request_id = tx.add_request(tenant=tenant, pool=pool, demand=plain, reason=reason[:2000], at=now,
                                         by=who.actor)
             row = tx.request(request_id)
-        assert row is not None
+        if row is None:
+            raise missing(f"increase request {request_id}")
         self._record(REQUESTED, who, {"tenant": tenant, "pool": pool, "request": str(request_id)}, after=plain,
                      reason=reason[:2000])
         return request_view(row)
@@ -363,7 +366,7 @@ class SelfService:
         with self._lock:
             if approve:
                 before, after = increasing.apply(self.quotas_path, tenant=row.tenant, pool=row.pool,
-                                                 demand=selfservice.decimal_quota(row.demand))
+                                                 demand=selfservice_decisions.decimal_quota(row.demand))
             now = self.clock()
             with self.store.transaction() as tx:
                 if not tx.decide_request(request_id, state="approved" if approve else "rejected", by=who.actor,
@@ -371,7 +374,8 @@ class SelfService:
                     raise RefusedError(409, "Already decided", f"request {request_id} was decided meanwhile")
                 decided = tx.request(request_id)
             self._cached = None
-        assert decided is not None
+        if decided is None:
+            raise missing(f"increase request {request_id}")
         self._record(APPROVED if approve else REJECTED, who,
                      {"tenant": row.tenant, "pool": row.pool, "request": str(request_id)},
                      before=dict(before) or None, after=dict(after) or None, reason=reason[:2000])
@@ -379,11 +383,11 @@ class SelfService:
 
     # Helpers
 
-    def _reserved(self, tenant: str) -> list[selfservice.Reservation]:
+    def _reserved(self, tenant: str) -> list[selfservice_decisions.Reservation]:
         with self.store.transaction() as tx:
             return _reservations(tx.namespaces(tenant=tenant))
 
-    def _apply_new(self, decision: selfservice.Decision) -> None:
+    def _apply_new(self, decision: selfservice_decisions.Decision) -> None:
         cluster = self.cluster(decision.pool)
         live = cluster.get(kube.KINDS["Namespace"], name=decision.name)
         labels = ((live or {}).get("metadata") or {}).get("labels") or {}
@@ -426,10 +430,10 @@ def open_service(quotas_path: str, *, database: str | None = None, kubeconfig: s
     ``database`` defaults to the ledger's (``$DCTENANT_LEDGER`` or its SQLite file); with
     ``prometheus_url``, tenants can read their usage through the enforcement query layer.
     """
-    from dctenant.clients import ledger as ledger_client
+    from dctenant.clients import ledger_db
 
-    store = store_client.Store(database) if database and "://" in database else store_client.Store(
-        str(pathlib.Path(database).with_name(store_client.FILE_NAME)) if database else None)
+    store = selfservice_db.Store(database) if database and "://" in database else selfservice_db.Store(
+        str(pathlib.Path(database).with_name(selfservice_db.FILE_NAME)) if database else None)
     measure: Measure | None = None
     if prometheus_url:
         from dctenant.clients import prometheus
@@ -439,7 +443,7 @@ def open_service(quotas_path: str, *, database: str | None = None, kubeconfig: s
         def measure(names: Mapping[str, str], at: dt.datetime) -> usage.Usage:
             return endpoint.measure(names, at=at)
 
-    return SelfService(quotas_path=quotas_path, store=store, ledger=ledger_client.open_ledger(database),
+    return SelfService(quotas_path=quotas_path, store=store, ledger=ledger_db.open_ledger(database),
                        kubeconfig=kubeconfig, measure=measure)
 
 
@@ -461,7 +465,7 @@ def _staff_only(who: Identity) -> None:
         raise RefusedError(403, "Forbidden", "this needs a staff token")
 
 
-def _active(row: store_client.NamespaceRow | None, *, tenant: str, name: str) -> store_client.NamespaceRow:
+def _active(row: selfservice_db.NamespaceRow | None, *, tenant: str, name: str) -> selfservice_db.NamespaceRow:
     """The tenant's self-service namespace ``name``, which must exist and not be mid-change."""
     if row is None or row.tenant != tenant:
         raise RefusedError(404, "Unknown namespace", f"tenant {tenant} has no self-service namespace {name!r}")
@@ -480,9 +484,9 @@ def _known(model: quotas.Quotas, tenant: str) -> None:
         raise RefusedError(404, "Unknown tenant", f"no tenant {tenant!r} in the data centre")
 
 
-def _reservations(rows: list[store_client.NamespaceRow]) -> list[selfservice.Reservation]:
-    return [selfservice.Reservation(name=r.name, tenant=r.tenant, pool=r.pool,
-                                    quota=selfservice.decimal_quota(r.quota)) for r in rows]
+def _reservations(rows: list[selfservice_db.NamespaceRow]) -> list[selfservice_decisions.Reservation]:
+    return [selfservice_decisions.Reservation(name=r.name, tenant=r.tenant, pool=r.pool,
+                                    quota=selfservice_decisions.decimal_quota(r.quota)) for r in rows]
 
 
 def _larger(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
@@ -493,7 +497,7 @@ def _subject(tenant: str, name: str, pool: str) -> dict[str, str]:
     return {"tenant": tenant, "namespace": name, "pool": pool}
 
 
-def _replayed(tx: store_client.Transaction, earlier: store_client.IdempotencyRow,
+def _replayed(tx: selfservice_db.Transaction, earlier: selfservice_db.IdempotencyRow,
               fingerprint: str) -> tuple[int, dict[str, Any]]:
     if earlier.fingerprint != fingerprint:
         raise RefusedError(422, "Idempotency key reused",
@@ -507,14 +511,14 @@ def _replayed(tx: store_client.Transaction, earlier: store_client.IdempotencyRow
     return 200, namespace_view(row)
 
 
-def namespace_view(row: store_client.NamespaceRow, *, quota: Mapping[str, str] | None = None,
+def namespace_view(row: selfservice_db.NamespaceRow, *, quota: Mapping[str, str] | None = None,
                    state: str | None = None) -> dict[str, Any]:
     return {"name": row.name, "pool": row.pool, "provisionedBy": "self-service", "state": state or row.state,
             "quota": dict(quota if quota is not None else row.quota), "createdAt": row.created_at.isoformat(),
             "createdBy": row.created_by}
 
 
-def token_view(row: store_client.TokenRow, *, now: dt.datetime) -> dict[str, Any]:
+def token_view(row: selfservice_db.TokenRow, *, now: dt.datetime) -> dict[str, Any]:
     state = "revoked" if row.revoked_at else "expired" if row.expires_at <= now else "active"
     return {"id": row.id, "scope": "staff" if row.tenant is None else "tenant", "tenant": row.tenant,
             "state": state, "createdAt": row.created_at.isoformat(), "expiresAt": row.expires_at.isoformat(),
@@ -522,7 +526,7 @@ def token_view(row: store_client.TokenRow, *, now: dt.datetime) -> dict[str, Any
             "note": row.note}
 
 
-def request_view(row: store_client.RequestRow) -> dict[str, Any]:
+def request_view(row: selfservice_db.RequestRow) -> dict[str, Any]:
     return {"id": row.id, "tenant": row.tenant, "pool": row.pool, "demand": dict(row.demand), "reason": row.reason,
             "state": row.state, "createdAt": row.created_at.isoformat(), "createdBy": row.created_by,
             "decidedAt": row.decided_at.isoformat() if row.decided_at else None, "decidedBy": row.decided_by or None,

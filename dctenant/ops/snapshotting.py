@@ -11,10 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from dctenant.clients import history, prometheus
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit, periods
-from dctenant.loaders import quotas as quota_loader
+from dctenant.clients import history, ledger_db, prometheus
+from dctenant.domain import audit_events, periods
+from dctenant.loaders import loading
 from dctenant.ops import planning
 
 
@@ -25,26 +24,27 @@ class SnapshotResult:
     tenants: int
     queries: int
     partial: bool
-    event: audit.LedgerEvent
+    event: audit_events.LedgerEvent
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period.label, "start": audit.stamp(self.period.start),
-                "end": audit.stamp(self.period.end), "rows": self.rows, "tenants": self.tenants,
+        return {"period": self.period.label, "start": audit_events.stamp(self.period.start),
+                "end": audit_events.stamp(self.period.end), "rows": self.rows, "tenants": self.tenants,
                 "queries": self.queries, "partial": self.partial,
-                "replaced": self.event.kind == audit.SNAPSHOT_REPLACED,
+                "replaced": self.event.kind == audit_events.SNAPSHOT_REPLACED,
                 "ledgerEvent": self.event.seq, "digest": self.event.after["digest"]}
 
 
-def snapshot(path: str, *, period: periods.Period, now: dt.datetime, ledger: ledgers.Ledger, url: str,
+def snapshot(path: str, *, period: periods.Period, now: dt.datetime, ledger: ledger_db.Ledger, url: str,
              config: str | None = None, step: str = "5m", actor: str,
              ask: prometheus.Asker | None = None) -> SnapshotResult:
     """Ask Prometheus at ``url`` for the period's rollups and store them (``ask`` replaces the HTTP client in tests)."""
-    model = quota_loader.load(path)
+    model = loading.load(path)
     allocation = planning.allocate(model, at=min(period.last_day, now.date()))
     namespaces = {ns.namespace: (ns.tenant, ns.pool) for ns in allocation.namespaces}
     client = prometheus.Prometheus(prometheus.settings(url, config=config), ask=ask)
     found = history.collect(client, namespaces=namespaces, period=period, now=now, step=step)
-    source = prometheus.redact(url) + (f" (evaluated at {audit.stamp(found.end)}, partial)" if found.partial else "")
+    evaluated = f" (evaluated at {audit_events.stamp(found.end)}, partial)" if found.partial else ""
+    source = prometheus.redact(url) + evaluated
     event = ledger.replace_snapshot(period=period, rollups=found.rollups, source=source, actor=actor, at=now)
     return SnapshotResult(period=period, rows=len(found.rollups), tenants=len({r.tenant for r in found.rollups}),
                           queries=found.queries, partial=found.partial, event=event)

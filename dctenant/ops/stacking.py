@@ -30,11 +30,11 @@ from typing import Any
 from dctenant.clients import files, kube
 from dctenant.clients import pulumi as pulumi_client
 from dctenant.domain import allocations, changes, quotas, resources
-from dctenant.engine import planning as planner
+from dctenant.engine import diffing
 from dctenant.errors import UserError, suggestion
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning, rendering
-from dctenant.render import kubernetes, prometheus
+from dctenant.render import kubernetes, prometheus_rules
 
 ACTIONS = ("preview", "up", "refresh")
 DEFAULT_PROJECT = "stacks/datacentre"
@@ -43,7 +43,7 @@ BACKEND_ENVIRONMENT = "PULUMI_BACKEND_URL"
 PASSPHRASE_ENVIRONMENT = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 # The stack program reads these (see stacks/datacentre/dctenant_stack/program.py): the quotas
 # directory the CLI was given wins over the stack's configured one.
-QUOTAS_ENVIRONMENT = quota_loader.ENVIRONMENT
+QUOTAS_ENVIRONMENT = loading.ENVIRONMENT
 RULES_CONFIG_MAP = "dctenant-prometheus-rules"
 
 
@@ -135,7 +135,7 @@ def held_objects(context: str) -> tuple[HeldObject, ...]:
         cluster.close()
     out = []
     for obj in observed:
-        mark = planner.enforcement(obj)
+        mark = diffing.enforcement(obj)
         if mark is None:
             continue
         meta = obj.get("metadata") or {}
@@ -188,7 +188,7 @@ def monitoring(
     generates them.
     """
     files = rendering.rule_files(model, allocation)
-    rule_object = files[f"{pool}/{prometheus.RULE_OBJECT_FILE}"][0]
+    rule_object = files[f"{pool}/{prometheus_rules.RULE_OBJECT_FILE}"][0]
     dashboards = rendering.dashboard_files(model)[f"{pool}/{rendering.DASHBOARDS_FILE}"]
     if prometheus_operator:
         return (rule_object, *dashboards)
@@ -197,13 +197,13 @@ def monitoring(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": RULES_CONFIG_MAP, "namespace": meta["namespace"], "labels": dict(meta["labels"])},
-        "data": {f"dctenant-{pool}.rules.yaml": kubernetes.to_yaml(files[f"{pool}/{prometheus.RULES_FILE}"])},
+        "data": {f"dctenant-{pool}.rules.yaml": kubernetes.to_yaml(files[f"{pool}/{prometheus_rules.RULES_FILE}"])},
     }, *dashboards)
 
 
 def load(path: str | os.PathLike[str], *, pool: str, at: dt.date, prometheus_operator: bool = True) -> PoolStack:
     """Load ``path``, allocate it as of ``at`` and describe ``pool``'s stack."""
-    model = quota_loader.load(path)
+    model = loading.load(path)
     return describe(model, planning.allocate(model, at=at), pool=pool, prometheus_operator=prometheus_operator)
 
 
@@ -272,7 +272,7 @@ def run(
     if not (project_dir / "Pulumi.yaml").is_file():
         raise UserError(f"{project} is not a Pulumi project (no Pulumi.yaml); run from the repository "
                         "or pass --project", location="--project")
-    model = quota_loader.load(path)
+    model = loading.load(path)
     check_pool(model, pool)
     stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
     if pool not in stacks:

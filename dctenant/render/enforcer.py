@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from dctenant.domain import policies, quantities
+from dctenant.domain import changes, policies, quantities
 from dctenant.errors import UserError
 
-Manifest = dict[str, Any]
+Manifest = changes.ManifestDict
 
 SERVICE_ACCOUNT = "dctenant"
 ROLE = "dctenant:enforcer"

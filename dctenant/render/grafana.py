@@ -14,7 +14,7 @@ prometheus (one pool's Prometheus, or a Thanos/Mimir in front of all of them):
 * **traffic** (auditors and operators): egress and ingress per tenant over time, the period's
   totals and each tenant's share.
 
-Every expression reads dctenant's recording rules (``render.prometheus``, ``render.capacity_rules``)
+Every expression reads dctenant's recording rules (``render.prometheus_rules``, ``render.capacity_rules``)
 rather than raw exporter metrics, so the dashboards, the alerts and the enforcer mean the same
 thing by "usage". Two things have no rule: the alerts themselves (``ALERTS``) and the state of
 the ``dctenant-quota`` ResourceQuota as kube-state-metrics reports it, which shows what the
@@ -33,8 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dctenant.domain import quotas, resources
-from dctenant.render import capacity_rules as cap
-from dctenant.render import prometheus as rules
+from dctenant.render import capacity_rules, prometheus_rules
 
 if TYPE_CHECKING:
     from grafana_foundation_sdk.builders import dashboard as db
@@ -120,10 +119,10 @@ def _variable(name: str) -> db.QueryVariable:
     if name == "pool":
         # "All" matches every pool of a Prometheus that serves several (Thanos, Mimir).
         return (db.QueryVariable("pool").label("Pool").datasource(_ds()).include_all(True).all_value(".+")
-                .query(f"label_values({rules.INFO}, pool)").refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+                .query(f"label_values({prometheus_rules.INFO}, pool)").refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
                 .sort(dm.VariableSort.ALPHABETICAL_ASC))
     return (db.QueryVariable("tenant").label("Tenant").datasource(_ds())
-            .query(f'label_values({rules.INFO}{{pool=~"$pool"}}, tenant)')
+            .query(f'label_values({prometheus_rules.INFO}{{pool=~"$pool"}}, tenant)')
             .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dm.VariableSort.ALPHABETICAL_ASC))
 
 
@@ -320,7 +319,7 @@ def _capacity(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -
         return f"sum by ({by}) ({record}{{{p}{where}}})"
 
     board.with_row(_row("Overview"))
-    allocated = f"{total(rules.ENVELOPE)} / {total(cap.ALLOCATABLE)}"
+    allocated = f"{total(prometheus_rules.ENVELOPE)} / {total(capacity_rules.ALLOCATABLE)}"
     board.with_panel(_bars(
         "Allocated share of allocatable", _q(allocated, "{{resource}}", instant=True),
         unit="percentunit", thresholds=_thresholds((None, "green"), (0.9, "orange"), (1, "red")),
@@ -331,9 +330,9 @@ def _capacity(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -
         description="What the allocator could still hand out, as a share of the allocatable amount."))
     board.with_panel(_table(
         "Per resource", _q(allocated, ref="A", table=True),
-        _q(f"{total(rules.USAGE)} / {total(cap.ALLOCATABLE)}", ref="B", table=True),
-        _q(f"{total(rules.USAGE)} / {total(rules.ENVELOPE)}", ref="C", table=True),
-        _q(f"{total(cap.RESERVE)} / {total(cap.CAPACITY)}", ref="D", table=True),
+        _q(f"{total(prometheus_rules.USAGE)} / {total(capacity_rules.ALLOCATABLE)}", ref="B", table=True),
+        _q(f"{total(prometheus_rules.USAGE)} / {total(prometheus_rules.ENVELOPE)}", ref="C", table=True),
+        _q(f"{total(capacity_rules.RESERVE)} / {total(capacity_rules.CAPACITY)}", ref="D", table=True),
         columns={"A": ("allocated / allocatable", "percentunit"), "B": ("used / allocatable", "percentunit"),
                  "C": ("used / allocated", "percentunit"), "D": ("reserve / capacity", "percentunit")},
         description="Shares per resource; the rows below show the amounts in their units."))
@@ -342,16 +341,17 @@ def _capacity(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -
         board.with_row(_row(_name(key)))
         board.with_panel(_series(
             f"{_name(key)}: capacity, reserve, allocated, used",
-            _q(f"sum({cap.CAPACITY}{{{p}{r}}})", "capacity", ref="A"),
-            _q(f"sum({cap.RESERVE}{{{p}{r}}})", "reserve", ref="B"),
-            _q(f"sum({cap.ALLOCATABLE}{{{p}{r}}})", "allocatable", ref="C"),
-            _q(f"sum({rules.ENVELOPE}{{{p}{r}}})", "allocated", ref="D"),
-            _q(f"sum({rules.USAGE}{{{p}{r}}})", "used", ref="E"),
-            _q(f"sum({cap.ALLOCATABLE}{{{p}{r}}}) - sum({rules.ENVELOPE}{{{p}{r}}})", "headroom", ref="F"),
+            _q(f"sum({capacity_rules.CAPACITY}{{{p}{r}}})", "capacity", ref="A"),
+            _q(f"sum({capacity_rules.RESERVE}{{{p}{r}}})", "reserve", ref="B"),
+            _q(f"sum({capacity_rules.ALLOCATABLE}{{{p}{r}}})", "allocatable", ref="C"),
+            _q(f"sum({prometheus_rules.ENVELOPE}{{{p}{r}}})", "allocated", ref="D"),
+            _q(f"sum({prometheus_rules.USAGE}{{{p}{r}}})", "used", ref="E"),
+            _q(f"sum({capacity_rules.ALLOCATABLE}{{{p}{r}}}) - sum({prometheus_rules.ENVELOPE}{{{p}{r}}})",
+               "headroom", ref="F"),
             unit=_unit(key), dashed="^(capacity|reserve|allocatable)$",
             description="Allocatable = capacity × overcommit − reserve; headroom = allocatable − allocated."))
         board.with_panel(_series(
-            f"{_name(key)}: allocation by tenant", _q(total(rules.ENVELOPE, "tenant", r), "{{tenant}}"),
+            f"{_name(key)}: allocation by tenant", _q(total(prometheus_rules.ENVELOPE, "tenant", r), "{{tenant}}"),
             unit=_unit(key), stacked=True, description="Each tenant's envelope, stacked."))
     board.with_row(_row("Tenants"))
     board.with_panel(_stat("Tenants per enforcement state", *(
@@ -367,16 +367,16 @@ def _capacity(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -
     board.with_panel(_timeline(
         "Suspension in force (pods quota 0)",
         _q(f"max by (tenant) ({_at_quota(quota_series)} * on (namespace) group_left (tenant) "
-           f"max by (namespace, tenant) ({rules.INFO}{{{p}}}))", "{{tenant}}"),
+           f"max by (namespace, tenant) ({prometheus_rules.INFO}{{{p}}}))", "{{tenant}}"),
         mappings={0: ("serving", "green"), 1: ("suspended", "red")}, width=24,
         description="What the enforcer did, as kube-state-metrics sees it: a namespace whose dctenant quota "
                     "allows no pods is suspended."))
     warn_days = model.policy.licences.warning_days
     board.with_panel(_table(
-        "Licences", _q(f"max by (tenant, licence) ({rules.EXPIRY}) * 1000", ref="A", table=True),
-        _q(f"max by (tenant, licence) ({rules.EXPIRY}) - time()", ref="B", table=True),
-        _q(f"max by (tenant, licence) ({rules.GRACE_END}) - time()", ref="C", table=True),
-        _q(f"max by (tenant, licence, status) ({rules.STATUS})", ref="D", table=True),
+        "Licences", _q(f"max by (tenant, licence) ({prometheus_rules.EXPIRY}) * 1000", ref="A", table=True),
+        _q(f"max by (tenant, licence) ({prometheus_rules.EXPIRY}) - time()", ref="B", table=True),
+        _q(f"max by (tenant, licence) ({prometheus_rules.GRACE_END}) - time()", ref="C", table=True),
+        _q(f"max by (tenant, licence, status) ({prometheus_rules.STATUS})", ref="D", table=True),
         columns={"A": ("valid until (end)", "dateTimeAsIso"), "B": ("expires in", "dtdurations"),
                  "C": ("grace ends in", "dtdurations")},
         hidden=("Time", "Value #D"), height=10,
@@ -393,27 +393,29 @@ def _tenant(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -> 
     e = model.policy.enforcement
     board.with_row(_row("Envelope"))
     board.with_panel(_bars(
-        "Use of envelope", _q(f"max by (resource) ({rules.RATIO}{{{t}}})", "{{resource}}", instant=True),
+        "Use of envelope", _q(f"max by (resource) ({prometheus_rules.RATIO}{{{t}}})", "{{resource}}", instant=True),
         unit="percentunit", thresholds=_envelope_steps(model),
         description=f"Usage over envelope now; warned from {float(e.warning_at):.0%}, breaching above "
                     f"{float(e.breach_at):.0%}."))
     board.with_panel(_stat(
-        "Licence", _q(f'max by (licence, status) ({rules.STATUS}{{tenant="$tenant"}})', "{{licence}}: {{status}}",
+        "Licence", _q(f'max by (licence, status) ({prometheus_rules.STATUS}{{tenant="$tenant"}})',
+                      "{{licence}}: {{status}}",
                       instant=True),
         unit="short", name_only=True, width=6))
     board.with_panel(_stat(
-        "Licence expires in", _q(f'max({rules.EXPIRY}{{tenant="$tenant"}}) - time()', "expires in", instant=True),
+        "Licence expires in", _q(f'max({prometheus_rules.EXPIRY}{{tenant="$tenant"}}) - time()', "expires in",
+                                 instant=True),
         unit="dtdurations", width=6, thresholds=_thresholds(
             (None, "red"), (0, "orange"), (model.policy.licences.warning_days * 86400, "green"))))
     board.with_row(_row("Usage against envelope"))
     for key in keys:
         r = f',resource="{key}"'
         board.with_panel(_series(
-            _name(key), _q(f"sum by (pool) ({rules.USAGE}{{{t}{r}}})", "used {{pool}}", ref="A"),
-            _q(f"sum by (pool) ({rules.ENVELOPE}{{{t}{r}}})", "envelope {{pool}}", ref="B"),
+            _name(key), _q(f"sum by (pool) ({prometheus_rules.USAGE}{{{t}{r}}})", "used {{pool}}", ref="A"),
+            _q(f"sum by (pool) ({prometheus_rules.ENVELOPE}{{{t}{r}}})", "envelope {{pool}}", ref="B"),
             unit=_unit(key), width=8, dashed="^envelope"))
     board.with_row(_row("Namespaces"))
-    join = f"* on (namespace) group_left (tenant) max by (namespace, tenant) ({rules.INFO}{{{t}}})"
+    join = f"* on (namespace) group_left (tenant) max by (namespace, tenant) ({prometheus_rules.INFO}{{{t}}})"
     for measure, title, unit, by in (
             ("cpu", "CPU (cores)", "short", "namespace"), ("memory", "Memory", "bytes", "namespace"),
             ("nvidia.com/gpu", "GPUs requested", "short", "namespace"),
@@ -421,11 +423,12 @@ def _tenant(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -> 
             ("storage-used", "Storage written", "bytes", "namespace, storageclass"),
             ("bandwidth/egress", "Egress", "bps", "namespace"), ("bandwidth/ingress", "Ingress", "bps", "namespace")):
         legend = "{{namespace}} {{storageclass}}" if "storageclass" in by else "{{namespace}}"
-        board.with_panel(_series(title, _q(f"sum by ({by}) ({rules.NAMESPACE_RECORDS[measure]} {join})", legend),
+        board.with_panel(_series(title, _q(f"sum by ({by}) ({prometheus_rules.NAMESPACE_RECORDS[measure]} {join})",
+                                           legend),
                                  unit=unit, width=8, stacked=True))
     board.with_row(_row("Enforcement"))
     board.with_panel(_timeline(
-        "Envelope state by resource", _q(f"max by (resource) ({rules.RATIO}{{{t}}})", "{{resource}}"),
+        "Envelope state by resource", _q(f"max by (resource) ({prometheus_rules.RATIO}{{{t}}})", "{{resource}}"),
         thresholds=_envelope_steps(model), unit="percentunit",
         description="Green within the envelope, orange when warned, red when breaching."))
     board.with_panel(_timeline(
@@ -450,16 +453,17 @@ def _traffic(model: quotas.Quotas) -> db.Dashboard:
                                "Generated by `dctenant dashboards`; do not edit.")
     for key in (resources.EGRESS, resources.INGRESS):
         name, r = _name(key), f'{p},resource="{key}"'
-        average = f"sum by (tenant) (avg_over_time({rules.USAGE}{{{r}}}[$__range]))"
+        average = f"sum by (tenant) (avg_over_time({prometheus_rules.USAGE}{{{r}}}[$__range]))"
         board.with_row(_row(name))
-        board.with_panel(_series(f"{name} by tenant", _q(f"sum by (tenant) ({rules.USAGE}{{{r}}})", "{{tenant}}"),
+        board.with_panel(_series(f"{name} by tenant", _q(f"sum by (tenant) ({prometheus_rules.USAGE}{{{r}}})",
+                                                         "{{tenant}}"),
                                  unit="bps", stacked=True))
         board.with_panel(_series(f"{name}: use of envelope", _q(
-            f"max by (tenant) ({rules.RATIO}{{{r}}})", "{{tenant}}"), unit="percentunit"))
+            f"max by (tenant) ({prometheus_rules.RATIO}{{{r}}})", "{{tenant}}"), unit="percentunit"))
         board.with_panel(_table(
             f"{name} in the period", _q(f"{average} * $__range_s / 8", ref="A", table=True),
             _q(f"{average} / scalar(sum({average}))", ref="B", table=True),
-            _q(f"max by (tenant) (max_over_time({rules.USAGE}{{{r}}}[$__range]))", ref="C", table=True),
+            _q(f"max by (tenant) (max_over_time({prometheus_rules.USAGE}{{{r}}}[$__range]))", ref="C", table=True),
             columns={"A": ("bytes", "decbytes"), "B": ("share", "percentunit"), "C": ("peak", "bps")},
             width=12, description="Totals over the dashboard's time range: average rate × duration."))
         board.with_panel(_pie(f"{name} share in the period", _q(average, "{{tenant}}", instant=True), unit="bps",
@@ -468,6 +472,6 @@ def _traffic(model: quotas.Quotas) -> db.Dashboard:
             f"{name} total in the period", _q(f"sum({average}) * $__range_s / 8", "total", instant=True),
             unit="decbytes", width=12))
         board.with_panel(_stat(
-            f"{name} peak in the period", _q(f"max_over_time(sum({rules.USAGE}{{{r}}})[$__range:])", "peak",
+            f"{name} peak in the period", _q(f"max_over_time(sum({prometheus_rules.USAGE}{{{r}}})[$__range:])", "peak",
                                                           instant=True), unit="bps", width=12))
     return board

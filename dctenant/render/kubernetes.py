@@ -23,11 +23,10 @@ from typing import Any
 
 import yaml
 
-from dctenant.domain import allocations, policies, quantities, quotas, resources
-from dctenant.domain import tenants as tenancy
+from dctenant.domain import allocations, changes, policies, quantities, quotas, resources, tenants
 from dctenant.render import admission, enforcer
 
-Manifest = dict[str, Any]
+Manifest = changes.ManifestDict
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "dctenant"}
 TENANT_LABEL = "dctenant.io/tenant"
@@ -134,7 +133,7 @@ def cluster_objects(*, policy: policies.Namespaces, pool: str) -> tuple[Manifest
 
 
 def namespace_objects(
-    tenant: tenancy.Tenant,
+    tenant: tenants.Tenant,
     grant: allocations.NamespaceQuota,
     *,
     policy: policies.Namespaces,
@@ -272,7 +271,7 @@ def isolation(tenant: str, *, policy: policies.Namespaces) -> dict[str, Any]:
     }
 
 
-def subjects(owners: tenancy.Owners) -> list[dict[str, str]]:
+def subjects(owners: tenants.Owners) -> list[dict[str, str]]:
     """The tenant's owners as RBAC subjects: groups then users, each sorted, so reordering is no change."""
     return ([{"apiGroup": RBAC_GROUP, "kind": "Group", "name": g} for g in sorted(owners.groups)]
             + [{"apiGroup": RBAC_GROUP, "kind": "User", "name": u} for u in sorted(owners.users)])

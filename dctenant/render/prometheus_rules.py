@@ -61,8 +61,9 @@ def rules(model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str
                  "labels": {"namespace": g.namespace, "tenant": g.tenant, "pool": pool}} for g in spaces]
     for tid in tenant_ids:
         share = allocation.tenants[tid].shares.get(pool)
-        for key in resources.ordered(share.envelope if share else {}):
-            assert share is not None
+        if share is None:
+            continue
+        for key in resources.ordered(share.envelope):
             records.append({"record": ENVELOPE, "expr": f"vector({resources.plain(share.envelope[key])})",
                             "labels": {"tenant": tid, "pool": pool, "resource": key}})
     join = f"* on (namespace) group_left (tenant, pool) {INFO}"

@@ -25,7 +25,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from dctenant.domain import quantities, resources
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning
 from dctenant.render import kubernetes
 
@@ -45,7 +45,7 @@ ReportViolation = Callable[..., None]
 @functools.lru_cache(maxsize=4)
 def _data_centre(path: str) -> tuple[dict[str, dict[str, Decimal]], str]:
     """Allocatable per pool and resource, and the system namespace, from the quotas directory."""
-    model = quota_loader.load(path)
+    model = loading.load(path)
     # Allocatable capacity does not depend on the day (only envelopes do).
     allocation = planning.allocate(model, at=dt.date.today())
     allocatable = {name: {r.key: r.allocatable for r in pool.resources} for name, pool in allocation.pools.items()}
@@ -54,7 +54,7 @@ def _data_centre(path: str) -> tuple[dict[str, dict[str, Decimal]], str]:
 
 def quotas_path(config: Mapping[str, Any]) -> str:
     """The policy's ``quotas`` setting, else ``$DCTENANT_QUOTAS``, else the repository's quotas/."""
-    raw = config.get("quotas") or os.environ.get(quota_loader.ENVIRONMENT) or DEFAULT_QUOTAS
+    raw = config.get("quotas") or os.environ.get(loading.ENVIRONMENT) or DEFAULT_QUOTAS
     return str(PACK_DIR / raw)
 
 

@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 
 from dctenant.clients import prometheus
-from dctenant.loaders import quotas
+from dctenant.loaders import loading
 from dctenant.ops import enforcing, planning
 from tests.benchmarks import generate
 from tests.integration import prometheus_harness, simulator
@@ -49,7 +49,7 @@ def own_time(url: str, promql: str) -> float:
 def test_enforcement_cycle(tmp_path: pathlib.Path) -> None:
     root = tmp_path / "quotas"
     generate.generate(root, tenants=TENANTS, namespaces=5, pools=1)
-    model = quotas.load(root)
+    model = loading.load(root)
     at = dt.date(2026, 11, 27)
     allocation = planning.allocate(model, at=at)
     loads = simulator.loads_for(model, allocation, pods_per_namespace=PODS - 2)  # + hostNetwork + finished

@@ -12,9 +12,9 @@ import pathlib
 import time
 from decimal import Decimal
 
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit, periods, pools, quotas, resources, snapshots, tenants
-from dctenant.engine import reporting
+from dctenant.clients import ledger_db
+from dctenant.domain import audit_events, periods, pools, quotas, resources, snapshots, tenants
+from dctenant.engine import tallying
 from dctenant.ops import planning
 from tests.benchmarks import bench_allocating
 
@@ -22,8 +22,8 @@ N = 100_000
 T0 = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 
 
-def _drafts(n: int) -> list[ledgers.Draft]:
-    return [ledgers.Draft(kind=audit.ENFORCEMENT_DECISION, actor="dctenant-enforcer",
+def _drafts(n: int) -> list[ledger_db.Draft]:
+    return [ledger_db.Draft(kind=audit_events.ENFORCEMENT_DECISION, actor="dctenant-enforcer",
                           subject={"tenant": f"t{i % 1000:04d}", "pool": "p0", "resource": "cpu"},
                           before={"state": "ok"}, after={"state": "warning", "usage": str(i)},
                           reason="usage above 80% of the envelope", at=T0 + dt.timedelta(seconds=i))
@@ -31,7 +31,7 @@ def _drafts(n: int) -> list[ledgers.Draft]:
 
 
 def test_append_and_verify_sqlite(tmp_path: pathlib.Path) -> None:
-    ledger = ledgers.open_ledger(str(tmp_path / "bench.db"))
+    ledger = ledger_db.open_ledger(str(tmp_path / "bench.db"))
     drafts = _drafts(N)
     single = 5_000
     started = time.perf_counter()
@@ -67,14 +67,14 @@ def test_monthly_usage_report_for_1000_tenants(tmp_path: pathlib.Path) -> None:
                     rollups.append(snapshots.Rollup(tenant=tid, pool=pool, resource=key, stat=stat, value=half))
                 rollups += [snapshots.Rollup(tenant=tid, pool=pool, resource=key, stat=snapshots.DAY_MAXIMUM,
                                              day=f"2026-10-{d:02d}", value=half) for d in range(1, 32)]
-    ledger = ledgers.open_ledger(str(tmp_path / "usage.db"))
+    ledger = ledger_db.open_ledger(str(tmp_path / "usage.db"))
     ledger.replace_snapshot(period=october, rollups=rollups, source="bench", actor="bench",
                             at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
     started = time.perf_counter()
     stored = ledger.rollups(period="2026-10")
     read = time.perf_counter() - started
     allocation = planning.allocate(model, at=october.last_day)
-    sections = reporting.usage(allocation, stored)
+    sections = tallying.usage(allocation, stored)
     elapsed = time.perf_counter() - started
     print(f"\nusage report, 1,000 tenants, {len(stored):,} rollups: {elapsed:.2f} s (reading {read:.2f} s)")
     assert len(sections[0].rows) == sum(len(s.envelope) for t in allocation.tenants.values()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import generate  # tests/benchmarks is on sys.path: pytest puts a test file's directory there
 import pytest
 
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 
 TENANTS = 10_000
 NAMESPACES = 5
@@ -51,7 +51,7 @@ def test_load_ten_thousand_tenants(big_quotas: pathlib.Path, one_core: None) -> 
         del model
         gc.collect()
         start = time.perf_counter()
-        model = quota_loader.load(big_quotas)
+        model = loading.load(big_quotas)
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
     print(f"\nload+validate {TENANTS} tenants x {NAMESPACES} namespaces: median {median:.2f} s "

@@ -17,7 +17,7 @@ import time
 
 import httpx
 
-from dctenant.ops import selfserving
+from dctenant.ops import selfservice_usecases
 from tests.integration import selfservice_env
 
 CYCLES = int(os.environ.get("DCTENANT_BENCH_CYCLES", "20"))
@@ -55,4 +55,4 @@ def test_create_delete_cycles(tmp_path: pathlib.Path) -> None:
     print(f"  over HTTP:  {rate_http:6.1f} cycles/s, p50 {statistics.median(http) * 1000:6.1f} ms, "
           f"p99 {p99(http) * 1000:6.1f} ms")
     print(f"  HTTP / in process: throughput {rate_http / rate_in:.2f}x, p99 {p99(http) / p99(inproc):.2f}x")
-    assert selfserving.SelfService  # the same use-case object serves both paths
+    assert selfservice_usecases.SelfService  # the same use-case object serves both paths

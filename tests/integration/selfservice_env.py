@@ -22,10 +22,9 @@ from typing import Any
 import uvicorn
 
 from dctenant.api import app as api_app
-from dctenant.clients import ledger as ledgers
-from dctenant.clients import selfservice_store
+from dctenant.clients import ledger_db, selfservice_db
 from dctenant.domain import usage
-from dctenant.ops import selfserving
+from dctenant.ops import selfservice_usecases
 from tests.integration import kmock_cluster
 from tests.selfservice_quotas import write_quotas
 
@@ -63,15 +62,15 @@ def serving(app: Any) -> Iterator[str]:
 class Env:
     """Everything one test needs: the service object, its cluster, its URL and ready-made tokens."""
 
-    service: selfserving.SelfService
+    service: selfservice_usecases.SelfService
     cluster: kmock_cluster.Emulator
-    ledger: ledgers.Ledger
+    ledger: ledger_db.Ledger
     quotas: pathlib.Path
     url: str = ""
     app: Any = None
 
     def token(self, *, tenant: str | None, days: int = 30) -> str:
-        return self.service.create_token(selfserving.LOCAL, tenant=tenant, days=days).secret
+        return self.service.create_token(selfservice_usecases.LOCAL, tenant=tenant, days=days).secret
 
     def headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -85,9 +84,9 @@ def environment(tmp: pathlib.Path, *, database: str | None = None, http: bool = 
     url = database or str(tmp / "state" / "ledger.db")
     with kmock_cluster.emulators([CONTEXT]) as started:
         config = kmock_cluster.kubeconfig(tmp / "kubeconfig", started)
-        store = selfservice_store.Store(url if database else str(tmp / "state" / "selfservice.db"))
-        ledger = ledgers.open_ledger(url)
-        service = selfserving.SelfService(quotas_path=str(quotas), store=store, ledger=ledger,
+        store = selfservice_db.Store(url if database else str(tmp / "state" / "selfservice.db"))
+        ledger = ledger_db.open_ledger(url)
+        service = selfservice_usecases.SelfService(quotas_path=str(quotas), store=store, ledger=ledger,
                                           kubeconfig=str(config), clock=clock)
         env = Env(service=service, cluster=started[CONTEXT], ledger=ledger, quotas=quotas,
                   app=api_app.create_app(service))

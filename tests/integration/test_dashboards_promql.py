@@ -2,7 +2,8 @@
 
 The Prometheus of the enforcement test (tests/integration/prometheus_harness.py) scrapes the
 workload simulator running pool ``thr-ab`` of the example at half of every envelope, bale's egress
-15% over it; it loads the pool's rendered recording and alert rules (``render.prometheus.rules`` with a 5 s rate window)
+15% over it; it loads the pool's rendered recording and alert rules
+(``render.prometheus_rules.rules`` with a 5 s rate window)
 and the capacity records (``render.capacity_rules``) and evaluates them every second. The policy's
 ``sustainedFor`` is 0s, as in the enforcement test, so that the breach alert fires at once.
 
@@ -26,11 +27,10 @@ from typing import Any
 import pytest
 import yaml
 
-from dctenant.clients import prometheus as promql
-from dctenant.loaders import quotas
+from dctenant.clients import prometheus
+from dctenant.loaders import loading
 from dctenant.ops import dashboarding, planning
-from dctenant.render import capacity_rules, grafana
-from dctenant.render import prometheus as prometheus_rules
+from dctenant.render import capacity_rules, grafana, prometheus_rules
 from tests.integration import prometheus_harness, simulator
 
 pytestmark = pytest.mark.integration
@@ -57,13 +57,13 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 @pytest.fixture(scope="module")
 def prom(example: pathlib.Path) -> Iterator[prometheus_harness.Prometheus]:
-    model = quotas.load(example)
+    model = loading.load(example)
     allocation = planning.allocate(model, at=dt.date.fromisoformat(AT))
     # The enforcer's queries with a 5 s rate window (as in the enforcement test): over the default
     # 5 m, rate() of counters a few seconds old reads far below the simulated rates.
-    settings = promql.Settings(url="", rate_window=RATE_WINDOW)
-    groups = prometheus_rules.rules(model, allocation, pool=POOL, queries=promql.queries(settings),
-                                    sources=promql.sources(settings))
+    settings = prometheus.Settings(url="", rate_window=RATE_WINDOW)
+    groups = prometheus_rules.rules(model, allocation, pool=POOL, queries=prometheus.queries(settings),
+                                    sources=prometheus.sources(settings))
     assert capacity_rules.group(model.datacentre.pool(POOL)) in groups["groups"]
     sim = simulator.Simulator(simulator.loads_for(model, allocation, pools=[POOL], overrides=OVER)).start()
     server = prometheus_harness.Prometheus(sim.address)
@@ -87,7 +87,7 @@ def prom(example: pathlib.Path) -> Iterator[prometheus_harness.Prometheus]:
 
 @pytest.fixture(scope="module")
 def boards(example: pathlib.Path) -> dict[str, grafana.Dashboard]:
-    return {name: json.loads(text) for name, text in dashboarding.texts(quotas.load(example)).items()}
+    return {name: json.loads(text) for name, text in dashboarding.texts(loading.load(example)).items()}
 
 
 def substitute(expr: str, tenant: str) -> str:
@@ -99,7 +99,7 @@ def substitute(expr: str, tenant: str) -> str:
 
 
 def cases() -> list[tuple[str, str]]:
-    model = quotas.load(ROOT / "quotas")
+    model = loading.load(ROOT / "quotas")
     return [(name, title) for name, text in sorted(dashboarding.texts(model).items())
             for title, _expr in grafana.expressions(json.loads(text))]
 
@@ -140,7 +140,7 @@ def test_every_expression_is_covered() -> None:
     found = cases()
     assert len(found) > 60
     assert all(not re.search(r"\bkube_|\bcontainer_", expr) or "kube_resourcequota" in expr
-               for name, text in dashboarding.texts(quotas.load(ROOT / "quotas")).items()
+               for name, text in dashboarding.texts(loading.load(ROOT / "quotas")).items()
                for _title, expr in grafana.expressions(json.loads(text)))
 
 

@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 
 from dctenant.cli.main import main
-from dctenant.clients import kube, ledger
+from dctenant.clients import kube, ledger_db
 from dctenant.domain import changes
-from dctenant.loaders import quotas
+from dctenant.loaders import loading
 from dctenant.ops import applying, planning
 from tests.integration import kmock_cluster, prometheus_harness, simulator
 
@@ -61,7 +61,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 def loads(example: pathlib.Path, overrides: Any = None) -> tuple[simulator.NamespaceLoad, ...]:
-    model = quotas.load(example)
+    model = loading.load(example)
     allocation = planning.allocate(model, at=dt.date.fromisoformat(AT))
     return simulator.loads_for(model, allocation, pools=[POOL], overrides=OVER if overrides is None else overrides)
 
@@ -159,7 +159,7 @@ def test_act_escalates_one_step_a_cycle_and_undoes_a_suspension(
         capsys: Any, example: pathlib.Path, metrics: prometheus_harness.Prometheus,
         cluster: tuple[kmock_cluster.Emulator, str], tmp_path: pathlib.Path) -> None:
     emulator, config = cluster
-    state, audit = tmp_path / "state.json", tmp_path / "ledger.db"
+    state, audit = tmp_path / "state.json", tmp_path / "ledger_db.db"
     common = ("--act", "--kubeconfig", config, "--state", str(state), "--ledger", str(audit))
     before = len(emulator.requests())
     config_map = emulator.objects("ConfigMap")[("bale-media", "dctenant-bandwidth")]["data"]["maxEgress"]
@@ -211,7 +211,7 @@ def test_act_escalates_one_step_a_cycle_and_undoes_a_suspension(
     assert emulator.objects("ResourceQuota")[("gap-messaging", "dctenant-quota")]["spec"]["hard"]["pods"] == "50"
     assert emulator.objects("Deployment")[("chapar-messaging", "api")]["spec"]["replicas"] == 0  # still revoked
 
-    journal = ledger.open_ledger(str(audit))
+    journal = ledger_db.open_ledger(str(audit))
     try:
         kinds = [e.kind for e in journal.events()]
     finally:
@@ -229,7 +229,7 @@ def test_apply_holds_what_the_enforcer_changed_until_it_is_undone(
     """enforce --act throttles bale (bandwidth) and eitaa (storage quota) and suspends gap and chapar;
     ``apply`` then keeps those values and says so, and once the throttles are undone finds nothing to do."""
     emulator, config = cluster
-    state, audit = tmp_path / "state.json", tmp_path / "ledger.db"
+    state, audit = tmp_path / "state.json", tmp_path / "ledger_db.db"
     common = ("--act", "--kubeconfig", config, "--state", str(state), "--ledger", str(audit))
     apply_args = ("apply", str(example), "--at", AT, "--pool", POOL, "--kubeconfig", config, "--ledger", str(audit))
     diff_args = ("diff", str(example), "--at", AT, "--pool", POOL, "--kubeconfig", config, "--exit-code")
@@ -318,7 +318,7 @@ def test_apply_holds_what_the_enforcer_changed_until_it_is_undone(
     assert changes.ENFORCEMENT not in (quota["metadata"].get("annotations") or {})
     code, _, err = run(capsys, *diff_args)
     assert code == 0, err
-    journal = ledger.open_ledger(str(audit))
+    journal = ledger_db.open_ledger(str(audit))
     try:
         released = [e for e in journal.events() if e.kind == "enforcement-released"]
     finally:
@@ -332,7 +332,7 @@ def test_prometheus_down_means_unknown_no_action_and_exit_1(
         cluster: tuple[kmock_cluster.Emulator, str], tmp_path: pathlib.Path) -> None:
     emulator, config = cluster
     state = tmp_path / "state.json"
-    common = ("--act", "--kubeconfig", config, "--state", str(state), "--ledger", str(tmp_path / "ledger.db"))
+    common = ("--act", "--kubeconfig", config, "--state", str(state), "--ledger", str(tmp_path / "ledger_db.db"))
     code, _, err = enforce(capsys, example, metrics, *common)
     assert code == 0, err
     writes = len(emulator.writes())

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit
+from dctenant.clients import ledger_db
+from dctenant.domain import audit_events
 from tests.integration import postgres_server
 from tests.unit.clients import chain_cases
 
@@ -37,34 +37,34 @@ def database(server: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def ledger(database: str) -> Iterator[ledgers.Ledger]:
-    opened = ledgers.open_ledger(database)
+def ledger(database: str) -> Iterator[ledger_db.Ledger]:
+    opened = ledger_db.open_ledger(database)
     yield opened
     opened.close()
 
 
-def test_append_query_and_verify(ledger: ledgers.Ledger) -> None:
+def test_append_query_and_verify(ledger: ledger_db.Ledger) -> None:
     assert ledger.dialect == "postgresql"
     events = chain_cases.fill(ledger)
     assert list(ledger.events()) == events
     assert [e.seq for e in ledger.events(tenant="t2")] == [2, 5, 8]
     assert ledger.verify().summary() == "10 events, chain intact"
-    assert ledger.schema_version() == ledgers.SCHEMA_VERSION
+    assert ledger.schema_version() == ledger_db.SCHEMA_VERSION
     assert ledger.last_hash() == events[-1].hash
 
 
-def test_unicode_subjects(ledger: ledgers.Ledger) -> None:
-    ledger.append(kind=audit.LICENCE_CHANGED, actor="ops", subject={"tenant": "بله"}, reason="تمدید")
+def test_unicode_subjects(ledger: ledger_db.Ledger) -> None:
+    ledger.append(kind=audit_events.LICENCE_CHANGED, actor="ops", subject={"tenant": "بله"}, reason="تمدید")
     (event,) = ledger.events(tenant="بله")
     assert event.reason == "تمدید" and ledger.verify().intact
 
 
 @pytest.mark.parametrize("case", sorted(chain_cases.CASES))
-def test_tampering_is_found(ledger: ledgers.Ledger, case: str) -> None:
+def test_tampering_is_found(ledger: ledger_db.Ledger, case: str) -> None:
     chain_cases.check_case(ledger, case)
 
 
-def test_truncation_is_found_with_a_recorded_hash(ledger: ledgers.Ledger) -> None:
+def test_truncation_is_found_with_a_recorded_hash(ledger: ledger_db.Ledger) -> None:
     chain_cases.check_truncation(ledger)
 
 
@@ -74,13 +74,13 @@ def test_concurrent_writers_never_fork_the_chain(database: str) -> None:
 
 def test_concurrent_first_opens_migrate_once(database: str) -> None:
     chain_cases.check_concurrent_writers(database, workers=4, count=1)
-    ledger = ledgers.open_ledger(database)
+    ledger = ledger_db.open_ledger(database)
     with ledger.engine.connect() as conn:
         assert [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_version ORDER BY 1"))] == [1, 2]
     ledger.close()
 
 
-def test_snapshots_round_trip(ledger: ledgers.Ledger) -> None:
+def test_snapshots_round_trip(ledger: ledger_db.Ledger) -> None:
     from dctenant.domain import periods, snapshots
 
     rows = [snapshots.Rollup(tenant="bale", pool="thr-ab", resource="cpu", stat=s, value=v)

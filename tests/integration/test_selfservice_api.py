@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from dctenant.api import serving
 from dctenant.cli.main import main
-from dctenant.domain import audit, quantities, usage
+from dctenant.domain import audit_events, quantities, usage
 from dctenant.errors import UserError
 from dctenant.ops import applying
 from tests.integration import postgres_server, selfservice_env
@@ -121,7 +121,8 @@ def test_create_resize_delete_and_the_audit_trail(env: selfservice_env.Env) -> N
     kinds = [(e.kind, e.actor) for e in env.ledger.events(tenant="bale") if e.kind != "token-created"]
     actor = kinds[-1][1]
     assert actor.startswith("token:") and actor.endswith("(tenant bale)")
-    assert [k for k, _ in kinds] == [audit.NAMESPACE_CREATED, audit.QUOTA_CHANGED, audit.NAMESPACE_DELETED]
+    assert [k for k, _ in kinds] == [audit_events.NAMESPACE_CREATED, audit_events.QUOTA_CHANGED,
+                                     audit_events.NAMESPACE_DELETED]
 
 
 def test_fifty_concurrent_creates_for_an_envelope_of_ten(env: selfservice_env.Env) -> None:
@@ -143,7 +144,7 @@ def test_fifty_concurrent_creates_for_an_envelope_of_ten(env: selfservice_env.En
             assert is_problem(answer, 409)["title"] == "Envelope exceeded"
     assert len(env.cluster.objects("Namespace")) == 10
     assert cluster_cpu(env) == 10
-    created = [e for e in env.ledger.events(kinds=[audit.NAMESPACE_CREATED], tenant="bale")]
+    created = [e for e in env.ledger.events(kinds=[audit_events.NAMESPACE_CREATED], tenant="bale")]
     assert len(created) == 10
     assert sum(Decimal(e.after["cpu"]) for e in created) == 10
 
@@ -158,7 +159,7 @@ def test_an_idempotency_key_never_creates_twice(lite: selfservice_env.Env) -> No
         other = http.post("/v1/tenants/bale/namespaces", json={**body, "name": "bale-x"},
                           headers={"Idempotency-Key": "k-1"})
         assert is_problem(other, 422)["title"] == "Idempotency key reused"
-    assert len(list(lite.ledger.events(kinds=[audit.NAMESPACE_CREATED]))) == 1
+    assert len(list(lite.ledger.events(kinds=[audit_events.NAMESPACE_CREATED]))) == 1
 
 
 def test_a_failed_apply_releases_the_reservation(lite: selfservice_env.Env) -> None:
@@ -183,7 +184,7 @@ def test_deleting_a_namespace_with_pods_needs_force_and_is_recorded(lite: selfse
         assert (None, "bale-web") in lite.cluster.objects("Namespace")
         forced = http.delete("/v1/tenants/bale/namespaces/bale-web", params={"force": "true"})
         assert forced.status_code == 200 and forced.json()["forced"] is True
-    (deleted,) = lite.ledger.events(kinds=[audit.NAMESPACE_DELETED])
+    (deleted,) = lite.ledger.events(kinds=[audit_events.NAMESPACE_DELETED])
     assert "force=true" in deleted.reason and "1 pod" in deleted.reason
 
 
@@ -232,13 +233,13 @@ Prepare = Callable[[selfservice_env.Env], tuple[str, str, Any]]
 
 def _namespace(env: selfservice_env.Env) -> str:
     name = f"bale-{uuid.uuid4().hex[:8]}"
-    env.service.create(selfservice_env.selfserving.LOCAL, "bale", {"name": name, "pool": "lab",
+    env.service.create(selfservice_env.selfservice_usecases.LOCAL, "bale", {"name": name, "pool": "lab",
                                                                    "quota": {"cpu": "100m", "memory": "1Mi"}})
     return name
 
 
 def _request(env: selfservice_env.Env) -> int:
-    view = env.service.file_request(selfservice_env.selfserving.LOCAL, "bale",
+    view = env.service.file_request(selfservice_env.selfservice_usecases.LOCAL, "bale",
                                     {"pool": "lab", "demand": {"cpu": "13"}, "reason": "r"})
     return int(view["id"])
 
@@ -273,7 +274,7 @@ def callers(lite: selfservice_env.Env) -> dict[str, str | None]:
     expired = lite.token(tenant="bale", days=1)
     clock.offset = dt.timedelta()
     revoked = lite.token(tenant="bale")
-    lite.service.revoke_token(selfservice_env.selfserving.LOCAL, revoked.split("_")[1])
+    lite.service.revoke_token(selfservice_env.selfservice_usecases.LOCAL, revoked.split("_")[1])
     return {"none": None, "expired": expired, "revoked": revoked, "other": lite.token(tenant="gap"),
             "own": lite.token(tenant="bale"), "staff": lite.token(tenant=None)}
 

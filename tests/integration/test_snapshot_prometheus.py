@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from dctenant.clients import ledger as ledgers
+from dctenant.clients import ledger_db
 from dctenant.domain import periods, snapshots
-from dctenant.loaders import quotas
+from dctenant.loaders import loading
 from dctenant.ops import planning, reporting, snapshotting
 from tests.integration import prometheus_harness, simulator
 
@@ -27,7 +27,7 @@ POOL = "thr-ab"
 
 @pytest.fixture(scope="module")
 def prom() -> Iterator[prometheus_harness.Prometheus]:
-    model = quotas.load(ROOT / "quotas")
+    model = loading.load(ROOT / "quotas")
     allocation = planning.allocate(model, at=dt.datetime.now(dt.UTC).date())
     sim = simulator.Simulator(simulator.loads_for(model, allocation, pools=[POOL])).start()
     server = prometheus_harness.Prometheus(sim.address).start()
@@ -45,13 +45,13 @@ def test_snapshot_stores_rollups_and_replaces_them(prom: prometheus_harness.Prom
     config.write_text("rateWindow: 5s\n", encoding="utf-8")
     now = dt.datetime.now(dt.UTC)
     today = periods.span(now.date(), now.date())
-    ledger = ledgers.open_ledger(str(tmp_path / "l.db"))
+    ledger = ledger_db.open_ledger(str(tmp_path / "l.db"))
     first = snapshotting.snapshot(str(ROOT / "quotas"), period=today, now=now, ledger=ledger, url=prom.url,
                                   config=str(config), step="2s", actor="test")
     assert first.partial and first.rows > 0 and first.event.kind == "snapshot-taken"
     assert first.queries == 6 * 4 + 2  # avg, p95, max and one day's maximum per measure; two traffic totals
     rows = {r.key(): Decimal(r.value) for r in ledger.rollups(period=today.label)}
-    model = quotas.load(ROOT / "quotas")
+    model = loading.load(ROOT / "quotas")
     envelope = planning.allocate(model, at=now.date()).tenants["bale"].shares[POOL].envelope
     memory = rows["bale", POOL, "memory", snapshots.AVERAGE, ""]
     assert abs(memory / envelope["memory"] - Decimal("0.5")) < Decimal("0.01")  # a gauge: exact

@@ -50,9 +50,9 @@ def command(path: str, pools: tuple[str, ...], at: dt.date, kubeconfig: str | No
                               release_enforcement=release_enforcement)
         console.emit(plans, output=output, table=lambda: diff.show_plans(plans.plans))
         return
-    from dctenant.clients import ledger as ledgers
+    from dctenant.clients import ledger_db
 
-    with ledgers.open_ledger(ledger) as opened, Bar(enabled=output == "table" and console.stderr.is_terminal) as bar:
+    with ledger_db.open_ledger(ledger) as opened, Bar(enabled=output == "table" and console.stderr.is_terminal) as bar:
         result = applying.apply(targets, kubeconfig=kubeconfig, force_conflicts=force_conflicts,
                                 prune_namespaces=prune_namespaces, progress=bar, ledger=opened,
                                 release_enforcement=release_enforcement)

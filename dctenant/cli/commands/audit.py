@@ -26,10 +26,10 @@ def command() -> None:
 def verify(ledger: str | None, anchor: str | None, report_file: str | None, output: str) -> None:
     """Recompute the chain; exit 1 at the first edited, deleted, inserted or reordered event."""
     from dctenant.cli import console
-    from dctenant.clients import ledger as ledgers
+    from dctenant.clients import ledger_db
     from dctenant.ops import auditing
 
-    with ledgers.open_ledger(ledger) as opened:
+    with ledger_db.open_ledger(ledger) as opened:
         result = auditing.verify(opened, anchor=anchor, report_file=report_file)
     console.emit(result, output=output, table=lambda: console.stdout.print(result.summary(), markup=False))
     if not result.intact:
@@ -50,11 +50,11 @@ def log(ledger: str | None, tenant: str | None, kinds: tuple[str, ...], since: d
         until: dt.datetime | None, output: str) -> None:
     """List ledger events, oldest first."""
     from dctenant.cli import console
-    from dctenant.clients import ledger as ledgers
+    from dctenant.clients import ledger_db
     from dctenant.engine import chaining
     from dctenant.ops import auditing
 
-    with ledgers.open_ledger(ledger) as opened:
+    with ledger_db.open_ledger(ledger) as opened:
         result = auditing.log(opened, tenant=tenant, kinds=kinds, since=since, until=until)
     if output == "csv":
         sys.stdout.write(result.csv())

@@ -35,7 +35,7 @@ def command(kind: str, path: str, period: str, tenant: str | None, calendar: str
             out: str | None, ledger: str | None, generated_at: dt.datetime | None) -> None:
     """Auditors' reports: allocation, usage, traffic, violations, licences."""
     from dctenant.cli import console
-    from dctenant.clients import ledger as ledgers
+    from dctenant.clients import ledger_db
     from dctenant.errors import UserError
     from dctenant.ops import reporting
     from dctenant.render.reports import cells, tables
@@ -43,7 +43,7 @@ def command(kind: str, path: str, period: str, tenant: str | None, calendar: str
     now = generated_at or dt.datetime.now(dt.UTC)
     style = cells.Style(calendar=calendar, digits=persian_digits)
     chosen = reporting.period(period, calendar=calendar)
-    with ledgers.open_ledger(ledger) as opened:
+    with ledger_db.open_ledger(ledger) as opened:
         report = reporting.build(kind, path=path, period=chosen, now=now, ledger=opened, tenant=tenant)
         if output == "table":
             if out:
@@ -59,7 +59,7 @@ def command(kind: str, path: str, period: str, tenant: str | None, calendar: str
             text = reporting.render(report, output=output, style=style)
             if out:
                 issued = reporting.issue(report, text=text, out=out, output=output, ledger=opened,
-                                         actor=ledgers.os_actor(), now=now, tenant=tenant)
+                                         actor=ledger_db.os_actor(), now=now, tenant=tenant)
                 console.stderr.print(f"wrote {issued.path} (sha256 {issued.sha256}); recorded as ledger event "
                                      f"{issued.event.seq}", markup=False, soft_wrap=True)
             else:

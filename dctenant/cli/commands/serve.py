@@ -28,11 +28,12 @@ def command(path: str, listen: str, tls_cert: str | None, tls_key: str | None, i
     """Serve the self-service API for tenants and staff."""
     from dctenant.api import app, serving
     from dctenant.cli import console
-    from dctenant.ops import selfserving
+    from dctenant.ops import selfservice_usecases
 
     host, port = serving.split_listen(listen)
     serving.check_listen(host, tls_cert=tls_cert, tls_key=tls_key, insecure=insecure)
-    service = selfserving.open_service(path, database=database, kubeconfig=kubeconfig, prometheus_url=prometheus)
+    service = selfservice_usecases.open_service(path, database=database, kubeconfig=kubeconfig,
+                                                prometheus_url=prometheus)
     service.model()  # a broken quotas/ is reported now, not on the first request
     scheme = "https" if tls_cert else "http"
     console.stderr.print(f"serving the self-service API on {scheme}://{listen} (OpenAPI at /docs)", markup=False)

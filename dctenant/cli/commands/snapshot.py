@@ -24,13 +24,13 @@ def command(path: str, period: str, calendar: str, url: str, config: str | None,
             output: str) -> None:
     """Store a period's per-tenant usage rollups (replacing earlier ones) and record it in the ledger."""
     from dctenant.cli import console
-    from dctenant.clients import ledger as ledgers
+    from dctenant.clients import ledger_db
     from dctenant.ops import reporting, snapshotting
 
     chosen = reporting.period(period, calendar=calendar)
-    with ledgers.open_ledger(ledger) as opened:
+    with ledger_db.open_ledger(ledger) as opened:
         result = snapshotting.snapshot(path, period=chosen, now=dt.datetime.now(dt.UTC), ledger=opened, url=url,
-                                       config=config, step=step, actor=ledgers.os_actor())
+                                       config=config, step=step, actor=ledger_db.os_actor())
 
     def table() -> None:
         verb = "replaced" if result.as_dict()["replaced"] else "stored"

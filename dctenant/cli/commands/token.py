@@ -24,9 +24,9 @@ def _days(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
 
 
 def _local(path: str, database: str | None) -> Any:
-    from dctenant.ops import selfserving
+    from dctenant.ops import selfservice_usecases
 
-    return selfserving.open_service(path, database=database)
+    return selfservice_usecases.open_service(path, database=database)
 
 
 @click.group("token")
@@ -47,7 +47,7 @@ def create(path: str, tenant: str | None, staff: bool, expires: int, note: str, 
            token: str | None, database: str | None, output: str) -> None:
     """Issue a token; the secret is shown once."""
     from dctenant.cli import console
-    from dctenant.ops import selfserving
+    from dctenant.ops import selfservice_usecases
 
     if staff == bool(tenant):
         raise click.UsageError("give either --tenant ID or --staff")
@@ -57,8 +57,8 @@ def create(path: str, tenant: str | None, staff: bool, expires: int, note: str, 
     else:
         service = _local(path, database)
         try:
-            issued = service.create_token(selfserving.LOCAL, tenant=tenant, days=expires, note=note)
-            answer = {**selfserving.token_view(issued.row, now=service.clock()), "token": issued.secret}
+            issued = service.create_token(selfservice_usecases.LOCAL, tenant=tenant, days=expires, note=note)
+            answer = {**selfservice_usecases.token_view(issued.row, now=service.clock()), "token": issued.secret}
         finally:
             service.close()
     result = ns.Answer(answer)
@@ -84,14 +84,14 @@ def list_(path: str, tenant: str | None, server: str | None, token: str | None, 
           output: str) -> None:
     """List tokens (never their secrets)."""
     from dctenant.cli import console
-    from dctenant.ops import selfserving
+    from dctenant.ops import selfservice_usecases
 
     if server:
         rows = ns.remote(server, token).call("GET", "/v1/tokens", params={"tenant": tenant} if tenant else None)
     else:
         service = _local(path, database)
         try:
-            rows = service.tokens(selfserving.LOCAL, tenant=tenant)
+            rows = service.tokens(selfservice_usecases.LOCAL, tenant=tenant)
         finally:
             service.close()
     console.emit(ns.Answer({"tokens": rows}), output=output,
@@ -108,14 +108,14 @@ def revoke(path: str, token_id: str, server: str | None, token: str | None, data
            output: str) -> None:
     """Revoke a token at once."""
     from dctenant.cli import console
-    from dctenant.ops import selfserving
+    from dctenant.ops import selfservice_usecases
 
     if server:
         row = ns.remote(server, token).call("DELETE", f"/v1/tokens/{token_id}")
     else:
         service = _local(path, database)
         try:
-            row = service.revoke_token(selfserving.LOCAL, token_id)
+            row = service.revoke_token(selfservice_usecases.LOCAL, token_id)
         finally:
             service.close()
     console.emit(ns.Answer(row), output=output, table=lambda: ns.table("Token", [row], ("id", "tenant", "state")))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dctenant.domain import audit, reports, resources
+from dctenant.domain import audit_events, reports, resources
 from dctenant.render import calendars
 
 RIGHT = frozenset({reports.AMOUNT, reports.BYTES, reports.FRACTION, reports.INTEGER, reports.DURATION})
@@ -39,7 +39,7 @@ def show(column: reports.Column, row: Mapping[str, Any], *, style: Style) -> str
 
         return calendars.format_date(dt.date.fromisoformat(value), calendar=style.calendar, digits=style.digits)
     if kind == reports.TIME:
-        return calendars.format_time(audit.parse_stamp(value), calendar=style.calendar, digits=style.digits)
+        return calendars.format_time(audit_events.parse_stamp(value), calendar=style.calendar, digits=style.digits)
     if kind == reports.DURATION:
         return duration_text(int(value))
     if isinstance(value, bool):

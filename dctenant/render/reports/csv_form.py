@@ -12,7 +12,7 @@ import csv
 import io
 from typing import Any
 
-from dctenant.domain import audit, reports
+from dctenant.domain import audit_events, reports
 
 
 def _cell(value: Any) -> str:
@@ -26,8 +26,9 @@ def _cell(value: Any) -> str:
 def meta(report: reports.Report) -> list[tuple[str, str]]:
     pairs = [("report", report.kind), ("schemaVersion", str(reports.SCHEMA_VERSION)),
              ("period", report.period.label), ("calendar", report.period.calendar),
-             ("periodStart", audit.stamp(report.period.start)), ("periodEnd", audit.stamp(report.period.end)),
-             ("generatedAt", audit.stamp(report.generated_at)),
+             ("periodStart", audit_events.stamp(report.period.start)), ("periodEnd",
+                                                                        audit_events.stamp(report.period.end)),
+             ("generatedAt", audit_events.stamp(report.generated_at)),
              ("ledgerLastHash", report.ledger_hash or ""), ("ledgerLastSeq", _cell(report.ledger_seq))]
     pairs += [(f"source.{s.name}", s.detail) for s in report.sources]
     pairs += [("warning", w) for w in report.warnings]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dctenant.domain import audit, reports
+from dctenant.domain import audit_events, reports
 
 
 def as_dict(report: reports.Report) -> dict[str, Any]:
@@ -15,8 +15,8 @@ def as_dict(report: reports.Report) -> dict[str, Any]:
         "report": report.kind,
         "title": report.title,
         "period": {"label": report.period.label, "calendar": report.period.calendar,
-                   "start": audit.stamp(report.period.start), "end": audit.stamp(report.period.end)},
-        "generatedAt": audit.stamp(report.generated_at),
+                   "start": audit_events.stamp(report.period.start), "end": audit_events.stamp(report.period.end)},
+        "generatedAt": audit_events.stamp(report.generated_at),
         "sources": [{"name": s.name, "detail": s.detail} for s in report.sources],
         "ledger": {"lastHash": report.ledger_hash, "lastSeq": report.ledger_seq},
         "names": {k: dict(v) for k, v in sorted(report.names.items())},

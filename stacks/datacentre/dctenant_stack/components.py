@@ -21,7 +21,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-Manifest = Mapping[str, Any]
+from dctenant.domain import changes
+
+Manifest = changes.Manifest
 Key = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped objects
 
 TENANT_TYPE = "dctenant:datacentre:TenantNamespaces"

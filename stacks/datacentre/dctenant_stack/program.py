@@ -31,7 +31,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from dctenant.errors import DctenantError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import stacking
 from dctenant_stack import components
 
@@ -71,7 +71,7 @@ class Deployment:
 def settings() -> Settings:
     """The running stack's settings from its configuration and the environment."""
     config = pulumi.Config()
-    raw_quotas = os.environ.get(quota_loader.ENVIRONMENT) or config.get("quotas") or DEFAULT_QUOTAS
+    raw_quotas = os.environ.get(loading.ENVIRONMENT) or config.get("quotas") or DEFAULT_QUOTAS
     at = config.get("at")
     return Settings(
         pool=config.get("pool") or pulumi.get_stack(),

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from dctenant.cli.main import cli
 from dctenant.domain import resources
-from dctenant.loaders import quotas
+from dctenant.loaders import loading
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 EXAMPLE = str(ROOT / "quotas")
@@ -29,7 +29,7 @@ def test_plan_json_is_feasible_and_complete() -> None:
     code, out, _ = invoke("plan", EXAMPLE, "--at", AT, "-o", "json")
     assert code == 0
     data = json.loads(out)
-    model = quotas.load(EXAMPLE)
+    model = loading.load(EXAMPLE)
     assert set(data["tenants"]) == {t.id for t in model.tenants}
     assert set(data["pools"]) == set(model.datacentre.pool_names)
     for pool_name, lines in data["pools"].items():
@@ -50,7 +50,7 @@ def test_plan_json_is_feasible_and_complete() -> None:
 def test_plan_table_names_pools_and_saturated_resources() -> None:
     code, out, err = invoke("plan", EXAMPLE, "--at", AT)
     assert code == 0
-    for pool in quotas.load(EXAMPLE).datacentre.pool_names:
+    for pool in loading.load(EXAMPLE).datacentre.pool_names:
         assert f"Pool {pool}" in out
     assert "(saturated)" in out
     assert "warning:" in err

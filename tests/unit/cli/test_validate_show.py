@@ -238,7 +238,7 @@ def test_help_lists_commands_without_importing_them() -> None:
     code = ("import sys; from dctenant.cli import main\n"
             "try:\n    main.main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
             "assert 'dctenant.cli.commands.validate' not in sys.modules\n"
-            "assert 'dctenant.loaders.quotas' not in sys.modules\n"
+            "assert 'dctenant.loaders.loading' not in sys.modules\n"
             "assert 'yaml' not in sys.modules and 'rich' not in sys.modules\n")
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

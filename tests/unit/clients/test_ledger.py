@@ -10,15 +10,15 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit
+from dctenant.clients import ledger_db
+from dctenant.domain import audit_events
 from dctenant.errors import BackendError, UserError
 from tests.unit.clients import chain_cases
 
 
 @pytest.fixture
-def ledger(tmp_path: pathlib.Path) -> ledgers.Ledger:
-    opened = ledgers.open_ledger(str(tmp_path / "ledger.db"))
+def ledger(tmp_path: pathlib.Path) -> ledger_db.Ledger:
+    opened = ledger_db.open_ledger(str(tmp_path / "ledger.db"))
     yield opened  # type: ignore[misc]
     opened.close()
 
@@ -26,23 +26,23 @@ def ledger(tmp_path: pathlib.Path) -> ledgers.Ledger:
 def test_default_location_follows_xdg_state_home(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DCTENANT_LEDGER", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    assert ledgers.default_url() == str(tmp_path / "state" / "dctenant" / "ledger.db")
-    opened = ledgers.open_ledger()
+    assert ledger_db.default_url() == str(tmp_path / "state" / "dctenant" / "ledger.db")
+    opened = ledger_db.open_ledger()
     try:
-        opened.append(kind=audit.REPORT_ISSUED, actor="a", subject={})
+        opened.append(kind=audit_events.REPORT_ISSUED, actor="a", subject={})
         with opened.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     finally:
         opened.close()
     assert (tmp_path / "state" / "dctenant" / "ledger.db").exists()
     monkeypatch.setenv("DCTENANT_LEDGER", "sqlite:///" + str(tmp_path / "other.db"))
-    assert ledgers.default_url().endswith("other.db")
+    assert ledger_db.default_url().endswith("other.db")
 
 
-def test_append_and_query(ledger: ledgers.Ledger) -> None:
+def test_append_and_query(ledger: ledger_db.Ledger) -> None:
     events = chain_cases.fill(ledger)
     assert [e.seq for e in events] == list(range(1, 11))
-    assert events[0].prev_hash == audit.GENESIS
+    assert events[0].prev_hash == audit_events.GENESIS
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
     assert ledger.last_hash() == events[-1].hash
     stored = list(ledger.events())
@@ -51,12 +51,12 @@ def test_append_and_query(ledger: ledgers.Ledger) -> None:
     since = chain_cases.T0 + dt.timedelta(minutes=3)
     until = chain_cases.T0 + dt.timedelta(minutes=5)
     assert [e.seq for e in ledger.events(since=since, until=until)] == [3, 4]
-    assert list(ledger.events(kinds=[audit.ACTION_TAKEN])) == []
+    assert list(ledger.events(kinds=[audit_events.ACTION_TAKEN])) == []
     assert ledger.verify().summary() == "10 events, chain intact"
 
 
-def test_values_are_stored_canonically(ledger: ledgers.Ledger) -> None:
-    event = ledger.append(kind=audit.LICENCE_CHANGED, actor="ops", subject={"tenant": "بله"},
+def test_values_are_stored_canonically(ledger: ledger_db.Ledger) -> None:
+    event = ledger.append(kind=audit_events.LICENCE_CHANGED, actor="ops", subject={"tenant": "بله"},
                           before={"expires": dt.date(2027, 4, 11), "share": Decimal("0.50")}, after=["x", 1])
     stored = next(ledger.events())
     assert stored.before == {"expires": "2027-04-11", "share": "0.5"}
@@ -64,17 +64,17 @@ def test_values_are_stored_canonically(ledger: ledgers.Ledger) -> None:
     assert [e.seq for e in ledger.events(tenant="بله")] == [1]
 
 
-def test_tenant_filter_is_exact(ledger: ledgers.Ledger) -> None:
-    ledger.append(kind=audit.QUOTA_CHANGED, actor="a", subject={"tenant": "gap"})
-    ledger.append(kind=audit.QUOTA_CHANGED, actor="a", subject={"tenant": "igap"})
-    ledger.append(kind=audit.QUOTA_CHANGED, actor="a", subject={"tenant": "100%_x"})
+def test_tenant_filter_is_exact(ledger: ledger_db.Ledger) -> None:
+    ledger.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={"tenant": "gap"})
+    ledger.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={"tenant": "igap"})
+    ledger.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={"tenant": "100%_x"})
     assert [e.seq for e in ledger.events(tenant="gap")] == [1]
     assert [e.seq for e in ledger.events(tenant="100%_x")] == [3]
 
 
-def test_naive_times_and_bad_kinds_are_refused(ledger: ledgers.Ledger) -> None:
+def test_naive_times_and_bad_kinds_are_refused(ledger: ledger_db.Ledger) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        ledger.append(kind=audit.QUOTA_CHANGED, actor="a", subject={}, at=dt.datetime(2026, 1, 1))
+        ledger.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={}, at=dt.datetime(2026, 1, 1))
     with pytest.raises(UserError, match="kebab-case"):
         ledger.append(kind="Quota Changed", actor="a", subject={})
     assert ledger.count() == 0
@@ -82,28 +82,28 @@ def test_naive_times_and_bad_kinds_are_refused(ledger: ledgers.Ledger) -> None:
 
 def test_migrations_are_versioned_and_idempotent(tmp_path: pathlib.Path) -> None:
     url = str(tmp_path / "l.db")
-    first = ledgers.open_ledger(url)
-    assert first.schema_version() == ledgers.SCHEMA_VERSION
+    first = ledger_db.open_ledger(url)
+    assert first.schema_version() == ledger_db.SCHEMA_VERSION
     first.close()
-    again = ledgers.open_ledger(url)
+    again = ledger_db.open_ledger(url)
     with again.engine.connect() as conn:
         versions = [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_version ORDER BY version"))]
     assert versions == [1, 2]
     chain_cases.run(again, "INSERT INTO schema_version VALUES (99, 'x')")
     again.close()
     with pytest.raises(BackendError, match="schema version 99"):
-        ledgers.open_ledger(url)
+        ledger_db.open_ledger(url)
 
 
 def test_an_older_schema_is_migrated(tmp_path: pathlib.Path) -> None:
     url = str(tmp_path / "l.db")
-    opened = ledgers.open_ledger(url)
+    opened = ledger_db.open_ledger(url)
     chain_cases.fill(opened, 3)
     chain_cases.run(opened, "DROP TABLE snapshots")
     chain_cases.run(opened, "DROP TABLE snapshot_periods")
     chain_cases.run(opened, "DELETE FROM schema_version WHERE version = 2")
     opened.close()
-    reopened = ledgers.open_ledger(url)
+    reopened = ledger_db.open_ledger(url)
     assert reopened.schema_version() == 2
     assert reopened.rollups(period="2026-10") == ()
     assert reopened.verify().events == 3
@@ -113,17 +113,17 @@ def test_an_older_schema_is_migrated(tmp_path: pathlib.Path) -> None:
 def test_an_unusable_location_is_a_backend_error(tmp_path: pathlib.Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(BackendError, match="cannot create"):
-        ledgers.open_ledger(str(tmp_path / "file" / "sub" / "l.db"))
+        ledger_db.open_ledger(str(tmp_path / "file" / "sub" / "l.db"))
     with pytest.raises(UserError, match="only SQLite and PostgreSQL"):
-        ledgers.open_ledger("mysql+nonexistent://x/y")
+        ledger_db.open_ledger("mysql+nonexistent://x/y")
 
 
 @pytest.mark.parametrize("case", sorted(chain_cases.CASES))
-def test_tampering_is_found(ledger: ledgers.Ledger, case: str) -> None:
+def test_tampering_is_found(ledger: ledger_db.Ledger, case: str) -> None:
     chain_cases.check_case(ledger, case)
 
 
-def test_truncation_is_found_with_a_recorded_hash(ledger: ledgers.Ledger) -> None:
+def test_truncation_is_found_with_a_recorded_hash(ledger: ledger_db.Ledger) -> None:
     chain_cases.check_truncation(ledger)
 
 
@@ -131,7 +131,7 @@ def test_concurrent_writers_never_fork_the_chain(tmp_path: pathlib.Path) -> None
     chain_cases.check_concurrent_writers(str(tmp_path / "shared.db"))
 
 
-def test_a_fork_is_refused_by_the_database(ledger: ledgers.Ledger) -> None:
+def test_a_fork_is_refused_by_the_database(ledger: ledger_db.Ledger) -> None:
     chain_cases.fill(ledger, 2)
     first = chain_cases.row(ledger, 2)
     with pytest.raises(sa.exc.IntegrityError):

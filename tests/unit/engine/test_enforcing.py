@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from dctenant.domain import allocations, policies, pools, quotas, tenants, usage
 from dctenant.domain.usage import State
-from dctenant.engine import allocating, enforcing
+from dctenant.engine import allocating, judging
 
 EGRESS = "bandwidth/egress"
 T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
@@ -61,7 +61,7 @@ class Run:
 
     def at(self, minutes: float, gbps: float | None, resource: str = EGRESS) -> usage.Decision:
         now = T0 + dt.timedelta(minutes=minutes)
-        verdict = enforcing.decide(self.model, allocation=self.alloc, measured=measured(gbps, at=now),
+        verdict = judging.decide(self.model, allocation=self.alloc, measured=measured(gbps, at=now),
                                    memory=self.memory, now=now)
         self.memory = verdict.memory
         return next(d for d in verdict.decisions if d.resource == resource)
@@ -145,11 +145,11 @@ def test_a_namespace_not_seen_is_unknown_not_zero() -> None:
     m = model()
     now = T0
     partial = usage.Usage(at=now, amounts={"bale-a": {EGRESS: Decimal(10**9)}}, seen=frozenset({"bale-a"}))
-    verdict = enforcing.decide(m, allocation=allocation(m), measured=partial, memory=usage.Memory(), now=now)
+    verdict = judging.decide(m, allocation=allocation(m), measured=partial, memory=usage.Memory(), now=now)
     egress = next(d for d in verdict.decisions if d.resource == EGRESS)
     assert egress.state is State.UNKNOWN and "bale-b has no kube_resourcequota series" in egress.reason
     down = usage.Usage(at=now, seen=frozenset({"bale-a", "bale-b"}), down={"cpu": "cadvisor is down"})
-    verdict = enforcing.decide(m, allocation=allocation(m), measured=down, memory=usage.Memory(), now=now)
+    verdict = judging.decide(m, allocation=allocation(m), measured=down, memory=usage.Memory(), now=now)
     states = {d.resource: d.state for d in verdict.decisions}
     assert states == {"licence": State.OK, "cpu": State.UNKNOWN, EGRESS: State.OK}
 
@@ -165,7 +165,7 @@ def test_licence_expiring_grace_expired_and_back() -> None:
     out = run.at(2, 1, resource="licence")
     assert (out.state, out.action) == (State.SUSPENDED, "suspend")
     assert "grace ended on 2026-12-29" in out.reason
-    verdict_resources = [d for d in enforcing.decide(m, allocation=run.alloc, measured=measured(1, at=T0),
+    verdict_resources = [d for d in judging.decide(m, allocation=run.alloc, measured=measured(1, at=T0),
                                                      memory=run.memory, now=T0).decisions]
     assert [d.resource for d in verdict_resources] == ["licence"]  # a suspended tenant's usage is not judged
     assert run.at(3, 1, resource="licence").action == ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dctenant.domain import changes
-from dctenant.engine import planning
+from dctenant.engine import diffing
 
 MANAGED = {"app.kubernetes.io/managed-by": "dctenant"}
 
@@ -27,7 +27,7 @@ def live(manifest: dict[str, Any], **status: Any) -> dict[str, Any]:
 
 
 def plan(desired: list[dict[str, Any]], observed: list[dict[str, Any]], **kw: Any) -> changes.Plan:
-    return planning.plan(desired, observed, pool="p1", context="ctx-1", **kw)
+    return diffing.plan(desired, observed, pool="p1", context="ctx-1", **kw)
 
 
 def ops(result: changes.Plan) -> list[tuple[str, str]]:
@@ -118,7 +118,7 @@ def test_objects_no_longer_desired_are_pruned_but_namespaces_are_orphaned_by_def
 def test_namespaces_are_pruned_only_when_asked_and_empty() -> None:
     observed = [live(ns("a")), live(ns("busy")), live(quota("busy")), live(ns("idle")), live(quota("idle")),
                 live(ns("unknown"))]
-    assert planning.stale_namespaces([ns("a")], observed) == ("busy", "idle", "unknown")
+    assert diffing.stale_namespaces([ns("a")], observed) == ("busy", "idle", "unknown")
     occupancy = {"busy": changes.Occupancy(pods=3, claims=1), "idle": changes.Occupancy(pods=0, claims=0)}
     result = plan([ns("a")], observed, prune_namespaces=True, occupancy=occupancy)
     assert ops(result) == [("prune", "ResourceQuota idle/dctenant-quota"), ("prune", "Namespace idle"),
@@ -154,7 +154,7 @@ def test_objects_already_being_deleted_are_left_alone() -> None:
     terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     result = plan([], [terminating], prune_namespaces=True, occupancy={"gone": changes.Occupancy(pods=0, claims=0)})
     assert result.changes == ()
-    assert planning.stale_namespaces([], [terminating]) == ()
+    assert diffing.stale_namespaces([], [terminating]) == ()
 
 
 def test_the_plan_serialises_what_the_table_shows() -> None:
@@ -180,7 +180,7 @@ def test_self_service_namespaces_are_never_pruned_even_with_prune_namespaces() -
     result = plan([], observed, prune_namespaces=True,
                   occupancy={"bale-x": changes.Occupancy(pods=0, claims=0)})
     assert result.changes == ()
-    assert planning.stale_namespaces([], observed) == ()
+    assert diffing.stale_namespaces([], observed) == ()
 
 
 def test_a_desired_object_is_not_written_over_a_self_service_one() -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dctenant.domain import quantities, resources
 from dctenant.errors import ValidationError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from tests.conftest import EXAMPLE
 
 API = "dctenant.io/v1alpha1"
@@ -164,7 +164,7 @@ def write(root: pathlib.Path, files: dict[str, Any]) -> None:
 def test_random_valid_data_centres_load_and_keep_their_values(world: World) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         write(pathlib.Path(tmp), world.files)
-        model = quota_loader.load(tmp)
+        model = loading.load(tmp)
     assert model.datacentre.pool_names == tuple(world.capacity)
     for pool in model.datacentre.pools:
         assert dict(pool.capacity) == world.capacity[pool.name]
@@ -236,7 +236,7 @@ def mutate(data: Any, path: tuple[Any, ...], value: Any, new_key: Any) -> Any:
 
 def load_or_problems(root: pathlib.Path) -> None:
     try:
-        quota_loader.load(root)
+        loading.load(root)
     except ValidationError as exc:
         assert exc.problems
         for problem in exc.problems:

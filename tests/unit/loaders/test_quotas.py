@@ -11,7 +11,7 @@ import pytest
 from dctenant.domain import quotas as quota_model
 from dctenant.domain import tenants
 from dctenant.errors import UserError, ValidationError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from tests.conftest import EXAMPLE, QuotasCopy
 
 REFERENCE_DAY = dt.date(2026, 11, 27)
@@ -19,7 +19,7 @@ REFERENCE_DAY = dt.date(2026, 11, 27)
 
 @pytest.fixture(scope="module")
 def example() -> quota_model.Quotas:
-    return quota_loader.load(EXAMPLE)
+    return loading.load(EXAMPLE)
 
 
 def test_every_file_of_the_example_is_loaded(example: quota_model.Quotas) -> None:
@@ -63,28 +63,28 @@ def test_namespaces_are_unique_and_prefixed(example: quota_model.Quotas) -> None
 
 
 def test_path_may_be_a_string_or_a_path(qcopy: QuotasCopy) -> None:
-    assert quota_loader.load(str(qcopy.root)).datacentre.name == quota_loader.load(qcopy.root).datacentre.name
+    assert loading.load(str(qcopy.root)).datacentre.name == loading.load(qcopy.root).datacentre.name
 
 
 def test_problem_files_are_named_under_the_path_given(qcopy: QuotasCopy, monkeypatch: pytest.MonkeyPatch) -> None:
     qcopy.edit("tenants/gap.yaml", "  tier: ", "  tier: x")
     monkeypatch.chdir(qcopy.root.parent)
     with pytest.raises(ValidationError) as caught:
-        quota_loader.load("quotas")
+        loading.load("quotas")
     assert caught.value.problems[0].file == "quotas/tenants/gap.yaml"
     assert str(caught.value).startswith("quotas/tenants/gap.yaml:")
 
 
 def test_not_a_directory(tmp_path: pathlib.Path) -> None:
     with pytest.raises(UserError) as caught:
-        quota_loader.load(tmp_path / "nowhere")
+        loading.load(tmp_path / "nowhere")
     assert not isinstance(caught.value, ValidationError)
     assert str(caught.value) == f"{tmp_path / 'nowhere'}: {tmp_path / 'nowhere'} is not a directory"
 
 
 def test_empty_directory_reports_both_required_files(tmp_path: pathlib.Path) -> None:
     with pytest.raises(ValidationError) as caught:
-        quota_loader.load(tmp_path)
+        loading.load(tmp_path)
     assert [(p.file, p.line, p.message) for p in caught.value.problems] == [
         (str(tmp_path / "datacentre.yaml"), None, "file not found"),
         (str(tmp_path / "policy.yaml"), None, "file not found"),

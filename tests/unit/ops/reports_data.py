@@ -10,9 +10,9 @@ import datetime as dt
 import pathlib
 from decimal import ROUND_FLOOR, Decimal
 
-from dctenant.clients import ledger as ledgers
-from dctenant.domain import audit, periods, resources, snapshots
-from dctenant.loaders import quotas as quota_loader
+from dctenant.clients import ledger_db
+from dctenant.domain import audit_events, periods, resources, snapshots
+from dctenant.loaders import loading
 from dctenant.ops import planning
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -24,24 +24,24 @@ def at(day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 10, day, hour, minute, tzinfo=dt.UTC)
 
 
-def fill(ledger: ledgers.Ledger) -> None:
+def fill(ledger: ledger_db.Ledger) -> None:
     """Events of October 2026, then October's snapshot taken on 1 November."""
-    ledger.append(kind=audit.ALLOCATION_APPLIED, actor="ops@ndc", subject={"pool": "thr-ab"},
+    ledger.append(kind=audit_events.ALLOCATION_APPLIED, actor="ops@ndc", subject={"pool": "thr-ab"},
                   after={"writes": 12}, reason="monthly apply", at=at(1, 8))
-    ledger.append(kind=audit.ENFORCEMENT_DECISION, actor="dctenant-enforcer",
+    ledger.append(kind=audit_events.ENFORCEMENT_DECISION, actor="dctenant-enforcer",
                   subject={"tenant": "rubika", "pool": "thr-ab", "resource": "bandwidth/egress"},
                   after={"state": "breach", "usage": "130000000000"}, reason="egress above envelope for 10m",
                   at=at(5, 14, 0))
-    ledger.append(kind=audit.ACTION_TAKEN, actor="dctenant-enforcer",
+    ledger.append(kind=audit_events.ACTION_TAKEN, actor="dctenant-enforcer",
                   subject={"tenant": "rubika", "pool": "thr-ab", "resource": "bandwidth/egress"},
                   after={"action": "throttle"}, reason="sustained breach", at=at(5, 14, 30))
-    ledger.append(kind=audit.ACTION_UNDONE, actor="dctenant-enforcer",
+    ledger.append(kind=audit_events.ACTION_UNDONE, actor="dctenant-enforcer",
                   subject={"tenant": "rubika", "pool": "thr-ab", "resource": "bandwidth/egress"},
                   after={"action": "undo-throttle"}, reason="recovered for 15m", at=at(5, 16, 45))
-    ledger.append(kind=audit.ACTION_TAKEN, actor="dctenant-enforcer",
+    ledger.append(kind=audit_events.ACTION_TAKEN, actor="dctenant-enforcer",
                   subject={"tenant": "wispi", "pool": "isf-1", "resource": "licence"},
                   after={"action": "suspend"}, reason="licence expired beyond grace", at=at(20, 0, 5))
-    ledger.append(kind=audit.LICENCE_CHANGED, actor="regulator@cra", subject={"tenant": "gap"},
+    ledger.append(kind=audit_events.LICENCE_CHANGED, actor="regulator@cra", subject={"tenant": "gap"},
                   before={"expires": "2026-10-31"}, after={"expires": "2027-10-31"}, reason="renewed", at=at(28, 10))
     ledger.replace_snapshot(period=OCTOBER, rollups=rollups(), source="http://127.0.0.1:9090", actor="ops@ndc",
                             at=dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC))
@@ -49,7 +49,7 @@ def fill(ledger: ledgers.Ledger) -> None:
 
 def rollups() -> list[snapshots.Rollup]:
     """Usage of a fixed fraction of every namespace's quota, with a few days over the envelope."""
-    model = quota_loader.load(ROOT / "quotas")
+    model = loading.load(ROOT / "quotas")
     allocation = planning.allocate(model, at=OCTOBER.last_day)
     out: list[snapshots.Rollup] = []
     for n, (tid, t) in enumerate(sorted(allocation.tenants.items())):

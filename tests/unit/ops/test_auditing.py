@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from dctenant.cli.main import cli
-from dctenant.clients import ledger as ledgers
+from dctenant.clients import ledger_db
 from dctenant.domain import changes
 from dctenant.ops import applying
 from tests.unit.clients import chain_cases
@@ -22,7 +22,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def test_apply_records_its_changes(tmp_path: pathlib.Path) -> None:
-    ledger = ledgers.open_ledger(str(tmp_path / "l.db"))
+    ledger = ledger_db.open_ledger(str(tmp_path / "l.db"))
     ns = changes.Change(op=changes.ChangeOp.CREATE, api_version="v1", kind="Namespace", name="bale-messaging",
                         manifest={"metadata": {"name": "bale-messaging", "labels": {"dctenant.io/tenant": "bale"}}})
     quota = changes.Change(op=changes.ChangeOp.UPDATE, api_version="v1", kind="ResourceQuota", name="dctenant-quota",
@@ -40,7 +40,7 @@ def test_apply_records_its_changes(tmp_path: pathlib.Path) -> None:
 
 
 def test_a_release_of_enforcement_is_recorded_and_holds_are_counted(tmp_path: pathlib.Path) -> None:
-    ledger = ledgers.open_ledger(str(tmp_path / "l.db"))
+    ledger = ledger_db.open_ledger(str(tmp_path / "l.db"))
     held = changes.FieldDiff(path="spec.hard.requests.cpu", before="2", after="8")
     released = changes.Change(
         op=changes.ChangeOp.UPDATE, api_version="v1", kind="ResourceQuota", name="dctenant-quota",
@@ -66,7 +66,7 @@ def test_a_release_of_enforcement_is_recorded_and_holds_are_counted(tmp_path: pa
 def filled(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(reports_data.ROOT)
     url = str(tmp_path / "l.db")
-    ledger = ledgers.open_ledger(url)
+    ledger = ledger_db.open_ledger(url)
     reports_data.fill(ledger)
     ledger.close()
     return url
@@ -79,14 +79,14 @@ def test_audit_verify_and_exit_codes(filled: str, tmp_path: pathlib.Path) -> Non
                           "--out", str(tmp_path / "t.json"), "--generated-at", "2026-11-27T09:30:00Z")
     assert code == 0
     assert json.loads((tmp_path / "t.json").read_text())["ledger"]["lastSeq"] == 7
-    ledger = ledgers.open_ledger(filled)
+    ledger = ledger_db.open_ledger(filled)
     chain_cases.run(ledger, "DELETE FROM events WHERE seq >= 7")
     ledger.close()
     code, out, _ = invoke("audit", "verify", "--ledger", filled)
     assert code == 0  # cut at the end: the chain alone cannot tell...
     code, out, err = invoke("audit", "verify", "--ledger", filled, "--report", str(tmp_path / "t.json"))
     assert code == 1 and "(truncated)" in out and "tampered" in err  # ...the report's hash can
-    chain_cases.run(ledgers.open_ledger(filled), "UPDATE events SET reason = 'x' WHERE seq = 2")
+    chain_cases.run(ledger_db.open_ledger(filled), "UPDATE events SET reason = 'x' WHERE seq = 2")
     code, out, _ = invoke("audit", "verify", "--ledger", filled, "-o", "json")
     assert code == 1 and json.loads(out)["breach"] == {"seq": 2, "problem": "edited",
                                                        "message": "its content no longer matches its hash"}

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dctenant.domain import allocations, quotas
-from dctenant.loaders import quotas as quota_loader
-from dctenant.ops import planning, selfservice
-from dctenant.ops.selfservice import RefusedError
+from dctenant.loaders import loading
+from dctenant.ops import planning, selfservice_decisions
+from dctenant.ops.selfservice_decisions import RefusedError
 from tests.selfservice_quotas import write_quotas
 
 GI = Decimal(2**30)
@@ -22,21 +22,21 @@ GI = Decimal(2**30)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[quotas.Quotas, allocations.Allocation]:
     root = write_quotas(tmp_path_factory.mktemp("ss") / "quotas")
-    model = quota_loader.load(root)
+    model = loading.load(root)
     return model, planning.allocate(model, at=dt.date(2026, 11, 27))
 
 
 def decide(world: Any, *, name: Any = "bale-web", pool: Any = "lab", quota: Any = None,
-           reserved: tuple[selfservice.Reservation, ...] = (), tenant: str = "bale",
-           resizing: bool = False) -> selfservice.Decision:
+           reserved: tuple[selfservice_decisions.Reservation, ...] = (), tenant: str = "bale",
+           resizing: bool = False) -> selfservice_decisions.Decision:
     model, allocation = world
-    return selfservice.decide(model, allocation, tenant=tenant, name=name, pool=pool,
+    return selfservice_decisions.decide(model, allocation, tenant=tenant, name=name, pool=pool,
                               quota={"cpu": "1", "memory": "1Gi"} if quota is None else quota,
                               reserved=reserved, resizing=resizing)
 
 
-def reservation(name: str, cpu: str, memory: Decimal = GI, tenant: str = "bale") -> selfservice.Reservation:
-    return selfservice.Reservation(name=name, tenant=tenant, pool="lab",
+def reservation(name: str, cpu: str, memory: Decimal = GI, tenant: str = "bale") -> selfservice_decisions.Reservation:
+    return selfservice_decisions.Reservation(name=name, tenant=tenant, pool="lab",
                                    quota={"cpu": Decimal(cpu), "memory": memory})
 
 
@@ -125,7 +125,8 @@ def test_unknown_pools_and_resources_are_refused_with_hints(world: Any) -> None:
 def test_invalid_quotas_are_422(world: Any, quota: Any) -> None:
     model, allocation = world
     with pytest.raises(RefusedError) as caught:
-        selfservice.decide(model, allocation, tenant="bale", name="bale-web", pool="lab", quota=quota, reserved=())
+        selfservice_decisions.decide(model, allocation, tenant="bale", name="bale-web", pool="lab", quota=quota,
+                                     reserved=())
     assert caught.value.status == 422
 
 
@@ -139,7 +140,7 @@ def test_a_tenant_without_demand_in_the_pool_or_licence_gets_nothing(world: Any)
         tenants={**allocation.tenants, "bale": allocations.TenantAllocation(
             tenant="bale", licence=tenant.licence, weight=tenant.weight, guaranteed=tenant.guaranteed, shares={})})
     with pytest.raises(RefusedError, match="no demand in pool lab"):
-        selfservice.decide(model, stripped, tenant="bale", name="bale-web", pool="lab",
+        selfservice_decisions.decide(model, stripped, tenant="bale", name="bale-web", pool="lab",
                            quota={"cpu": "1", "memory": "1Gi"}, reserved=())
     from dctenant.domain import tenants
 
@@ -153,13 +154,13 @@ def test_a_tenant_without_demand_in_the_pool_or_licence_gets_nothing(world: Any)
                                              fraction=Decimal(0), weighted_share=Decimal(0), dominant="",
                                              limited_by=allocations.LICENCE, round=0)})})
     with pytest.raises(RefusedError, match="licence is suspended"):
-        selfservice.decide(model, suspended, tenant="bale", name="bale-web", pool="lab",
+        selfservice_decisions.decide(model, suspended, tenant="bale", name="bale-web", pool="lab",
                            quota={"cpu": "1", "memory": "1Gi"}, reserved=())
 
 
 def test_envelope_view(world: Any) -> None:
     model, allocation = world
-    view = selfservice.envelope(model, allocation, tenant="bale", reserved=[reservation("bale-web", "3")])
+    view = selfservice_decisions.envelope(model, allocation, tenant="bale", reserved=[reservation("bale-web", "3")])
     assert view["pools"]["lab"]["cpu"] == {"envelope": "12", "staff": "2", "selfService": "3", "free": "7"}
     assert "bandwidth/egress" not in view["pools"]["lab"]  # the tenant asked for none
 
@@ -168,7 +169,7 @@ def test_envelope_view(world: Any) -> None:
 @given(st.lists(st.integers(min_value=1, max_value=4000), min_size=1, max_size=25))
 def test_accepting_in_any_order_never_exceeds_the_envelope(world: Any, millicores: list[int]) -> None:
     """Property: whatever sequence of requests arrives, accepted ones sum to at most the free room."""
-    accepted: list[selfservice.Reservation] = []
+    accepted: list[selfservice_decisions.Reservation] = []
     for i, m in enumerate(millicores):
         try:
             decision = decide(world, name=f"bale-n{i}", quota={"cpu": f"{m}m", "memory": "1Mi"},
@@ -176,5 +177,6 @@ def test_accepting_in_any_order_never_exceeds_the_envelope(world: Any, millicore
         except RefusedError as exc:
             assert exc.status == 409
             continue
-        accepted.append(selfservice.Reservation(name=decision.name, tenant="bale", pool="lab", quota=decision.quota))
+        accepted.append(selfservice_decisions.Reservation(name=decision.name, tenant="bale", pool="lab",
+                                                          quota=decision.quota))
     assert sum((r.quota["cpu"] for r in accepted), Decimal(0)) <= 10

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dctenant.domain import allocations, changes, quotas
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning
 from dctenant.render import admission, kubernetes
 from tests.conftest import EXAMPLE
@@ -22,7 +22,7 @@ EGRESS, INGRESS = admission.EGRESS_ANNOTATION, admission.INGRESS_ANNOTATION
 
 @pytest.fixture(scope="module")
 def rendered() -> tuple[quotas.Quotas, allocations.Allocation, dict[str, tuple[kubernetes.Manifest, ...]]]:
-    model = quota_loader.load(EXAMPLE)
+    model = loading.load(EXAMPLE)
     allocation = planning.allocate(model, at=AT)
     return model, allocation, kubernetes.render(model, allocation)
 

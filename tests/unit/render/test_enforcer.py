@@ -21,13 +21,13 @@ import yaml
 from dctenant.clients import kube
 from dctenant.domain import policies, quotas, resources, usage
 from dctenant.errors import UserError
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import acting, planning
 from dctenant.render import enforcer, kubernetes
 from tests.conftest import EXAMPLE
 
 AT = dt.date(2026, 11, 27)
-MODEL = quota_loader.load(EXAMPLE)
+MODEL = loading.load(EXAMPLE)
 URL = "http://prometheus-operated.monitoring.svc:9090"
 
 
@@ -138,7 +138,7 @@ def test_the_mounted_quotas_are_the_files_as_written(tmp_path: pathlib.Path) -> 
     assert sorted(i["path"] for i in items) == on_disk
     for rel in on_disk:
         assert (tmp_path / rel).read_bytes() == (EXAMPLE / rel).read_bytes(), rel
-    mounted = quota_loader.load(tmp_path)
+    mounted = loading.load(tmp_path)
     assert mounted == MODEL
 
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from dctenant.cli.main import cli
-from dctenant.loaders import quotas
+from dctenant.loaders import loading
 from dctenant.ops import dashboarding
 from dctenant.render import grafana
 
@@ -28,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def texts() -> dict[str, str]:
-    return dashboarding.texts(quotas.load(ROOT / "quotas"))
+    return dashboarding.texts(loading.load(ROOT / "quotas"))
 
 
 def test_committed_dashboards_match_the_generator(texts: dict[str, str]) -> None:
@@ -39,7 +39,7 @@ def test_committed_dashboards_match_the_generator(texts: dict[str, str]) -> None
 
 
 def test_generation_is_deterministic_with_sorted_keys(texts: dict[str, str]) -> None:
-    again = dashboarding.texts(quotas.load(ROOT / "quotas"))
+    again = dashboarding.texts(loading.load(ROOT / "quotas"))
     assert again == texts
     for text in texts.values():
         assert text.endswith("}\n") and not text.endswith("\n\n")
@@ -138,7 +138,7 @@ def test_cli_writes_the_files_and_reports_changes(tmp_path: pathlib.Path, texts:
 
 
 def test_config_maps_for_the_grafana_sidecar(texts: dict[str, str]) -> None:
-    model = quotas.load(ROOT / "quotas")
+    model = loading.load(ROOT / "quotas")
     maps = dashboarding.config_maps(model)
     assert [m["metadata"]["name"] for m in maps] == ["dctenant-dashboard-capacity", "dctenant-dashboard-tenant",
                                                      "dctenant-dashboard-traffic"]

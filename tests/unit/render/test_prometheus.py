@@ -15,10 +15,10 @@ import subprocess
 import pytest
 import yaml
 
-from dctenant.clients import prometheus as promql
-from dctenant.loaders import quotas
+from dctenant.clients import prometheus
+from dctenant.loaders import loading
 from dctenant.ops import planning, rendering
-from dctenant.render import prometheus
+from dctenant.render import prometheus_rules
 
 pytestmark = pytest.mark.integration
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -27,11 +27,11 @@ DATA = ROOT / "tests" / "promtool"
 
 
 def rules_for(path: pathlib.Path, at: str, pool: str) -> dict[str, object]:
-    model = quotas.load(path)
+    model = loading.load(path)
     allocation = planning.allocate(model, at=dt.date.fromisoformat(at))
-    settings = promql.Settings(url="")
-    return prometheus.rules(model, allocation, pool=pool, queries=promql.queries(settings),
-                            sources=promql.sources(settings))
+    settings = prometheus.Settings(url="")
+    return prometheus_rules.rules(model, allocation, pool=pool, queries=prometheus.queries(settings),
+                            sources=prometheus.sources(settings))
 
 
 def promtool(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
@@ -54,10 +54,10 @@ def test_rendered_example_rules_pass_promtool_check(tmp_path: pathlib.Path) -> N
     out = tmp_path / "out"
     rendering.render(str(ROOT / "quotas"), at=dt.date(2026, 11, 27), out=str(out))
     for pool in ("thr-ab", "thr-pd", "isf-1", "mhd-1"):
-        plain = out / pool / prometheus.RULES_FILE
+        plain = out / pool / prometheus_rules.RULES_FILE
         checked = promtool("check", "rules", str(plain), cwd=tmp_path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
-        (obj,) = yaml.safe_load_all((out / pool / prometheus.RULE_OBJECT_FILE).read_text(encoding="utf-8"))
+        (obj,) = yaml.safe_load_all((out / pool / prometheus_rules.RULE_OBJECT_FILE).read_text(encoding="utf-8"))
         assert obj["kind"] == "PrometheusRule" and obj["metadata"]["namespace"] == "monitoring"
         assert obj["spec"] == yaml.safe_load(plain.read_text(encoding="utf-8"))
 
@@ -66,8 +66,8 @@ def test_rules_are_deterministic_and_name_every_tenant_namespace() -> None:
     first = rules_for(ROOT / "quotas", "2026-11-27", "thr-ab")
     assert first == rules_for(ROOT / "quotas", "2026-11-27", "thr-ab")
     records = first["groups"][0]["rules"]  # type: ignore[index]
-    info = {r["labels"]["namespace"] for r in records if r["record"] == prometheus.INFO}
+    info = {r["labels"]["namespace"] for r in records if r["record"] == prometheus_rules.INFO}
     assert "bale-media" in info and "wispi-media" not in info  # only this pool's namespaces
     envelope = {(r["labels"]["tenant"], r["labels"]["resource"]): r["expr"] for r in records
-                if r["record"] == prometheus.ENVELOPE}
+                if r["record"] == prometheus_rules.ENVELOPE}
     assert envelope["gap", "cpu"] == "vector(0)"  # not served: a zero envelope

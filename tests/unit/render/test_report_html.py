@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dctenant.clients import ledger as ledgers
+from dctenant.clients import ledger_db
 from dctenant.ops import reporting
 from dctenant.render.reports import cells
 from tests.unit.ops import reports_data
@@ -25,7 +25,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 @pytest.fixture
 def page(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pathlib.Path]:
     monkeypatch.chdir(reports_data.ROOT)
-    ledger = ledgers.open_ledger(str(tmp_path / "l.db"))
+    ledger = ledger_db.open_ledger(str(tmp_path / "l.db"))
     reports_data.fill(ledger)
     report = reporting.build("usage", path="quotas", period=reporting.period("2026-10"), now=reports_data.NOW,
                              ledger=ledger)

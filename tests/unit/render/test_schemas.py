@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 
 from dctenant.domain import policies
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning
 from dctenant.render import enforcer, kubernetes
 from tests.conftest import EXAMPLE
@@ -28,7 +28,7 @@ VERSIONS = ("1.30", NEWEST)
 
 @pytest.fixture(scope="module")
 def manifests() -> list[kubernetes.Manifest]:
-    model = quota_loader.load(EXAMPLE)
+    model = loading.load(EXAMPLE)
     rendered = kubernetes.render(model, planning.allocate(model, at=dt.date(2026, 11, 27)))
     return [o for objs in rendered.values() for o in objs]
 

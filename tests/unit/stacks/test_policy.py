@@ -16,14 +16,14 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning
 from dctenant.render import kubernetes
 from tests.conftest import EXAMPLE, REPO, QuotasCopy
 from tests.unit.stacks import harness
 
 AT = dt.date(2026, 11, 27)
-MODEL = quota_loader.load(EXAMPLE)
+MODEL = loading.load(EXAMPLE)
 ALLOCATION = planning.allocate(MODEL, at=AT)
 TYPES = {"Namespace": "kubernetes:core/v1:Namespace", "ResourceQuota": "kubernetes:core/v1:ResourceQuota"}
 

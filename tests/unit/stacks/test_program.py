@@ -21,14 +21,14 @@ import yaml
 from click.testing import CliRunner
 
 from dctenant.cli.main import cli
-from dctenant.loaders import quotas as quota_loader
+from dctenant.loaders import loading
 from dctenant.ops import planning, rendering, stacking
-from dctenant.render import kubernetes, prometheus
+from dctenant.render import kubernetes, prometheus_rules
 from tests.conftest import EXAMPLE, REPO, QuotasCopy
 from tests.unit.stacks import harness
 
 AT = "2026-11-27"
-MODEL = quota_loader.load(EXAMPLE)
+MODEL = loading.load(EXAMPLE)
 POOLS = MODEL.datacentre.pool_names
 NS = harness.PROJECT
 
@@ -88,7 +88,7 @@ def test_objects_equal_the_rendered_files(pool: str, runs: dict[str, harness.Run
 def test_objects_equal_render_pool(pool: str, runs: dict[str, harness.Run]) -> None:
     allocation = planning.allocate(MODEL, at=dt.date.fromisoformat(AT))
     manifests = kubernetes.render_pool(MODEL, allocation, pool=pool)
-    rules = rendering.rule_files(MODEL, allocation)[f"{pool}/{prometheus.RULE_OBJECT_FILE}"]
+    rules = rendering.rule_files(MODEL, allocation)[f"{pool}/{prometheus_rules.RULE_OBJECT_FILE}"]
     dashboards = rendering.dashboard_files(MODEL)[f"{pool}/{rendering.DASHBOARDS_FILE}"]
     assert len(dashboards) == 3
     assert harness.differences(runs[pool].objects(), manifests + rules + dashboards) == []
