@@ -8,9 +8,12 @@ a file, and a failure becomes a ``UserError`` naming the path instead of a trace
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import shutil
+import tempfile
+from collections.abc import Iterator
 
 from dctenant.errors import UserError
 
@@ -61,3 +64,10 @@ def remove_files(root: pathlib.Path, relative: tuple[str, ...]) -> None:
 def copy_tree(source: pathlib.Path, target: pathlib.Path) -> None:
     """Copy a directory tree (e.g. ``quotas/`` into a scratch directory to validate an edit)."""
     shutil.copytree(source, target)
+
+
+@contextlib.contextmanager
+def scratch_directory(prefix: str = "dctenant-") -> Iterator[pathlib.Path]:
+    """A private temporary directory, removed with everything in it when the block ends."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        yield pathlib.Path(name)

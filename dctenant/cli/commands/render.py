@@ -12,11 +12,13 @@ from dctenant.cli import options
 @click.command("render")
 @options.quotas_path
 @options.at
-@click.option("--out", "out", required=True, metavar="DIR", type=click.Path(file_okay=False),
+@click.option("--out", "out", metavar="DIR", type=click.Path(file_okay=False),
               help="Directory to write DIR/<pool>/_cluster.yaml and DIR/<pool>/<namespace>.yaml into.")
 @click.option("--force", is_flag=True, help="Write into a non-empty directory that dctenant render did not write.")
+@click.option("--what-if", "what_if", metavar="CHANGES.yaml", type=click.Path(dir_okay=False),
+              help="Write nothing; show how the manifests would change after the edits in CHANGES.yaml.")
 @options.output
-def command(path: str, at: dt.date, out: str, force: bool, output: str) -> None:
+def command(path: str, at: dt.date, out: str | None, force: bool, what_if: str | None, output: str) -> None:
     """Write the desired Kubernetes objects of every pool, one YAML file per namespace.
 
     The summary goes to stderr (the manifests are the result); with -o json or yaml the summary
@@ -25,6 +27,11 @@ def command(path: str, at: dt.date, out: str, force: bool, output: str) -> None:
     from dctenant.cli import console
     from dctenant.ops import rendering
 
+    if what_if:
+        _what_if(path, at=at, changes=what_if, output=output)
+        return
+    if out is None:
+        raise click.UsageError("Missing option '--out' (or give --what-if CHANGES.yaml to see a diff instead).")
     result = rendering.render(path, at=at, out=out, force=force)
 
     def table() -> None:
@@ -40,3 +47,18 @@ def command(path: str, at: dt.date, out: str, force: bool, output: str) -> None:
     console.emit(result, output=output, table=table)
     for warning in result.warnings:
         console.warn(warning)
+
+
+def _what_if(path: str, *, at: dt.date, changes: str, output: str) -> None:
+    from dctenant.cli import console
+    from dctenant.ops import whatif_planning
+
+    result = whatif_planning.manifest_diff(path, changes_file=changes, at=at)
+
+    def table() -> None:
+        if not result.diffs:
+            console.stderr.print("The changes alter no rendered manifest.")
+        for text in result.diffs.values():
+            console.stdout.out(text, end="", highlight=False)
+
+    console.emit(result, output=output, table=table)
