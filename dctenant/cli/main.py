@@ -32,6 +32,8 @@ COMMANDS = {
     "ns": ("dctenant.cli.commands.ns", "Tenants' own namespaces through the self-service API."),
     "request": ("dctenant.cli.commands.request", "File a quota-increase request through the self-service API."),
     "dashboards": ("dctenant.cli.commands.dashboards", "Generate the Grafana dashboards into dashboards/."),
+    "reclaim": ("dctenant.cli.commands.reclaim", "Idle envelope per tenant, and proposals to reclaim it."),
+    "forecast": ("dctenant.cli.commands.forecast", "When each pool runs out: demand and usage trends with intervals."),
 }
 
 

@@ -64,8 +64,14 @@ class WhatIfResult:
 
 
 def changed_model(path: str, changes_file: str) -> tuple[tuple[whatif.Change, ...], quotas.Quotas]:
-    """The data centre at ``path`` with the changes applied, loaded and validated like ``quotas/``."""
+    """The data centre at ``path`` with the changes of a file applied, loaded and validated like ``quotas/``."""
     changes = whatif_files.read(pathlib.Path(changes_file))
+    return changes, changed_model_from(path, changes, shown_as=changes_file)
+
+
+def changed_model_from(path: str, changes: tuple[whatif.Change, ...], *, shown_as: str = "the proposals"
+                       ) -> quotas.Quotas:
+    """The data centre at ``path`` with ``changes`` applied, loaded and validated like ``quotas/``."""
     original, texts = whatif_files.read_quotas(pathlib.Path(path))
     edited = whatif_files.apply(changes, original)
     with files.scratch_directory(prefix="dctenant-whatif-") as scratch:
@@ -75,10 +81,10 @@ def changed_model(path: str, changes_file: str) -> tuple[tuple[whatif.Change, ..
             same = rel in original and original[rel] == document
             files.write_atomically(scratch / rel, texts[rel] if same else whatif_files.to_yaml(document))
         try:
-            return changes, loading.load(scratch)
+            return loading.load(scratch)
         except ValidationError as exc:
             # Name the files as the user knows them: the quotas directory as changed by the file.
-            shown = f"{path} (after {changes_file})"
+            shown = f"{path} (after {shown_as})"
             raise ValidationError(tuple(dataclasses.replace(p, file=p.file.replace(str(scratch), shown, 1))
                                         for p in exc.problems)) from None
 

@@ -1,0 +1,82 @@
+"""Each tenant's observed need over a window, asked of Prometheus for ``dctenant reclaim``.
+
+One query per measure and statistic, whatever the number of tenants: the per-namespace usage
+expressions are enforcement's own (``prometheus.queries``), relabelled in PromQL with their owner
+(``label_replace`` per tenant and pool, matching the tenant's namespaces by full name) and summed
+by owner *before* the quantile or peak is taken, so a tenant's p95 is the p95 of its total, not a
+sum of its namespaces' p95s. A second query per measure counts the steps that had data: the
+coverage, so that a window Prometheus saw only in part is said, and a missing series is unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dctenant.clients import prometheus
+from dctenant.domain import reclaim, resources
+
+OWNER = "dctenant_owner"
+# Measure name in prometheus.queries → resource key ("" for storage: the key comes from the class).
+MEASURES = {"cpu": resources.CPU, "memory": resources.MEMORY, "nvidia.com/gpu": resources.GPU,
+            "storage-used": "", "bandwidth/egress": resources.EGRESS, "bandwidth/ingress": resources.INGRESS}
+
+
+def owned(expr: str, owners: Mapping[str, tuple[str, str]]) -> str:
+    """``expr`` (by namespace) with an owner label ``tenant/pool`` for every namespace in ``owners``."""
+    groups: dict[str, list[str]] = {}
+    for ns, (tenant, pool) in sorted(owners.items()):
+        groups.setdefault(f"{tenant}/{pool}", []).append(ns)
+    out = f"({expr})"
+    for owner, names in sorted(groups.items()):
+        # label_replace's regular expression is anchored at both ends: a name matches only itself.
+        out = f'label_replace({out}, "{OWNER}", "{owner}", "namespace", "{"|".join(names)}")'
+    return out
+
+
+def observe(client: prometheus.Prometheus, *, owners: Mapping[str, tuple[str, str]], method: reclaim.Method,
+            at: dt.datetime) -> dict[tuple[str, str, str], reclaim.Observation]:
+    """Observations by (tenant, pool, resource) over the window ending at ``at`` (owners: namespace →
+    (tenant, pool)). Levels (memory, storage) are read as their peak, rates as their quantile."""
+    base = prometheus.queries(client.settings)
+    window = f"[{method.window_seconds}s:{method.step_seconds}s] @ {at.timestamp():.3f}"
+    steps = Decimal(method.window_seconds // method.step_seconds)
+    out: dict[tuple[str, str, str], reclaim.Observation] = {}
+    for name, key in MEASURES.items():
+        by = f"{OWNER}, storageclass" if not key else OWNER
+        summed = f"sum by ({by}) ({owned(base[name], owners)})"
+        stat = reclaim.PEAK if name in ("memory", "storage-used") else reclaim.P95
+        if stat == reclaim.P95:
+            asked = f"quantile_over_time({method.quantile}, ({summed}){window})"
+        else:
+            asked = f"max_over_time(({summed}){window})"
+        values = {_owner(r, key): _number(r) for r in client.query(asked)}
+        counts = {_owner(r, key): _number(r) for r in client.query(f"count_over_time(({summed}){window})")}
+        for (owner, resource), value in values.items():
+            if owner is None or resource is None:
+                continue
+            tenant, pool = owner.split("/", 1)
+            count = counts.get((owner, resource)) or Decimal(0)
+            out[tenant, pool, resource] = reclaim.Observation(
+                tenant=tenant, pool=pool, resource=resource, statistic=stat, value=value,
+                coverage=min(count / steps, Decimal(1)) if steps else Decimal(0))
+    return out
+
+
+def _owner(row: Mapping[str, Any], key: str) -> tuple[str | None, str | None]:
+    metric = row.get("metric", {})
+    owner = metric.get(OWNER)
+    if not key:
+        storage_class = metric.get("storageclass")
+        return owner, resources.storage(storage_class) if storage_class else None
+    return owner, key
+
+
+def _number(row: Mapping[str, Any]) -> Decimal | None:
+    try:
+        value = Decimal(str(row["value"][1]))
+    except (KeyError, IndexError, TypeError, InvalidOperation):
+        return None
+    return value if value.is_finite() and value >= 0 else None
