@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dctenant.clients import prometheus
-from dctenant.domain import reclaim, resources
+from dctenant.domain import forecasts, reclaim, resources
 
 OWNER = "dctenant_owner"
 # Measure name in prometheus.queries → resource key ("" for storage: the key comes from the class).
@@ -24,11 +24,11 @@ MEASURES = {"cpu": resources.CPU, "memory": resources.MEMORY, "nvidia.com/gpu": 
             "storage-used": "", "bandwidth/egress": resources.EGRESS, "bandwidth/ingress": resources.INGRESS}
 
 
-def owned(expr: str, owners: Mapping[str, tuple[str, str]]) -> str:
-    """``expr`` (by namespace) with an owner label ``tenant/pool`` for every namespace in ``owners``."""
+def owned(expr: str, owners: Mapping[str, str]) -> str:
+    """``expr`` (by namespace) with the label ``dctenant_owner`` set to each namespace's owner."""
     groups: dict[str, list[str]] = {}
-    for ns, (tenant, pool) in sorted(owners.items()):
-        groups.setdefault(f"{tenant}/{pool}", []).append(ns)
+    for ns, owner in sorted(owners.items()):
+        groups.setdefault(owner, []).append(ns)
     out = f"({expr})"
     for owner, names in sorted(groups.items()):
         # label_replace's regular expression is anchored at both ends: a name matches only itself.
@@ -46,7 +46,7 @@ def observe(client: prometheus.Prometheus, *, owners: Mapping[str, tuple[str, st
     out: dict[tuple[str, str, str], reclaim.Observation] = {}
     for name, key in MEASURES.items():
         by = f"{OWNER}, storageclass" if not key else OWNER
-        summed = f"sum by ({by}) ({owned(base[name], owners)})"
+        summed = f"sum by ({by}) ({owned(base[name], {ns: f'{t}/{p}' for ns, (t, p) in owners.items()})})"
         stat = reclaim.PEAK if name in ("memory", "storage-used") else reclaim.P95
         if stat == reclaim.P95:
             asked = f"quantile_over_time({method.quantile}, ({summed}){window})"
@@ -80,3 +80,26 @@ def _number(row: Mapping[str, Any]) -> Decimal | None:
     except (KeyError, IndexError, TypeError, InvalidOperation):
         return None
     return value if value.is_finite() and value >= 0 else None
+
+
+def daily_peaks(client: prometheus.Prometheus, *, pools: Mapping[str, str], days: int, at: dt.datetime,
+                step_seconds: int = 300) -> dict[tuple[str, str], list[forecasts.Point]]:
+    """Each pool's daily peak of total usage per resource over the ``days`` days before ``at``
+    (``pools``: namespace → pool); one query per measure, answered as a matrix of daily points."""
+    base = prometheus.queries(client.settings)
+    out: dict[tuple[str, str], list[forecasts.Point]] = {}
+    for name, key in MEASURES.items():
+        by = f"{OWNER}, storageclass" if not key else OWNER
+        summed = f"sum by ({by}) ({owned(base[name], pools)})"
+        asked = f"(max_over_time(({summed})[1d:{step_seconds}s]))[{days}d:1d] @ {at.timestamp():.3f}"
+        for row in client.query(asked):
+            pool, resource = _owner(row, key)
+            if pool is None or resource is None:
+                continue
+            for stamp, text in row.get("values", []):
+                value = _number({"value": [stamp, text]})
+                if value is not None:
+                    # The point at a day's end is the peak of the day before it.
+                    day = (dt.datetime.fromtimestamp(float(stamp), dt.UTC) - dt.timedelta(seconds=1)).date()
+                    out.setdefault((pool, resource), []).append(forecasts.Point(day=day, value=value))
+    return out

@@ -1,0 +1,41 @@
+"""``dctenant forecast [PATH]``: the day each pool's demand or usage reaches what it can give."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import click
+
+from dctenant.cli import options
+
+_DAYS = {"d": 1.0, "w": 7.0, "m": 365 / 12, "y": 365.0}  # a month is a twelfth of a year: 12m = 365 days
+
+
+def _span(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    found = re.fullmatch(r"(\d+)([dwmy])", value.strip())
+    if not found or int(found[1]) == 0:
+        raise click.BadParameter(f"{value!r} is not a span; write e.g. 90d, 26w, 12m or 2y")
+    return round(int(found[1]) * _DAYS[found[2]])
+
+
+@click.command("forecast")
+@options.quotas_path
+@options.at
+@click.option("--horizon", default="12m", show_default=True, callback=_span, help="How far ahead to look.")
+@options.ledger
+@click.option("--record", is_flag=True, help="First append today's plan totals to the ledger (once a day).")
+@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", metavar="URL",
+              help="Also forecast measured usage against envelopes [env DCTENANT_PROMETHEUS].")
+@click.option("--prometheus-config", "config", metavar="FILE", help="Prometheus settings (docs/enforcement.md).")
+@click.option("--history", default="90d", show_default=True, callback=_span, help="Usage history to fit.")
+@options.output
+def command(path: str, at: dt.date, horizon: int, ledger: str | None, record: bool, url: str | None,
+            config: str | None, history: int, output: str) -> None:
+    """Fit demand (ledger) and usage (Prometheus) trends and say when each pool runs out (docs/planning.md)."""
+    from dctenant.cli import console, forecast_tables
+    from dctenant.ops import forecasting
+
+    result = forecasting.forecast(path, today=at, horizon_days=horizon, ledger=ledger, record=record, url=url,
+                                  config=config, history_days=history)
+    console.emit(result, output=output, table=lambda: forecast_tables.show(result))
