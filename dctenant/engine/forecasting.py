@@ -4,8 +4,10 @@ Pure: no clock, file or network; "today" and the horizon are arguments. The mode
 
 1. **Trend**: the Theil–Sen estimator — the slope is the median of the slopes between every pair
    of points, the level the median of ``value − slope × t`` — so a few outliers (a migration day,
-   a missed scrape) do not tilt it. Its 80 % slope interval is Sen's rank-based one: the pairwise
-   slopes at ranks (N ∓ z·√(n(n−1)(2n+5)/18))/2, z = 1.2816 (Sen 1968; Hollander & Wolfe).
+   a missed scrape) do not tilt it. Series of more than 180 days are summarised by weekly medians
+   for the slope (two years of days would be 266,000 pairs per series). Its 80 % slope interval
+   is Sen's rank-based one: the pairwise slopes at ranks (N ∓ z·√(n(n−1)(2n+5)/18))/2,
+   z = 1.2816 (Sen 1968; Hollander & Wolfe).
 2. **Weekly season**, with at least four weeks of points: the median residual of each weekday.
 3. **Band**: the 10th and 90th percentiles of the remaining residuals (an 80 % band for a new day).
 4. **Crossing**: the first day the trend (with its weekday offset) reaches the limit; the interval
@@ -19,6 +21,7 @@ At least ``MIN_POINTS`` points over at least ``MIN_SPAN_DAYS`` days are needed; 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -31,6 +34,7 @@ MIN_SPAN_DAYS = 14
 SEASON_WEEKS = 4
 LOW, HIGH = 10, 90  # percentiles: an 80 % interval
 Z80 = 1.2816  # the standard normal's 90th percentile
+WEEKLY_ABOVE = 180  # points; longer series are fitted on weekly medians
 
 
 def fit(points: Sequence[forecasts.Point]) -> forecasts.Trend | str:
@@ -43,11 +47,13 @@ def fit(points: Sequence[forecasts.Point]) -> forecasts.Trend | str:
     origin = ordered[0].day
     days = np.array([(p.day - origin).days for p in ordered], dtype=float)
     values = np.array([float(p.value) for p in ordered], dtype=float)
-    # Every pair's slope (i < j); the days are distinct, so no division by zero.
-    i, j = np.triu_indices(len(days), k=1)
-    slopes = (values[j] - values[i]) / (days[j] - days[i])
-    slope = float(np.median(slopes))
-    slope_low, slope_high = _slope_interval(np.sort(slopes), n=len(days))
+    # Every pair's slope (i < j); the days are distinct, so no division by zero. A long series is
+    # summarised by weekly medians first: n² pairs of two years of days would cost 266,000 slopes
+    # per series, and the weeks carry the same trend (the level, season and band still use every day).
+    slope_days, slope_values = _weekly(days, values) if len(days) > WEEKLY_ABOVE else (days, values)
+    i, j = _pairs(len(slope_days))
+    slopes = (slope_values[j] - slope_values[i]) / (slope_days[j] - slope_days[i])
+    slope, slope_low, slope_high = _slope_and_interval(slopes, n=len(slope_days))
     level = float(np.median(values - slope * days))
     residuals = values - (level + slope * days)
     weekdays = np.array([p.day.weekday() for p in ordered])
@@ -64,13 +70,37 @@ def fit(points: Sequence[forecasts.Point]) -> forecasts.Trend | str:
                            coverage=(HIGH - LOW) / 100)
 
 
-def _slope_interval(sorted_slopes: np.ndarray, *, n: int) -> tuple[float, float]:
-    """Sen's distribution-free interval for the Theil–Sen slope (80 %: z = 1.2816)."""
-    count = sorted_slopes.size
+def _weekly(days: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each 7-day block's median day and median value (a last block of fewer days counts too)."""
+    block = (days // 7).astype(int)
+    _, first, counts = np.unique(block, return_index=True, return_counts=True)
+    row = np.repeat(np.arange(first.size), counts)
+    column = np.arange(days.size) - np.repeat(first, counts)
+    # One NaN-padded row per block (at most 7 days each), so one vectorised median serves them all.
+    grid_days = np.full((first.size, 7), np.nan)
+    grid_values = np.full((first.size, 7), np.nan)
+    grid_days[row, column] = days
+    grid_values[row, column] = values
+    return np.nanmedian(grid_days, axis=1), np.nanmedian(grid_values, axis=1)
+
+
+@functools.lru_cache(maxsize=8)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs (i < j) of ``n`` points; every series of a run has the same length, so kept."""
+    i, j = np.triu_indices(n, k=1)
+    return i, j
+
+
+def _slope_and_interval(slopes: np.ndarray, *, n: int) -> tuple[float, float, float]:
+    """The median slope and Sen's distribution-free 80 % interval (z = 1.2816), by selection, not sorting."""
+    count = slopes.size
     spread = Z80 * (n * (n - 1) * (2 * n + 5) / 18) ** 0.5
     lower = max(int(np.floor((count - spread) / 2)), 0)
     upper = min(int(np.ceil((count + spread) / 2)), count - 1)
-    return float(sorted_slopes[lower]), float(sorted_slopes[upper])
+    middle = [(count - 1) // 2, count // 2]
+    ranks = sorted({lower, upper, *middle})
+    chosen = np.partition(slopes, ranks)
+    return float((chosen[middle[0]] + chosen[middle[1]]) / 2), float(chosen[lower]), float(chosen[upper])
 
 
 def predict(trend: forecasts.Trend, day: dt.date) -> tuple[float, float, float]:
@@ -88,17 +118,22 @@ def crossing(trend: forecasts.Trend, *, limit: Decimal, today: dt.date, horizon_
              ) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
     """(expected, earliest, latest): the first day from ``today`` on which the expected value, the band's
     upper edge and its lower edge reach ``limit``; ``None`` when not within ``horizon_days``."""
+    offsets = np.arange(horizon_days + 1)
+    t = (today - trend.origin).days + offsets
+    weekday = (today.weekday() + offsets) % 7
+    season = np.array(trend.seasonal)[weekday]
+    anchor = trend.level + trend.slope * t
+    expected = anchor + season
+    ahead = np.maximum(t, 0)
+    low = np.minimum(expected, anchor + (trend.slope_low - trend.slope) * ahead + season) + trend.residual_low
+    high = np.maximum(expected, anchor + (trend.slope_high - trend.slope) * ahead + season) + trend.residual_high
     bound = float(limit)
-    found: list[dt.date | None] = [None, None, None]
-    for offset in range(horizon_days + 1):
-        day = today + dt.timedelta(days=offset)
-        low, expected, high = predict(trend, day)
-        for k, value in ((0, expected), (1, high), (2, low)):
-            if found[k] is None and value >= bound:
-                found[k] = day
-        if found[2] is not None:
-            break
-    return found[0], found[1], found[2]
+
+    def first(values: np.ndarray) -> dt.date | None:
+        reached = np.flatnonzero(values >= bound)
+        return today + dt.timedelta(days=int(reached[0])) if reached.size else None
+
+    return first(expected), first(high), first(low)
 
 
 def forecast(points: Sequence[forecasts.Point], *, pool: str, resource: str, series: str, limit: Decimal,
