@@ -30,7 +30,8 @@ EXAMPLE = REPO / "quotas"
 
 # Property tests must catch a planted bug on every run, not on some runs: the "ci" profile, loaded by
 # default, draws the same examples every time (derandomize); 100 by default, and the allocator's
-# properties ask for more where a planted bug needs them. No deadline: the machine running CI is shared and its timing varies.
+# properties ask for more where a planted bug needs them. No deadline: CI machines are shared and
+# their timing varies.
 # DCTENANT_HYPOTHESIS_PROFILE=explore draws fresh random examples (and more of them) when hunting bugs.
 settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fractions import Fraction as F
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import given
@@ -16,17 +16,18 @@ except ImportError:
     import test_filling  # type: ignore[no-redef,unused-ignore]
 
 
-def _fill(demand: list[list[int | F]], capacity: list[int | F], weights: list[int | F],
-          guarantees: list[int | F]) -> exact_filling.ExactFill:
-    return exact_filling.fill(demand=[[F(v) for v in row] for row in demand], capacity=[F(c) for c in capacity],
-                              weights=[F(w) for w in weights], guarantees=[F(g) for g in guarantees])
+def _fill(demand: list[list[int | Fraction]], capacity: list[int | Fraction], weights: list[int | Fraction],
+          guarantees: list[int | Fraction]) -> exact_filling.ExactFill:
+    return exact_filling.fill(demand=[[Fraction(v) for v in row] for row in demand],
+                              capacity=[Fraction(c) for c in capacity], weights=[Fraction(w) for w in weights],
+                              guarantees=[Fraction(g) for g in guarantees])
 
 
 def test_classic_drf_example_exactly() -> None:
     # Ghodsi et al.: 9 CPU, 18 GB; A needs (1, 4) per task, B (3, 1). A gets 3 tasks, B 2: with the
     # demands as 9 tasks each, f_A = 1/3 and f_B = 2/9; both resources' usage stops at (9, 14).
     out = _fill([[9, 36], [27, 9]], [9, 18], [1, 1], [0, 0])
-    assert out.fraction == [F(1, 3), F(2, 9)]
+    assert out.fraction == [Fraction(1, 3), Fraction(2, 9)]
     assert out.saturated == [True, False]
     assert out.limited_by == [0, 0]
 
@@ -34,9 +35,9 @@ def test_classic_drf_example_exactly() -> None:
 def test_guarantees_that_exactly_fill_a_resource_freeze_everyone_on_it_at_once() -> None:
     # Guarantees of 50% on demands of 10 and 10 fill a capacity of 10 exactly: the scale stays 1, the
     # resource is full before any level rises, and both keep their floors (limited by guarantee).
-    out = _fill([[10], [10]], [10], [1, 3], [F(1, 2), F(1, 2)])
+    out = _fill([[10], [10]], [10], [1, 3], [Fraction(1, 2), Fraction(1, 2)])
     assert out.guarantee_scale == 1
-    assert out.fraction == [F(1, 2), F(1, 2)]
+    assert out.fraction == [Fraction(1, 2), Fraction(1, 2)]
     assert out.limited_by == [filling.LIMITED_BY_GUARANTEE] * 2
     assert out.rounds == 1
 
@@ -51,18 +52,18 @@ def test_a_demand_that_ends_exactly_at_the_saturation_is_served_in_full() -> Non
 
 
 def test_unservable_and_empty_tenants() -> None:
-    out = _fill([[0, 0], [1, 1], [5, 0]], [10, 0], [1, 1, 1], [0, F(1, 2), 0])
-    assert out.fraction == [1, 0, F(1)]
+    out = _fill([[0, 0], [1, 1], [5, 0]], [10, 0], [1, 1, 1], [0, Fraction(1, 2), 0])
+    assert out.fraction == [1, 0, Fraction(1)]
     assert out.limited_by == [filling.LIMITED_BY_DEMAND, 1, filling.LIMITED_BY_DEMAND]
     assert out.saturated == [False, True]
 
 
 def test_round_fairly_hands_out_the_floor_of_the_exact_total() -> None:
     # 1.5, 2.5, 0.7, 0.3 sum to 5: floors 1, 2, 0, 0 leave 2 units; 0.7 first, then the 0.5 tie to index 0.
-    exact = [[F(3, 2)], [F(5, 2)], [F(7, 10)], [F(3, 10)]]
+    exact = [[Fraction(3, 2)], [Fraction(5, 2)], [Fraction(7, 10)], [Fraction(3, 10)]]
     assert exact_filling.round_fairly(exact=exact, demand_units=[[5]] * 4, house=[5]) == [[2], [2], [1], [0]]
     # A tenant at its (fractional) demand's floor takes no unit: the next remainder does.
-    assert exact_filling.round_fairly(exact=[[F(5, 2)], [F(1, 4)]], demand_units=[[2], [5]], house=[3]) \
+    assert exact_filling.round_fairly(exact=[[Fraction(5, 2)], [Fraction(1, 4)]], demand_units=[[2], [5]], house=[3]) \
         == [[2], [1]]
 
 
@@ -70,9 +71,10 @@ def test_round_fairly_hands_out_the_floor_of_the_exact_total() -> None:
 def test_agrees_with_the_float_fill(pool: test_filling.Pool) -> None:
     quick = pool.run()
     exact = exact_filling.fill(
-        demand=[[F(v) for v in row] for row in pool.demand.tolist()],
-        capacity=[F(c) for c in pool.capacity.tolist()],
-        weights=[F(w) for w in pool.weights.tolist()], guarantees=[F(g) for g in pool.guarantees.tolist()])
+        demand=[[Fraction(v) for v in row] for row in pool.demand.tolist()],
+        capacity=[Fraction(c) for c in pool.capacity.tolist()],
+        weights=[Fraction(w) for w in pool.weights.tolist()],
+        guarantees=[Fraction(g) for g in pool.guarantees.tolist()])
     np.testing.assert_allclose([float(f) for f in exact.fraction], quick.fraction, rtol=1e-9, atol=1e-12)
     if quick.clear:
         # A clear float fill took every decision the exact one took.
@@ -86,4 +88,4 @@ def test_agrees_with_the_float_fill(pool: test_filling.Pool) -> None:
 @given(st.integers(1, 6), st.integers(1, 40))
 def test_equal_tenants_split_exactly(n: int, capacity: int) -> None:
     out = _fill([[capacity]] * n, [capacity], [1] * n, [0] * n)
-    assert out.fraction == [F(1, n)] * n
+    assert out.fraction == [Fraction(1, n)] * n
