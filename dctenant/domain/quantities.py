@@ -21,6 +21,8 @@ Canonical spelling, so that equal values always print identically and parse back
 from __future__ import annotations
 
 import decimal
+import fractions
+import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -281,6 +283,17 @@ class Bandwidth:
             return "0bps"
         power, unit = max((p, u) for u, p in _BANDWIDTH.items() if whole % 10**p == 0)
         return f"{whole // 10**power}{unit}"
+
+
+def floor_to_step(value: Decimal | fractions.Fraction, step: Decimal) -> Decimal:
+    """``value`` rounded down to a whole number of ``step`` (a millicore, a MiB, an Mbit/s …), exactly.
+
+    The one rounding rule for amounts handed to tenants or written into Kubernetes objects: never
+    up, so a quota derived from an envelope or a measured rate can never exceed it. ``value`` may be
+    a Fraction (a ratio of Decimals), so that no intermediate division rounds at Decimal's precision.
+    """
+    whole = math.floor(fractions.Fraction(value) / fractions.Fraction(step))
+    return _CTX.multiply(Decimal(whole), step)
 
 
 def _ratio_text(kind: str, text: str) -> Decimal:

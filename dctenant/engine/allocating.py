@@ -11,16 +11,19 @@ Pure: it reads no clock, file or network and prints nothing; "today" is the ``at
 from __future__ import annotations
 
 import datetime as dt
+import math
 import operator
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_FLOOR, Decimal
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
 
-from dctenant.domain import allocations, policies, pools, resources
+from dctenant.domain import allocations, policies, pools, quantities, resources
 from dctenant.domain import tenants as tenancy
-from dctenant.engine import filling
+from dctenant.engine import exact_filling, filling
 
 ZERO = Decimal(0)
 
@@ -32,9 +35,17 @@ def allocate(
     policy: policies.Policy,
     at: dt.date,
 ) -> allocations.Allocation:
-    """Weighted DRF with tier guarantees, demand caps and licence gating, in every pool."""
+    """Weighted DRF with tier guarantees, demand caps and licence gating, in every pool.
+
+    Each pool's exact allocatable (``capacity × overcommit − reserve``, never rounded first) is
+    divided by the exact weighted leximin of docs/plan.md; envelopes are then floored to the policy's
+    units and each pool's leftover whole units go to the largest remainders. Tenants whose licence
+    does not allow service get empty envelopes. Every warning (guarantees that do not fit, a tenant
+    needing a resource of which nothing is allocatable, licences in grace, namespaces scaled down)
+    is returned in the ``Allocation``.
+    """
     states = {t.id: t.licence.state(at=at, rules=policy.licences) for t in tenants}
-    warnings = _licence_warnings(tenants, states, policy, at)
+    warnings = _licence_warnings(tenants, states, policy)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=lambda t: t.id)
     served: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
@@ -45,61 +56,63 @@ def allocate(
     pool_results: dict[str, allocations.PoolAllocation] = {}
     shares: dict[str, dict[str, allocations.Share]] = {t.id: {} for t in ordered}
     for pool in datacentre.pools:
-        pool_results[pool.name], granted = _allocate_pool(pool, served[pool.name], policy, warnings)
+        pool_results[pool.name], granted, pool_warnings = _allocate_pool(pool, served[pool.name], policy)
+        warnings.extend(pool_warnings)
         for tenant_id, share in {**granted, **_refused(pool, refused[pool.name])}.items():
             shares[tenant_id][pool.name] = share
     result = {
         t.id: allocations.TenantAllocation(
             tenant=t.id, licence=states[t.id], weight=policy.tiers[t.tier].weight,
             guaranteed=policy.tiers[t.tier].guaranteed, shares=shares[t.id])
-        for t in sorted(tenants, key=lambda t: t.id)
+        for t in ordered
     }
-    namespaces = _namespace_quotas(tenants, result, policy, warnings)
+    namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
-                                  warnings=tuple(warnings))
+                                  warnings=(*warnings, *namespace_warnings))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Outcome:
+    """One pool's fill in whole units, from either the certified float fill or the exact one."""
+
+    counts: list[list[int]]
+    fraction: list[Decimal]
+    level: list[Decimal]
+    limited_by: list[int]
+    frozen_round: list[int]
+    saturated: list[bool]
+    guarantee_scale: Fraction
+    rounds: int
 
 
 def _allocate_pool(
-    pool: pools.Pool, members: list[tenancy.Tenant], policy: policies.Policy, warnings: list[str]
-) -> tuple[allocations.PoolAllocation, dict[str, allocations.Share]]:
+    pool: pools.Pool, members: list[tenancy.Tenant], policy: policies.Policy
+) -> tuple[allocations.PoolAllocation, dict[str, allocations.Share], list[str]]:
+    """One pool's shares and resource lines, and the warnings they raise."""
+    warnings: list[str] = []
     keys = pool.resources
     unit = [policy.unit(k) for k in keys]
     allocatable = [pool.allocatable(k) for k in keys]
-    # Work in whole units of each resource: the fill is scale invariant, and rounding needs them.
-    cap_units = np.array([int((a / u).to_integral_value(ROUND_FLOOR)) for a, u in zip(allocatable, unit, strict=True)],
-                         dtype=np.int64)
-    demand, demand_units = _demand_in_units(pool.name, members, keys, unit)
-    tier_weight = {name: float(tier.weight) for name, tier in policy.tiers.items()}
-    tier_guarantee = {name: float(tier.guaranteed) for name, tier in policy.tiers.items()}
-    weights = np.array([tier_weight[t.tier] for t in members], dtype=np.float64)
-    guarantees = np.array([tier_guarantee[t.tier] for t in members], dtype=np.float64)
-    result = filling.fill(demand=demand, capacity=cap_units.astype(np.float64), weights=weights,
-                          guarantees=guarantees)
-    exact = result.fraction[:, None] * demand
-    envelope_units = filling.round_down_fairly(exact=exact, demand_units=demand_units, capacity_units=cap_units)
-    if result.guarantee_scale < 1:
+    # Work in units of each resource (the fill is scale invariant, and rounding needs them), but
+    # with the exact allocatable: flooring it first would shrink every share computed from it.
+    capacity = [Fraction(a) / Fraction(u) for a, u in zip(allocatable, unit, strict=True)]
+    data = _PoolData.of(pool.name, members, keys, unit, capacity, policy)
+    outcome = _float_outcome(data) if not FORCE_EXACT else None
+    if outcome is None:
+        outcome = _exact_outcome(data)
+    if outcome.guarantee_scale < 1:
         warnings.append(
             f"pool {pool.name}: the tier guarantees do not all fit; every guarantee is scaled to "
-            f"{result.guarantee_scale:.2%} of what the tiers promise")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dominant_index = np.argmax(np.where(demand > 0, demand / np.maximum(cap_units, 1e-300), -1.0), axis=1) \
-            if len(members) else np.zeros(0, dtype=np.int64)
-    # Plain Python lists: per-element numpy indexing would dominate the cost at 10,000 tenants.
-    env_rows = envelope_units.tolist()
-    limited_rows = result.limited_by.tolist()
-    rounds = result.frozen_round.tolist()
-    dominant_rows = dominant_index.tolist()
-    # Tenants frozen together share one level, and many are served in full: format each value once.
-    shown: dict[float, Decimal] = {}
-    fractions = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.fraction.tolist()]
-    levels = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.level.tolist()]
+            f"{_percent(outcome.guarantee_scale)} of what the tiers promise")
+    dominant_rows = _dominant_resources(data).tolist()
     names = {filling.LIMITED_BY_DEMAND: allocations.DEMAND, filling.LIMITED_BY_GUARANTEE: allocations.GUARANTEE,
              **dict(enumerate(keys))}
     full_index = {k: j for j, k in enumerate(keys)}
-    unservable = {j for j, c in enumerate(cap_units.tolist()) if c == 0}
+    unservable = {j for j, c in enumerate(capacity) if c == 0}
     shares: dict[str, allocations.Share] = {}
     for tenant, row, limited, fraction, level, dominant, frozen in zip(
-            members, env_rows, limited_rows, fractions, levels, dominant_rows, rounds, strict=True):
+            members, outcome.counts, outcome.limited_by, outcome.fraction, outcome.level, dominant_rows,
+            outcome.frozen_round, strict=True):
         asked = tenant.demand[pool.name]
         index = full_index if len(asked) == len(keys) else {k: j for k, j in full_index.items() if k in asked}
         reason = names[limited]
@@ -115,26 +128,178 @@ def _allocate_pool(
             limited_by=reason,
             round=frozen,
         )
-    used = envelope_units.sum(axis=0) if len(members) else np.zeros(len(keys), dtype=np.int64)
+    used = [sum(row[j] for row in outcome.counts) for j in range(len(keys))]
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
-                                 allocatable=allocatable[j], allocated=Decimal(int(used[j])) * unit[j],
-                                 saturated=bool(result.saturated[j]) if len(members) else False)
+                                 allocatable=allocatable[j], allocated=Decimal(used[j]) * unit[j],
+                                 saturated=outcome.saturated[j] if members else False)
         for j, k in enumerate(keys)
     )
     return (allocations.PoolAllocation(name=pool.name, resources=lines,
-                                       guarantee_scale=_shown(result.guarantee_scale), rounds=result.rounds),
-            shares)
+                                       guarantee_scale=_shown(outcome.guarantee_scale), rounds=outcome.rounds),
+            shares, warnings)
+
+
+# Tests set this to run every pool through the exact rational fill, to compare it with the float one.
+FORCE_EXACT = False
+# The float fill's values are trusted to this relative error: a hundred times the float64 error of
+# its sums (about 1e-13 for 10^5 tenants). An envelope whose floor or remainder rank could change
+# within it is recomputed exactly.
+_RELATIVE_ERROR = 1e-11
+# Above this many units a float64 no longer resolves a unit with room to spare: exact arithmetic only.
+_FLOAT_LIMIT = float(2**44)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PoolData:
+    """One pool's members as numbers: float arrays for the fast fill, exact values on demand."""
+
+    members: list[tenancy.Tenant]
+    keys: tuple[str, ...]
+    unit: list[Decimal]
+    values: list[Decimal]  # the demands, row by row, in base units
+    demand: npt.NDArray[np.float64]  # in units of each resource
+    demand_floor: npt.NDArray[np.int64]  # exact whole units of demand (in range when the floats are)
+    capacity: list[Fraction]  # exact allocatable in units
+    weights: list[Decimal]
+    guarantees: list[Decimal]
+
+    @classmethod
+    def of(cls, pool_name: str, members: list[tenancy.Tenant], keys: tuple[str, ...], unit: list[Decimal],
+           capacity: list[Fraction], policy: policies.Policy) -> _PoolData:
+        values, demand, demand_floor = _demand_in_units(pool_name, members, keys, unit)
+        return cls(members=members, keys=keys, unit=unit, values=values, demand=demand, demand_floor=demand_floor,
+                   capacity=capacity, weights=[policy.tiers[t.tier].weight for t in members],
+                   guarantees=[policy.tiers[t.tier].guaranteed for t in members])
+
+
+def _float_outcome(data: _PoolData) -> _Outcome | None:
+    """The pool's envelopes from the float fill, or None where float64 cannot prove them exact."""
+    capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
+    if not data.members:
+        return _Outcome(counts=[], fraction=[], level=[], limited_by=[], frozen_round=[],
+                        saturated=[c == 0 for c in data.capacity], guarantee_scale=Fraction(1), rounds=0)
+    if data.demand.max(initial=0.0) >= _FLOAT_LIMIT or capacity.max(initial=0.0) >= _FLOAT_LIMIT:
+        return None
+    tiers: dict[tuple[Decimal, Decimal], tuple[float, float]] = {}
+    pairs = [tiers.setdefault((w, g), (float(w), float(g))) for w, g in zip(data.weights, data.guarantees,
+                                                                           strict=True)]
+    weights = np.array([w for w, _ in pairs], dtype=np.float64)
+    guarantees = np.array([g for _, g in pairs], dtype=np.float64)
+    result = filling.fill(demand=data.demand, capacity=capacity, weights=weights, guarantees=guarantees)
+    if not result.clear:
+        return None
+    counts = _certified_units(result, data)
+    if counts is None:
+        return None
+    # Tenants frozen together share one level, and many are served in full: format each value once.
+    shown: dict[float, Decimal] = {}
+    fractions = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.fraction.tolist()]
+    levels = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.level.tolist()]
+    scale = Fraction(1) if result.guarantee_scale == 1.0 else _exact_guarantee_scale(data)
+    return _Outcome(counts=counts, fraction=fractions, level=levels, limited_by=result.limited_by.tolist(),
+                    frozen_round=result.frozen_round.tolist(), saturated=result.saturated.tolist(),
+                    guarantee_scale=scale, rounds=result.rounds)
+
+
+def _certified_units(result: filling.Fill, data: _PoolData) -> list[list[int]] | None:
+    """Whole units from the float fill where its error cannot change them, else None.
+
+    Tenants served in full get exactly the floor of their demand. Every other envelope is the float
+    ``fraction × demand``, trusted to ``_RELATIVE_ERROR``: its floor counts only when no whole number
+    lies within that error, and the leftover units only when the last remainder served and the first
+    withheld are further apart than their errors.
+    """
+    exact = result.fraction[:, None] * data.demand
+    error = exact * _RELATIVE_ERROR
+    low, high = np.floor(exact - error), np.floor(exact + error)
+    capped = result.capped[:, None]
+    # An exact zero (no demand, or nothing served) is certain; any other value must sit strictly
+    # between two whole numbers, error included.
+    certain = capped | (exact == 0) | ((low == high) & (exact - error > low))
+    if not certain.all():
+        return None
+    base = np.where(capped, data.demand_floor, low.astype(np.int64))
+    house = _house(result, data, exact, error)
+    if house is None:
+        return None
+    eligible = ~capped & (exact > 0) & (base < data.demand_floor)
+    chosen = filling.hand_out_leftovers(remainder=exact - base, error=error, eligible=eligible,
+                                        leftover=house - base.sum(axis=0))
+    if chosen is None:
+        return None
+    counts: list[list[int]] = (base + chosen).tolist()
+    return counts
+
+
+def _house(result: filling.Fill, data: _PoolData, exact: npt.NDArray[np.float64],
+           error: npt.NDArray[np.float64]) -> npt.NDArray[np.int64] | None:
+    """Whole units each resource hands out: the floor of the exact total, all of it where saturated."""
+    full = np.array([c.numerator // c.denominator for c in data.capacity], dtype=np.int64)
+    total = exact.sum(axis=0)
+    # The sum's own rounding adds at most n ulps of the total.
+    slack = error.sum(axis=0) + np.abs(total) * exact.shape[0] * 2.3e-16
+    low, high = np.floor(total - slack), np.floor(total + slack)
+    if not (result.saturated | (low == high)).all():
+        return None
+    house: npt.NDArray[np.int64] = np.where(result.saturated, full, np.minimum(low.astype(np.int64), full))
+    return house
+
+
+def _exact_outcome(data: _PoolData) -> _Outcome:
+    """The pool's envelopes from the exact rational fill: slower, and right at every magnitude."""
+    n_res = len(data.keys)
+    units = [Fraction(u) for u in data.unit]
+    demand = [[Fraction(v) / units[j % n_res] for j, v in enumerate(data.values[i * n_res:(i + 1) * n_res])]
+              for i in range(len(data.members))]
+    result = exact_filling.fill(demand=demand, capacity=data.capacity,
+                                weights=[Fraction(w) for w in data.weights],
+                                guarantees=[Fraction(g) for g in data.guarantees])
+    exact = [[f * d for d in row] for f, row in zip(result.fraction, demand, strict=True)]
+    house = [math.floor(sum((row[r] for row in exact), Fraction(0))) for r in range(n_res)]
+    demand_floor = [[math.floor(d) for d in row] for row in demand]
+    counts = exact_filling.round_fairly(exact=exact, demand_units=demand_floor, house=house)
+    return _Outcome(counts=counts, fraction=[_shown(f) for f in result.fraction],
+                    level=[_shown(t) for t in result.level], limited_by=result.limited_by,
+                    frozen_round=result.frozen_round, saturated=result.saturated,
+                    guarantee_scale=result.guarantee_scale, rounds=result.rounds)
+
+
+def _exact_guarantee_scale(data: _PoolData) -> Fraction:
+    """The common factor the guarantees are scaled by, exactly (only shown, and warned about)."""
+    n_res = len(data.keys)
+    ratios = []
+    blocked = {i for i in range(len(data.members)) for j in range(n_res)
+               if data.values[i * n_res + j] > 0 and data.capacity[j] == 0}
+    for r in range(n_res):
+        if data.capacity[r] == 0:
+            continue
+        use = sum((Fraction(data.guarantees[i] * data.values[i * n_res + r]) for i in range(len(data.members))
+                   if i not in blocked), Fraction(0)) / Fraction(data.unit[r])
+        if use > 0:
+            ratios.append(data.capacity[r] / use)
+    return min([Fraction(1), *ratios])
+
+
+def _dominant_resources(data: _PoolData) -> npt.NDArray[np.int64]:
+    """Each tenant's dominant resource: the one of which it asks the largest share of the pool."""
+    if not data.members:
+        return np.zeros(0, dtype=np.int64)
+    capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(data.demand > 0, data.demand / np.maximum(capacity, 1e-300), -1.0)
+    found: npt.NDArray[np.int64] = np.argmax(share, axis=1)
+    return found
 
 
 def _demand_in_units(
     pool_name: str, members: list[tenancy.Tenant], keys: tuple[str, ...], unit: list[Decimal]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Demands in whole units of each resource: as floats for the fill, and floored exactly for rounding.
+) -> tuple[list[Decimal], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Demands in base units, and in units of each resource: as floats for the fill, and floored exactly.
 
     Converting every Decimal exactly would dominate the allocator's time at 10,000 tenants, so the
-    floor comes from the float; only where the float lies just below a whole number (where it may have
-    rounded across it) is the exact Decimal floor taken instead.
+    floor comes from the float; only where the float lies within float error of a whole number (where
+    it may have rounded across it) is the exact floor taken instead.
     """
     # itemgetter reads all of a full demand in one C call; it returns a bare value for a single key.
     pick = operator.itemgetter(*keys) if len(keys) > 1 else None
@@ -149,13 +314,13 @@ def _demand_in_units(
     scale = np.array([float(u) for u in unit], dtype=np.float64)
     demand = np.array(values, dtype=np.float64).reshape(shape) / scale
     nearest = np.rint(demand)
-    floored = np.floor(demand)
-    doubtful = (nearest > demand) & (nearest - demand <= 1e-9 * np.maximum(1.0, demand))
-    units = floored.astype(np.int64)
+    doubtful = (np.abs(nearest - demand) <= 1e-9 * np.maximum(1.0, demand)) | (demand >= _FLOAT_LIMIT)
+    units = np.floor(np.minimum(demand, _FLOAT_LIMIT)).astype(np.int64)
     for flat in np.flatnonzero(doubtful).tolist():
         row, col = divmod(flat, len(keys))
-        units[row, col] = int((values[flat] / unit[col]).to_integral_value(ROUND_FLOOR))
-    return demand, units
+        exact = math.floor(Fraction(values[flat]) / Fraction(unit[col]))
+        units[row, col] = min(exact, 2**62)  # beyond the float range only the exact fill reads them
+    return values, demand, units
 
 
 def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, allocations.Share]:
@@ -170,7 +335,6 @@ def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, a
 
 def _licence_warnings(
     tenants: Sequence[tenancy.Tenant], states: dict[str, tenancy.LicenceState], policy: policies.Policy,
-    at: dt.date,
 ) -> list[str]:
     out = []
     for t in sorted(tenants, key=lambda t: t.id):
@@ -185,32 +349,41 @@ def _namespace_quotas(
     tenants: Sequence[tenancy.Tenant],
     result: dict[str, allocations.TenantAllocation],
     policy: policies.Policy,
-    warnings: list[str],
-) -> tuple[allocations.NamespaceQuota, ...]:
-    """Scale each pool's namespace quotas down, per resource, to fit within the tenant's envelope."""
+) -> tuple[tuple[allocations.NamespaceQuota, ...], list[str]]:
+    """Scale each pool's namespace quotas down, per resource, to fit within the tenant's envelope.
+
+    A namespace's quota of a squeezed resource becomes ``quota × envelope / total``, floored to the
+    resource's unit (never rounded up, so the namespaces together stay within the envelope).
+    """
     out: list[allocations.NamespaceQuota] = []
-    for t in sorted(tenants, key=lambda t: t.id):
+    warnings: list[str] = []
+    for t in tenants:
         for pool_name in sorted({ns.pool for ns in t.namespaces}):
             share = result[t.id].shares.get(pool_name)
             envelope = share.envelope if share else {}
             total = t.namespace_total(pool_name)
             ratios = {k: envelope.get(k, ZERO) / v for k, v in total.items() if v > envelope.get(k, ZERO)}
             for ns in (n for n in t.namespaces if n.pool == pool_name):
-                granted = {k: _floor_to(v * ratios[k], policy.unit(k)) if k in ratios else v
-                           for k, v in ns.quota.items()}
+                granted = {k: quantities.floor_to_step(
+                    Fraction(v) * Fraction(envelope.get(k, ZERO)) / Fraction(total[k]), policy.unit(k))
+                           if k in ratios else v for k, v in ns.quota.items()}
                 out.append(allocations.NamespaceQuota(tenant=t.id, namespace=ns.name, pool=pool_name,
                                                       requested=dict(ns.quota), granted=granted))
             if ratios and result[t.id].licence.served:
                 squeezed = ", ".join(f"{k} to {min(ratios[k], Decimal(1)):.1%}" for k in resources.ordered(ratios))
                 warnings.append(f"tenant {t.id}: namespaces in pool {pool_name} exceed the envelope; "
                                 f"their quotas are scaled down: {squeezed}")
-    return tuple(out)
+    return tuple(out), warnings
 
 
-def _floor_to(value: Decimal, unit: Decimal) -> Decimal:
-    return (value / unit).to_integral_value(ROUND_FLOOR) * unit
+def _shown(value: float | Fraction) -> Decimal:
+    """A fraction or level as a Decimal with six decimals (half to even): what the plan shows and serialises."""
+    if isinstance(value, float):
+        return Decimal(f"{value:.6f}")
+    return Decimal(round(value * 10**6)).scaleb(-6)
 
 
-def _shown(value: float) -> Decimal:
-    """A float of the numeric core as a Decimal with six decimals: what the plan shows and serialises."""
-    return Decimal(f"{value:.6f}")
+def _percent(value: Fraction) -> str:
+    """A share as a percentage with two decimals, rounded down so that it never overstates the share."""
+    hundredths = math.floor(value * 10**4)
+    return f"{Decimal(hundredths).scaleb(-2)}%"

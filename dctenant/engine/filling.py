@@ -1,12 +1,19 @@
-"""Exact weighted dominant-resource water-filling for one pool, and fair rounding to whole units.
+"""Fast weighted dominant-resource water-filling for one pool in float64, and the proof that it is exact.
 
 Why this module exists: the fair allocator splits every pool among its tenants by weighted Dominant
 Resource Fairness with guaranteed floors and demand caps, for thousands of tenants and dozens of pools
 on every plan. Simulating the fill with small level steps would be slow and only approximately right.
 Between breakpoints each resource's usage is linear in the common level, so a round of the fill is a
 sort, two cumulative sums and one interpolation per resource, and at most one round per resource plus
-one is needed. The module works on float64 arrays for a single pool; the domain wrapper maps Decimal
-quantities, tenants and pools onto it and rounds the result with :func:`round_down_fairly`.
+one is needed.
+
+Float64 is fast but not exact, and envelopes must be exact to the unit at every magnitude. So the fill
+also reports whether every discrete decision it took (which resource saturated first, which tenant
+reached its demand or sat on its floor, whether the guarantees fit) was taken with a relative margin
+far above float64 noise (``Fill.clear``). When it was, the decisions are those of the exact rational
+fill and only the values carry float error; :func:`hand_out_leftovers` then rounds them only where that
+error cannot change the result. Anything closer is recomputed in rational arithmetic
+(``engine/exact_filling.py``) by the domain wrapper.
 
 Pure: it reads no clock, file or network, prints nothing and never mutates its arguments.
 """
@@ -29,8 +36,10 @@ LIMITED_BY_GUARANTEE = -2
 # whose cap coincides with a saturation is reported as capped, and resources that saturate together
 # are frozen in the same round. It is far above float64 noise and far below any meaningful quantity.
 _TIE = 1e-12
-# A resource used within this relative margin of its capacity counts as saturated in the result.
-_FULL = 1e-9
+# A decision is "clear" when the quantities it compared differ by more than this relative margin:
+# a thousand times the largest float error the fill's sums can accumulate (about 1e-12 for 10^5
+# tenants), so a clear decision is the one exact arithmetic takes.
+MARGIN = 1e-9
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +51,9 @@ class Fill:
     ``LIMITED_BY_GUARANTEE`` when a resource filled while it still sat on a positive guarantee floor.
     ``frozen_round`` counts water-filling rounds from 0; tenants settled before any round (no demand,
     or a need for a zero-capacity resource) report 0. ``rounds`` is the number of rounds run, at most
-    R + 1. ``saturated`` marks resources used to within 1e-9 of capacity, zero-capacity ones included.
+    R + 1. ``saturated`` marks the resources that filled up in some round, and zero-capacity ones.
+    ``capped`` marks tenants served in full by the fill itself (fraction exactly 1). ``clear`` is
+    True when every comparison behind these decisions had a relative margin of at least ``MARGIN``.
     """
 
     fraction: F64
@@ -50,12 +61,14 @@ class Fill:
     limited_by: I64
     frozen_round: I64
     saturated: B
+    capped: B
     guarantee_scale: float
     rounds: int
+    clear: bool
 
 
 def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
-    """Weighted DRF with guarantee floors and demand caps, computed exactly by progressive filling.
+    """Weighted DRF with guarantee floors and demand caps, computed by progressive filling in float64.
 
     Tenant ``i`` receives ``fraction[i] * demand[i]``. Tenants demanding nothing are served in full
     (fraction 1, limited by demand). Tenants needing a resource whose capacity is zero get fraction 0,
@@ -66,171 +79,195 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
     normal float64 range (units such as millicores or MiB); subnormal dominant shares would overflow.
     Raises ValueError on malformed input, which is a bug in the caller rather than a user error.
     """
-    dem, cap, w, g = _checked(demand, capacity, weights, guarantees)
+    dem, cap, weight, guarantee = _checked(demand, capacity, weights, guarantees)
     n, n_res = dem.shape
     needs = dem > 0
     blocked = needs & (cap == 0)
     unservable = blocked.any(axis=1)
     live = needs.any(axis=1) & ~unservable
     share = np.divide(dem, cap, out=np.zeros_like(dem), where=needs & (cap > 0))
-    dom = share.max(axis=1, initial=0.0)
+    dominant = share.max(axis=1, initial=0.0)
 
     fraction = np.where(unservable, 0.0, 1.0)
     limited_by = np.where(unservable, np.argmax(blocked, axis=1), LIMITED_BY_DEMAND).astype(np.int64)
     frozen_round = np.zeros(n, dtype=np.int64)
+    capped = ~unservable
 
     # Guarantees first: scale them down together if they do not all fit on some resource.
-    floor_use = g[live] @ dem[live]
+    floor_use = guarantee[live] @ dem[live]
     with np.errstate(over="ignore"):  # A vanishing guarantee gives an infinite ratio, as it should.
-        ratio = np.divide(cap, floor_use, out=np.full(n_res, np.inf), where=floor_use > 0)
-    alpha = float(min(1.0, ratio.min(initial=np.inf)))
-    forced = ratio <= alpha * (1.0 + _TIE)
+        fit_ratio = np.divide(cap, floor_use, out=np.full(n_res, np.inf), where=floor_use > 0)
+    scale = float(min(1.0, fit_ratio.min(initial=np.inf)))
+    forced = fit_ratio <= scale * (1.0 + _TIE)
+    # The scale is clear when no resource's ratio is near 1 (fits or not) and at most one resource
+    # sets it (the one the guarantees fill exactly).
+    finite_ratio = fit_ratio[np.isfinite(fit_ratio)]
+    clear = bool((np.abs(finite_ratio - 1.0) > MARGIN).all()) and (
+        scale == 1.0 or int((finite_ratio <= scale * (1.0 + MARGIN)).sum()) == 1)
 
-    idx = np.flatnonzero(live)
-    f, why, rnd, saturated, rounds = _water_fill(
-        dem=dem[idx], cap=cap, w=w[idx], dom=dom[idx], floor=alpha * g[idx], forced=forced
-    )
-    fraction[idx], limited_by[idx], frozen_round[idx] = f, why, rnd
-    usage = fraction @ dem
-    saturated |= usage >= cap * (1.0 - _FULL)
-    level = np.divide(fraction * dom, w, out=np.zeros(n), where=live)
+    members = np.flatnonzero(live)
+    water = _water_fill(demand=dem[members], capacity=cap, weight=weight[members], dominant=dominant[members],
+                        floor=scale * guarantee[members], forced=forced)
+    fraction[members], limited_by[members], frozen_round[members] = water.fraction, water.why, water.round
+    capped[members] = water.capped
+    level = np.divide(fraction * dominant, weight, out=np.zeros(n), where=live)
     return Fill(
         fraction=fraction,
         level=level,
         limited_by=limited_by,
         frozen_round=frozen_round,
-        saturated=saturated,
-        guarantee_scale=alpha,
-        rounds=rounds,
+        saturated=water.saturated | (cap == 0),
+        capped=capped,
+        guarantee_scale=scale,
+        rounds=water.rounds,
+        clear=clear and water.clear,
     )
 
 
-def _water_fill(*, dem: F64, cap: F64, w: F64, dom: F64, floor: F64, forced: B) -> tuple[F64, I64, I64, B, int]:
+@dataclass(frozen=True, kw_only=True)
+class _Water:
+    fraction: F64
+    why: I64
+    round: I64
+    capped: B
+    saturated: B
+    rounds: int
+    clear: bool
+
+
+def _water_fill(*, demand: F64, capacity: F64, weight: F64, dominant: F64, floor: F64, forced: B) -> _Water:
     """Progressive filling over tenants that need only resources with positive capacity.
 
-    In level space tenant ``i`` sits at ``clip(t, lo[i], hi[i])`` and uses ``slope[i, r]`` of resource
-    ``r`` per unit of level, so usage is a piecewise-linear, non-decreasing function of ``t`` whose
-    breakpoints are the ``lo`` and ``hi`` values of the tenants still active.
+    In level space tenant ``i`` sits at ``clip(t, lowest[i], highest[i])`` and uses ``slope[i, r]`` of
+    resource ``r`` per unit of level, so usage is a piecewise-linear, non-decreasing function of ``t``
+    whose breakpoints are the ``lowest`` and ``highest`` values of the tenants still active.
     """
-    m, n_res = dem.shape
-    lo, hi = floor * dom / w, dom / w
-    slope = dem * (w / dom)[:, None]
+    m, n_res = demand.shape
+    # A tenant's level is its weighted dominant share: below its floor it sits at ``lowest``, and at
+    # ``highest`` it has its whole demand.
+    lowest, highest = floor * dominant / weight, dominant / weight
+    slope = demand * (weight / dominant)[:, None]
     fraction = np.zeros(m)
     why = np.full(m, LIMITED_BY_DEMAND, dtype=np.int64)
-    rnd = np.zeros(m, dtype=np.int64)
+    frozen_in = np.zeros(m, dtype=np.int64)
+    capped_out = np.zeros(m, dtype=np.bool_)
     saturated = np.zeros(n_res, dtype=np.bool_)
-    points = np.concatenate([lo, hi])
-    order = np.argsort(points, kind="stable")  # Sorted once; each round keeps the active subsequence.
+    breakpoints = np.concatenate([lowest, highest])
+    order = np.argsort(breakpoints, kind="stable")  # Sorted once; each round keeps the active subsequence.
     active = np.ones(m, dtype=np.bool_)
     frozen_use = np.zeros(n_res)
-    t0, rounds = 0.0, 0
+    start_level, rounds = 0.0, 0
+    # A guarantee floor equal to the whole demand is an exact cap only when the floats are equal.
+    full_floor = lowest >= highest
+    clear = bool(((lowest < highest * (1.0 - MARGIN)) | full_floor).all())
     while active.any():
-        t_res = _saturation_levels(
-            points=points, order=order, active=active, slope=slope, cap=cap, frozen_use=frozen_use, t0=t0
-        )
+        saturation_level = _saturation_levels(breakpoints=breakpoints, order=order, active=active, slope=slope,
+                                              capacity=capacity, frozen_use=frozen_use, start_level=start_level)
         if rounds == 0:
             # Guarantees that exactly fill a resource saturate it before any level rises.
-            t_res[forced & np.isfinite(t_res)] = t0
-        t_star = float(t_res.min(initial=np.inf))
-        hit = t_res <= t_star * (1.0 + _TIE)
-        capped = active & ((hi <= t_star * (1.0 + _TIE)) | (lo >= hi * (1.0 - _TIE)))
-        uses_hit = (dem[:, hit] > 0).any(axis=1)
+            saturation_level[forced & np.isfinite(saturation_level)] = start_level
+        level = float(saturation_level.min(initial=np.inf))
+        hit = np.isfinite(saturation_level) & (saturation_level <= level * (1.0 + _TIE))
+        # Clear when exactly one resource saturates first, well before the next one, and no active
+        # tenant reaches its demand or leaves its floor within the margin of that level.
+        others = saturation_level[~hit & np.isfinite(saturation_level)]
+        clear &= int(hit.sum()) <= 1 and bool((others > level * (1.0 + MARGIN)).all())
+        if np.isfinite(level):
+            near = np.abs(highest[active] - level) <= MARGIN * level
+            near |= (lowest[active] > 0) & (np.abs(lowest[active] - level) <= MARGIN * level)
+            clear &= not bool(near.any())
+        capped = active & ((highest <= level * (1.0 + _TIE)) | (lowest >= highest * (1.0 - _TIE)))
+        uses_hit = (demand[:, hit] > 0).any(axis=1)
         stuck = active & uses_hit & ~capped
         fraction[capped] = 1.0
-        fraction[stuck] = np.clip(t_star * w[stuck] / dom[stuck], floor[stuck], 1.0)
-        at_floor = stuck & (floor > 0) & (lo >= t_star)
-        first_hit = np.argmax((dem > 0) & hit[None, :], axis=1)
+        fraction[stuck] = np.clip(level * weight[stuck] / dominant[stuck], floor[stuck], 1.0)
+        at_floor = stuck & (floor > 0) & (lowest >= level)
+        first_hit = np.argmax((demand > 0) & hit[None, :], axis=1)
         why[stuck] = np.where(at_floor[stuck], LIMITED_BY_GUARANTEE, first_hit[stuck])
         frozen = capped | stuck
-        rnd[frozen] = rounds
-        frozen_use += fraction[frozen] @ dem[frozen]
-        saturated |= hit & np.isfinite(t_res)
+        frozen_in[frozen] = rounds
+        capped_out |= capped
+        frozen_use += fraction[frozen] @ demand[frozen]
+        saturated |= hit
         active &= ~frozen
-        t0, rounds = t_star, rounds + 1
-    return fraction, why, rnd, saturated, rounds
+        start_level, rounds = level, rounds + 1
+    return _Water(fraction=fraction, why=why, round=frozen_in, capped=capped_out, saturated=saturated,
+                  rounds=rounds, clear=clear)
 
 
-def _saturation_levels(*, points: F64, order: I64, active: B, slope: F64, cap: F64, frozen_use: F64, t0: float) -> F64:
-    """The smallest level ``t >= t0`` at which each resource is used to capacity (inf if never)."""
+def _saturation_levels(*, breakpoints: F64, order: I64, active: B, slope: F64, capacity: F64, frozen_use: F64,
+                       start_level: float) -> F64:
+    """The smallest level ``t >= start_level`` at which each resource is used to capacity (inf if never)."""
     m = active.size
-    ev = order[np.concatenate([active, active])[order]]
-    pos = points[ev]
-    tenant = ev % m
-    rising = np.where(ev < m, 1.0, -1.0)  # A floor starts a tenant rising; its cap stops it.
-    k = slope[tenant]
+    # The active tenants' breakpoints in ascending order; index < m is a floor, index >= m a cap.
+    events = order[np.concatenate([active, active])[order]]
+    position = breakpoints[events]
+    tenant = events % m
+    rising = np.where(events < m, 1.0, -1.0)  # A floor starts a tenant rising; its cap stops it.
+    event_slope = slope[tenant]
     # Passing a floor swaps a constant k*lo for k*t; passing a cap swaps k*t for the constant k*hi.
-    run_slope = np.cumsum(k * rising[:, None], axis=0)
-    run_const = np.cumsum(k * (-rising * pos)[:, None], axis=0)
-    start = frozen_use + slope[active].T @ points[:m][active]
-    use = start + run_const + run_slope * pos[:, None]
-    full = use >= cap
-    users = (slope[active] > 0).any(axis=0)
-    found = full.any(axis=0) & users
-    j = np.argmax(full, axis=0)
-    jm = np.maximum(j - 1, 0)
-    cols = np.arange(cap.size)
-    u0, u1 = use[jm, cols], use[j, cols]
-    p0, p1 = pos[jm], pos[j]
-    gap = u1 - u0
-    step = np.divide(cap - u0, gap, out=np.ones_like(gap), where=gap > 0)
-    t = p0 + np.clip(step, 0.0, 1.0) * (p1 - p0)
+    running_slope = np.cumsum(event_slope * rising[:, None], axis=0)
+    running_constant = np.cumsum(event_slope * (-rising * position)[:, None], axis=0)
+    # Usage with every active tenant at its floor, then the usage reached at each breakpoint.
+    at_floors = frozen_use + slope[active].T @ breakpoints[:m][active]
+    use = at_floors + running_constant + running_slope * position[:, None]
+    full = use >= capacity
+    has_users = (slope[active] > 0).any(axis=0)
+    fills = full.any(axis=0) & has_users
+    # The first breakpoint at which each resource is full, and the one before it: the crossing lies
+    # on the linear piece between them.
+    after = np.argmax(full, axis=0)
+    before = np.maximum(after - 1, 0)
+    columns = np.arange(capacity.size)
+    use_before, use_after = use[before, columns], use[after, columns]
+    rise = use_after - use_before
+    part = np.divide(capacity - use_before, rise, out=np.ones_like(rise), where=rise > 0)
+    level = position[before] + np.clip(part, 0.0, 1.0) * (position[after] - position[before])
     # Before the first breakpoint usage is flat, so a resource full there is full at every level.
-    t = np.where(j == 0, t0, np.maximum(t, t0))
-    return np.where(found, t, np.inf)
+    level = np.where(after == 0, start_level, np.maximum(level, start_level))
+    return np.where(fills, level, np.inf)
 
 
-def round_down_fairly(*, exact: F64, demand_units: I64, capacity_units: I64) -> I64:
-    """Round exact envelopes to whole units without exceeding demand or capacity.
+def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64) -> I64 | None:
+    """Which tenants get one more unit: the ``leftover[r]`` largest remainders of each resource.
 
-    Everyone gets the floor of their exact value; each resource's leftover whole units then go one
-    apiece to the largest fractional remainders, ties to the lower index, never more than the rounded
-    sum of remainders. Each result is within one unit of its exact value.
+    Ties go to the lower index. ``remainder`` holds float approximations, each within ``error`` of
+    its exact value; the answer is returned only when that error cannot change it (the last unit
+    handed out and the first withheld are apart by more than their errors), else None, so that the
+    caller recomputes exactly. Only ``eligible`` tenants (below their demand, with a positive
+    remainder) take part.
     """
-    x = np.asarray(exact, dtype=np.float64)
-    dmd = np.asarray(demand_units, dtype=np.int64)
-    cap = np.asarray(capacity_units, dtype=np.int64)
-    if x.ndim != 2 or dmd.shape != x.shape or cap.shape != (x.shape[1],):
-        raise ValueError("exact and demand_units must be (n, R) and capacity_units (R,)")
-    if not np.isfinite(x).all():
-        raise ValueError("exact envelopes must be finite")
-    # A value a hair below an integer is float error in an exact integer, so it rounds to that integer.
-    base = np.floor(x + 1e-9 * np.maximum(1.0, np.abs(x))).astype(np.int64)
-    base = np.clip(base, 0, np.maximum(dmd, 0))
-    rem = x - base
-    _shed_excess(base, rem, cap)
-    rem = x - base
-    eligible = (rem > 0) & (base < dmd)
-    left = np.maximum(cap - base.sum(axis=0), 0)
-    owed = np.floor(np.where(rem > 0, rem, 0.0).sum(axis=0) + 0.5).astype(np.int64)
-    quota = np.minimum(left, owed)
-    order = np.argsort(np.where(eligible, -rem, np.inf), axis=0, kind="stable")
+    n = remainder.shape[0]
+    key = np.where(eligible, -remainder, np.inf)
+    order = np.argsort(key, axis=0, kind="stable")
     rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(x.shape[0])[:, None], axis=0)
-    result: I64 = base + (eligible & (rank < quota[None, :])).astype(np.int64)
-    return result
-
-
-def _shed_excess(base: I64, rem: F64, cap: I64) -> None:
-    """Take units back, smallest remainder first and ties from the higher index, where float error
-    pushed a column of floors above capacity. Only ever runs on inputs at the edge of exactness."""
-    n = base.shape[0]
-    for r in np.flatnonzero(base.sum(axis=0) > cap):
-        order = np.lexsort((-np.arange(n), rem[:, r]))
-        while (excess := int(base[:, r].sum() - max(int(cap[r]), 0))) > 0:
-            donors = order[base[order, r] > 0][:excess]
-            base[donors, r] -= 1
+    np.put_along_axis(rank, order, np.arange(n)[:, None], axis=0)
+    counts = eligible.sum(axis=0)
+    take = np.minimum(np.maximum(leftover, 0), counts)
+    chosen = eligible & (rank < take[None, :])
+    # Where some but not all eligible tenants get a unit, the smallest remainder chosen must exceed
+    # the largest one withheld by more than both errors.
+    contested = (take > 0) & (take < counts)
+    if contested.any():
+        low_chosen = np.where(chosen, remainder - error, np.inf).min(axis=0)
+        high_withheld = np.where(eligible & ~chosen, remainder + error, -np.inf).max(axis=0)
+        if (contested & (low_chosen <= high_withheld)).any():
+            return None
+    handed: I64 = chosen.astype(np.int64)
+    return handed
 
 
 def _checked(demand: F64, capacity: F64, weights: F64, guarantees: F64) -> tuple[F64, F64, F64, F64]:
     """Validate shapes and ranges; the wrapper guarantees them, so a failure here is a caller bug."""
     dem = np.asarray(demand, dtype=np.float64)
     cap = np.asarray(capacity, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    g = np.asarray(guarantees, dtype=np.float64)
-    if dem.ndim != 2 or cap.shape != (dem.shape[1],) or w.shape != g.shape or w.shape != (dem.shape[0],):
+    weight = np.asarray(weights, dtype=np.float64)
+    guarantee = np.asarray(guarantees, dtype=np.float64)
+    if dem.ndim != 2 or cap.shape != (dem.shape[1],) or weight.shape != guarantee.shape \
+            or weight.shape != (dem.shape[0],):
         raise ValueError("demand must be (n, R), capacity (R,), weights and guarantees (n,)")
-    if not all(np.isfinite(a).all() for a in (dem, cap, w, g)):
+    if not all(np.isfinite(a).all() for a in (dem, cap, weight, guarantee)):
         raise ValueError("inputs must be finite")
-    if (dem < 0).any() or (cap < 0).any() or (w <= 0).any() or (g < 0).any() or (g > 1).any():
+    if (dem < 0).any() or (cap < 0).any() or (weight <= 0).any() or (guarantee < 0).any() or (guarantee > 1).any():
         raise ValueError("need demand >= 0, capacity >= 0, weights > 0 and guarantees in [0, 1]")
-    return dem, cap, w, g
+    return dem, cap, weight, guarantee

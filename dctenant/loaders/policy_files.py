@@ -14,6 +14,9 @@ from dctenant.loaders.fields import Reader
 
 GRANULARITY_FIELDS = {"cpu": resources.Kind.CPU, "memory": resources.Kind.MEMORY,
                       "storage": resources.Kind.STORAGE, "bandwidth": resources.Kind.BANDWIDTH}
+# The weights the allocator is exact and well conditioned for (docs/plan.md): each tier's weight, and the
+# ratio of the heaviest to the lightest, since tenants of any two tiers may share a pool.
+MIN_WEIGHT, MAX_WEIGHT, MAX_WEIGHT_RATIO = Decimal("0.001"), Decimal(1000), Decimal(1000)
 ENFORCEMENT_FIELDS = ("warningAt", "breachAt", "sustainedFor", "gracePeriod", "recoveryWindow", "actions")
 
 
@@ -48,8 +51,9 @@ def _tiers(reader: Reader, raw: Any) -> dict[str, policies.Tier]:
         if fields is None:
             continue
         weight = reader.ratio((*path, "weight"), fields.get("weight", 1))
-        if weight is not None and weight <= 0:
-            reader.report((*path, "weight"), "weight must be above 0", hint="write a positive number such as 1")
+        if weight is not None and not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+            reader.report((*path, "weight"), f"weight {weight} is outside {MIN_WEIGHT} to {MAX_WEIGHT}, the range "
+                          "in which the allocator's fill is exact", hint="write a number such as 1, 2 or 4")
             weight = None
         guaranteed = reader.fraction((*path, "guaranteed"), fields.get("guaranteed", 0))
         description = reader.string((*path, "description"), fields.get("description", ""), empty=True) or ""
@@ -58,6 +62,15 @@ def _tiers(reader: Reader, raw: Any) -> dict[str, policies.Tier]:
     if not out and not reader.problems:
         reader.report(("spec", "tiers"), "the policy declares no tier",
                       hint="add e.g. standard: {weight: 1, guaranteed: 0%}")
+    if out:
+        # Tenants of any two tiers may share a pool, so the bound on a pool's weight ratio is one on all tiers.
+        light = min(out.values(), key=lambda t: t.weight)
+        heavy = max(out.values(), key=lambda t: t.weight)
+        if heavy.weight > MAX_WEIGHT_RATIO * light.weight:
+            reader.report(("spec", "tiers", heavy.name, "weight"),
+                          f"tier {heavy.name}'s weight {heavy.weight} is over {MAX_WEIGHT_RATIO} times tier "
+                          f"{light.name}'s {light.weight}; the allocator is exact for weight ratios up to "
+                          f"{MAX_WEIGHT_RATIO}", hint=f"raise {light.name}'s weight or lower {heavy.name}'s")
     return out
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Collection, Mapping, MutableMapping
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from dctenant.clients import kube
@@ -148,7 +148,7 @@ def _throttle_bandwidth(cluster: kube.Cluster, decision: usage.Decision, *, name
     current = (config.get("data") or {}).get(param)
     top = quantities.Quantity.parse(current) if current else MIN_BANDWIDTH
     # Down to a whole Mbit/s, so the parameter and annotations stay readable (150347M, not 150347628086).
-    lowered = max(MIN_BANDWIDTH, (top * factor / STEP).to_integral_value(ROUND_FLOOR) * STEP)
+    lowered = max(MIN_BANDWIDTH, quantities.floor_to_step(top * factor, STEP))
     text = quantities.Quantity.format(lowered)
     record: dict[str, Any] = {"config": {param: current}, "templates": {}}
     kept[resource] = record

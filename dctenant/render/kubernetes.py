@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -280,7 +280,7 @@ def subjects(owners: tenants.Owners) -> list[dict[str, str]]:
 def _floor(key: str, value: Decimal) -> Decimal:
     """Down to the finest amount Kubernetes can express for the resource (a millicore, a byte, a bit/s)."""
     step = resources.FINEST[resources.kind(key)]
-    return (value / step).to_integral_value(ROUND_FLOOR) * step
+    return quantities.floor_to_step(value, step)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dctenant.domain import allocations, policies, pools, resources, tenants
@@ -25,6 +26,15 @@ POLICY = policies.Policy(
     },
     licences=policies.LicenceRules(warning_days=30, grace_days=14),
 )
+
+
+TI, PI = Decimal(2**40), Decimal(2**50)
+HDD = resources.storage("hdd-archive")
+
+
+def storage_pool(hdd: Decimal, **capacity: Decimal) -> pools.Pool:
+    base = pool(**capacity)
+    return pools.Pool(name=base.name, site=base.site, context=base.context, capacity={**base.capacity, HDD: hdd})
 
 
 def pool(name: str = "p1", **capacity: Decimal) -> pools.Pool:
@@ -231,8 +241,30 @@ def estates(draw: st.DrawFn) -> Estate:
     return datacentre(*members), ts
 
 
-@settings(deadline=None, max_examples=150)
+def exact_fit_guarantees() -> Estate:
+    """Guarantees that fill the pool exactly: 50% of 12 and 20% of 10 cpu is 8 of 8."""
+    return datacentre(pool(cpu=Decimal(8))), [tenant("n", "national", {"p1": {CPU: Decimal(12)}}),
+                                              tenant("s", "standard", {"p1": {CPU: Decimal(10)}})]
+
+
+def repro_fractional_allocatable() -> Estate:
+    """Issue 13, repro 1: an allocatable of 1500.5 Mbit/s, not a whole number of units."""
+    return datacentre(pool(gpu=Decimal(8), memory=64 * TI, egress=Decimal(1500500000))), [
+        tenant("a", "startup", {"p1": {GPU: Decimal(4), MEM: 16 * TI, EGRESS: Decimal(10**9)}}),
+        tenant("b", "startup", {"p1": {GPU: Decimal(8)}})]
+
+
+def repro_pebibytes() -> Estate:
+    """Issue 13, repro 2b: 10 PiB of storage, a wants 1 PiB and b 20 PiB."""
+    return datacentre(storage_pool(Decimal(10) * PI)), [
+        tenant("a", "startup", {"p1": {HDD: PI}}), tenant("b", "startup", {"p1": {HDD: 20 * PI}})]
+
+
+@settings(max_examples=150)
 @given(estates())
+@example(exact_fit_guarantees())
+@example(repro_fractional_allocatable())
+@example(repro_pebibytes())
 def test_rounded_envelopes_are_feasible_and_within_one_unit(estate: Estate) -> None:
     dc, ts = estate
     plan = run(dc, *ts)
@@ -252,6 +284,30 @@ def test_rounded_envelopes_are_feasible_and_within_one_unit(estate: Estate) -> N
                 exact = share.fraction * t.demand[pool_name][key]
                 # fraction is shown with 6 decimals; allow that rounding on top of one unit.
                 assert abs(env - exact) <= unit + Decimal("0.000001") * t.demand[pool_name][key] + unit / 1000
+                if share.limited_by == allocations.DEMAND and t.demand[pool_name][key] % unit == 0:
+                    assert env == t.demand[pool_name][key]
+
+
+@settings(max_examples=150)
+@given(estates())
+@example(exact_fit_guarantees())
+@example(repro_fractional_allocatable())
+@example(repro_pebibytes())
+def test_float_fill_gives_the_exact_fills_envelopes(estate: Estate) -> None:
+    dc, ts = estate
+    quick = run(dc, *ts)
+    allocating.FORCE_EXACT = True
+    try:
+        exact = run(dc, *ts)
+    finally:
+        allocating.FORCE_EXACT = False
+    for t in ts:
+        for pool_name, share in exact.tenants[t.id].shares.items():
+            other = quick.tenants[t.id].shares[pool_name]
+            assert dict(other.envelope) == dict(share.envelope), (t.id, pool_name)
+            assert other.limited_by == share.limited_by
+    assert [dataclasses.astuple(r) for p in quick.pools.values() for r in p.resources] == \
+        [dataclasses.astuple(r) for p in exact.pools.values() for r in p.resources]
 
 
 @settings(deadline=None, max_examples=60)
@@ -284,3 +340,89 @@ def test_demand_is_floored_exactly_to_whole_units(asked: Decimal, expected: Deci
     assert share.envelope[CPU] == expected
     assert share.envelope[CPU] <= asked
     assert plan.pools["p1"].resources[0].allocated == expected
+
+
+# -- the three repros of issue 13, with values worked by hand --------------------------------------------
+
+
+def test_repro_fractional_allocatable_is_divided_exactly() -> None:
+    # Egress 1500.5 Mbit/s. a's dominant share is egress, 1000/1500.5 = 2000/3001; b's is GPUs, 8/8.
+    # GPUs saturate first: 4·f_a + 8·f_b = 8 with f_a = t·3001/2000, f_b = t gives t = 4000/7001,
+    # f_a = 6002/7001 = 0.857306, f_b = 0.571347. a's memory: 16 TiB × 6002/7001 = 14,383,209.6 MiB.
+    # GPUs: 3.43 and 4.57, floors 3 + 4; the eighth goes to the larger remainder, b's.
+    dc, ts = repro_fractional_allocatable()
+    plan = run(dc, *ts)
+    a, b = plan.tenants["a"].shares["p1"], plan.tenants["b"].shares["p1"]
+    assert a.envelope[MEM] == 14_383_209 * 2**20
+    assert a.envelope[GPU] == 3 and b.envelope[GPU] == 5
+    assert a.envelope[EGRESS] == 857 * 10**6  # 857.306 Mbit/s, floored
+    assert (a.fraction, b.fraction) == (Decimal("0.857306"), Decimal("0.571347"))
+    assert a.weighted_share == b.weighted_share == Decimal("0.571347")
+    assert a.limited_by == b.limited_by == GPU
+
+
+def test_repro_pebibytes_are_not_bumped() -> None:
+    # One tenant asks 4 GPUs of 2 and 16 PiB of 20: f = 1/2, so exactly 8 PiB = 8,589,934,592 MiB.
+    dc = datacentre(storage_pool(20 * PI, gpu=Decimal(2)))
+    plan = run(dc, tenant("a", "startup", {"p1": {GPU: Decimal(4), HDD: 16 * PI}}))
+    share = plan.tenants["a"].shares["p1"]
+    assert share.envelope[HDD] == 8_589_934_592 * 2**20
+    assert share.envelope[GPU] == 2
+
+
+def test_repro_a_tenant_served_in_full_gets_exactly_its_demand() -> None:
+    # a (1 PiB) is capped at level 0.1; b takes the other 9 PiB: f_b = 9/20.
+    dc, ts = repro_pebibytes()
+    plan = run(dc, *ts)
+    a, b = plan.tenants["a"].shares["p1"], plan.tenants["b"].shares["p1"]
+    assert a.envelope[HDD] == PI and a.fraction == 1 and a.limited_by == allocations.DEMAND
+    assert b.envelope[HDD] == 9 * PI and b.fraction == Decimal("0.45") and b.limited_by == HDD
+    assert plan.pools["p1"].resources[0].allocated == 10 * PI
+
+
+def test_repro_extreme_weights_never_claim_full_service_of_a_cut_envelope() -> None:
+    # Weights 1e-9 and 1e9 (refused by the validator, so only reachable through the API): one cpu
+    # level t with 10·(1e-9·t + 1e9·t) = 10 gives f_a = 1e-18/(1 + 1e-18) and f_b = 1/(1 + 1e-18).
+    policy = policies.Policy(name="p", tiers={
+        "tiny": policies.Tier(name="tiny", weight=Decimal("1e-9"), guaranteed=Decimal(0)),
+        "huge": policies.Tier(name="huge", weight=Decimal("1e9"), guaranteed=Decimal(0))})
+    dc = datacentre(pool(cpu=Decimal(10)))
+    ts = (tenant("a", "tiny", {"p1": {CPU: Decimal(10)}}), tenant("b", "huge", {"p1": {CPU: Decimal(10)}}))
+    plan = allocating.allocate(dc, tenants=ts, policy=policy, at=AT)
+    a, b = plan.tenants["a"].shares["p1"], plan.tenants["b"].shares["p1"]
+    # b's exact envelope is 9999.99999999999999990 millicores: floor 9999, plus the pool's one leftover unit.
+    assert (a.envelope[CPU], b.envelope[CPU]) == (Decimal(0), Decimal(10))
+    assert a.limited_by == b.limited_by == CPU  # neither reached its demand exactly
+    assert a.fraction == Decimal(0)
+
+
+# -- namespace quotas: floored to the unit, never rounded to nearest ------------------------------------
+
+
+def test_namespace_quotas_are_floored_to_the_unit() -> None:
+    # a's envelope is 5 cpu of its namespaces' 10: each quota is halved. 7m halves to 3.5m, which is
+    # floored to 3m (half-even rounding would give 4m); 9993m halves to 4996.5m, floored to 4996m.
+    dc = datacentre(pool(cpu=Decimal(10)))
+    nss = (tenants.Namespace(name="a-x", pool="p1", quota={CPU: Decimal("0.007")}),
+           tenants.Namespace(name="a-y", pool="p1", quota={CPU: Decimal("9.993")}))
+    a = tenant("a", "startup", {"p1": {CPU: Decimal(20)}}, namespaces=nss)
+    b = tenant("b", "startup", {"p1": {CPU: Decimal(20)}})
+    plan = run(dc, a, b)
+    assert plan.tenants["a"].shares["p1"].envelope[CPU] == 5
+    granted = {ns.namespace: ns.granted[CPU] for ns in plan.namespaces}
+    assert granted == {"a-x": Decimal("0.003"), "a-y": Decimal("4.996")}
+
+
+def test_allocate_returns_every_warning_in_the_allocation() -> None:
+    # A licence in grace, guarantees that do not fit, and namespaces scaled down: all in one list.
+    dc = datacentre(pool(cpu=Decimal(10)))
+    nss = (tenants.Namespace(name="s-x", pool="p1", quota={CPU: Decimal(20)}),)
+    ts = (tenant("n", "national", {"p1": {CPU: Decimal(20)}}, expires=AT - dt.timedelta(days=1)),
+          tenant("s", "standard", {"p1": {CPU: Decimal(20)}}, namespaces=nss))
+    plan = run(dc, *ts)
+    assert len(plan.warnings) == 3
+    assert plan.warnings[0].startswith("tenant n: licence L-1 expired on 2026-11-26; served in grace")
+    # Guarantees 10 + 4 of 10 cpu: scaled to 10/14 = 71.428…%, shown rounded down.
+    assert plan.warnings[1] == ("pool p1: the tier guarantees do not all fit; every guarantee is scaled "
+                                "to 71.42% of what the tiers promise")
+    assert plan.warnings[2].startswith("tenant s: namespaces in pool p1 exceed the envelope")

@@ -388,58 +388,32 @@ def test_does_not_mutate_inputs() -> None:
         np.testing.assert_array_equal(before, after)
 
 
-# --- round_down_fairly --------------------------------------------------------------------------------
+# --- hand_out_leftovers ------------------------------------------------------------------------------
 
 
-@st.composite
-def envelopes(draw: st.DrawFn) -> tuple[F64, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    pool = draw(pools(guaranteed=True))
-    dem = np.floor(pool.demand * draw(st.sampled_from([1.0, 1000.0]))).astype(np.int64)
-    cap = np.floor(pool.capacity * draw(st.sampled_from([1.0, 1000.0]))).astype(np.int64)
-    out = replace(pool, demand=dem.astype(float), capacity=cap.astype(float)).run()
-    return out.fraction[:, None] * dem, dem, cap
+def _hand_out(remainder: list[float], leftover: int, *, error: float = 0.0,
+              eligible: list[bool] | None = None) -> list[int] | None:
+    rem = np.array(remainder)[:, None]
+    ok = np.array(eligible if eligible is not None else [True] * len(remainder))[:, None]
+    got = filling.hand_out_leftovers(remainder=rem, error=np.full_like(rem, error), eligible=ok,
+                                     leftover=np.array([leftover]))
+    return None if got is None else got[:, 0].tolist()
 
 
-def _round(exact: F64, dem: npt.NDArray[np.int64], cap: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    return filling.round_down_fairly(exact=exact, demand_units=dem, capacity_units=cap)
+def test_leftovers_go_to_the_largest_remainders_ties_to_the_lower_index() -> None:
+    # Remainders 0.5, 0.5, 0.7, 0.3 and two units: the 0.7 first, then the 0.5 tie goes to index 0.
+    assert _hand_out([0.5, 0.5, 0.7, 0.3], 2) == [1, 0, 1, 0]
+    assert _hand_out([0.5, 0.5, 0.7, 0.3], 0) == [0, 0, 0, 0]
+    # More units than eligible tenants: each eligible tenant gets one, no more.
+    assert _hand_out([0.5, 0.5, 0.7, 0.3], 9, eligible=[True, False, True, True]) == [1, 0, 1, 1]
 
 
-@settings(deadline=None, max_examples=300)
-@given(envelopes())
-def test_rounding_properties(case: tuple[F64, npt.NDArray[np.int64], npt.NDArray[np.int64]]) -> None:
-    exact, dem, cap = case
-    got = _round(exact, dem, cap)
-    assert got.dtype == np.int64 and got.shape == exact.shape
-    assert (np.abs(got - exact) < 1 + 1e-9).all()
-    assert (got <= dem).all() and (got >= 0).all()
-    assert (got.sum(axis=0) <= cap).all()
-    remainders = exact - np.floor(exact)
-    assert (got.sum(axis=0) - np.floor(exact).sum(axis=0) <= np.floor(remainders.sum(axis=0) + 0.5) + 1).all()
-    np.testing.assert_array_equal(_round(exact.copy(), dem.copy(), cap.copy()), got)
-
-
-def test_rounding_largest_remainder_and_ties_to_lower_index() -> None:
-    # Floors 1, 2, 0, 0 leave 3 of 6 units, but the remainders (0.5, 0.5, 0.7, 0.3) sum to 2, so only
-    # 2 are handed out: first to the 0.7, then the 0.5 tie goes to the lower index.
-    exact = np.array([[1.5], [2.5], [0.7], [0.3]])
-    got = _round(exact, np.full((4, 1), 5), np.array([6]))
-    assert got[:, 0].tolist() == [2, 2, 1, 0]
-
-
-def test_rounding_respects_capacity_and_demand_limits() -> None:
-    exact = np.array([[2.9, 0.5], [1.9, 0.5]])
-    got = _round(exact, np.array([[2, 1], [5, 1]]), np.array([5, 1]))
-    # Column 0: floors 2 and 1; tenant 0 is at its demand, so the one unit left goes to tenant 1.
-    # Column 1: floors 0 and 0, remainders 0.5 and 0.5, capacity 1: the tie goes to tenant 0.
-    assert got.tolist() == [[2, 1], [2, 0]]
-
-
-def test_rounding_absorbs_float_error() -> None:
-    # 0.1 * 30 is 3.0000000000000004 and 2.9999999999999996 is 3 less an ulp: both are 3 units, and
-    # the column may not then exceed capacity 6 even though a plain ceiling of the noise would.
-    exact = np.array([[0.1 * 30], [2.9999999999999996]])
-    got = _round(exact, np.array([[3], [3]]), np.array([6]))
-    assert got[:, 0].tolist() == [3, 3]
-    # Noise that pushes the snapped floors above capacity is taken back from the last tenant first.
-    got = _round(np.array([[2.9999999999999996], [2.9999999999999996]]), np.array([[3], [3]]), np.array([5]))
-    assert got[:, 0].tolist() == [3, 2]
+def test_leftovers_are_refused_when_float_error_could_reorder_them() -> None:
+    # 0.5 and 0.5 are a tie only if they are exact; within an error of 1e-12 either could be larger.
+    assert _hand_out([0.5, 0.5], 1, error=1e-12) is None
+    # Apart by more than both errors: decided. Exactly at the boundary (gap == 2 × error): refused.
+    assert _hand_out([0.5, 0.25], 1, error=0.1) == [1, 0]
+    assert _hand_out([0.5, 0.25], 1, error=0.125) is None
+    # When every eligible tenant gets a unit, or none does, the error does not matter.
+    assert _hand_out([0.5, 0.5], 2, error=0.4) == [1, 1]
+    assert _hand_out([0.5, 0.5], 0, error=0.4) == [0, 0]

@@ -51,9 +51,28 @@ def test_custom_granularity_and_durations(qcopy: QuotasCopy) -> None:
             policy.enforcement.recovery_window) == (7200, 90, 86400)
 
 
+@pytest.mark.parametrize(("startup", "national"), [("0.004", "4"), ("1", "1000"), ("0.002", "2")])
+def test_weights_at_the_edges_of_the_exact_range_are_accepted(qcopy: QuotasCopy, startup: str, national: str) -> None:
+    qcopy.edit(POLICY, "      weight: 1\n", f"      weight: {startup}\n")
+    qcopy.edit(POLICY, "      weight: 4\n", f"      weight: {national}\n")
+    tiers = qcopy.load().policy.tiers
+    assert (tiers["startup"].weight, tiers["national"].weight) == (Decimal(startup), Decimal(national))
+
+
 @pytest.mark.parametrize(("old", "new", "field", "message", "hint"), [
-    ("      weight: 1\n", "      weight: 0\n", "spec.tiers.startup.weight", "weight must be above 0",
-     "write a positive number such as 1"),
+    ("      weight: 1\n", "      weight: 0\n", "spec.tiers.startup.weight",
+     "weight 0 is outside 0.001 to 1000, the range in which the allocator's fill is exact",
+     "write a number such as 1, 2 or 4"),
+    ("      weight: 4\n", "      weight: 1000.1\n", "spec.tiers.national.weight",
+     "weight 1000.1 is outside 0.001 to 1000, the range in which the allocator's fill is exact",
+     "write a number such as 1, 2 or 4"),
+    ("      weight: 1\n", "      weight: 0.0009\n", "spec.tiers.startup.weight",
+     "weight 0.0009 is outside 0.001 to 1000, the range in which the allocator's fill is exact",
+     "write a number such as 1, 2 or 4"),
+    # national's 4 against startup's 0.0039 is a ratio of 1025.6: over the 1000 the allocator is exact for.
+    ("      weight: 1\n", "      weight: 0.0039\n", "spec.tiers.national.weight",
+     "tier national's weight 4 is over 1000 times tier startup's 0.0039; the allocator is exact for weight "
+     "ratios up to 1000", "raise startup's weight or lower national's"),
     ("      guaranteed: 25%\n", "      guaranteed: 125%\n", "spec.tiers.standard.guaranteed",
      'invalid percentage "125%": it is over 100%; write a percentage from "0%" to "100%", such as "5%"', None),
     ("      guaranteed: 25%\n", "      guaranteed: 1.5\n", "spec.tiers.standard.guaranteed",
@@ -91,6 +110,8 @@ def test_policy_problem(qcopy: QuotasCopy, old: str, new: str, field: str, messa
     expected_line = next(i for i, ln in enumerate(qcopy.read(POLICY).splitlines(), 1) if ln.startswith(line_text))
     if field == "spec.enforcement.warningAt" and "breachAt" in new:
         expected_line = qcopy.line(POLICY, "    warningAt: 80%")
+    if "times tier" in message:  # a ratio is reported on the heavier tier's weight
+        expected_line = qcopy.line(POLICY, "      weight: 4")
     assert (problem.line, problem.field, problem.message, problem.hint) == (expected_line, field, message, hint)
 
 
