@@ -9,8 +9,9 @@ parameters, written by dctenant from quotas/ and protected like the quota):
   bypasses the scheduler, taints and all), the tier's node selector present, only allowed taints
   tolerated (the GPU taint only with a GPU envelope in the pool), PriorityClass and RuntimeClass
   from allow-lists, images from the allowed registries when the tier lists any;
-* ``dctenant-services`` — no ``externalIPs`` (CVE-2020-8554) or ``loadBalancerIP``, and only the
-  Service types the tier allows (ClusterIP always);
+* ``dctenant-services`` — no ``externalIPs`` (CVE-2020-8554) or ``loadBalancerIP``, only the
+  Service types the tier allows (ClusterIP always), and no node ports opened through a
+  LoadBalancer where NodePort is not allowed (``allocateLoadBalancerNodePorts: false``);
 * ``dctenant-ingress`` — Ingresses, Gateways and routes: allowed classes only, and every hostname
   inside the tenant's declared domains (a rule without a host, a default backend or the legacy
   class annotation would serve any name);
@@ -155,6 +156,11 @@ def services_policy(*, labels: Mapping[str, str]) -> dict[str, Any]:
                "spec.loadBalancerIP is not allowed",
                "'Service ' + object.metadata.name + ' chooses spec.loadBalancerIP; addresses are assigned by the "
                "data centre'"),
+        _check("variables.type != 'LoadBalancer' || 'NodePort' in variables.serviceTypes"
+               f" || (has({spec}.allocateLoadBalancerNodePorts) && {spec}.allocateLoadBalancerNodePorts == false)",
+               "a LoadBalancer must not allocate node ports where NodePort is not allowed",
+               "'Service ' + object.metadata.name + ' is a LoadBalancer that would also open node ports; set "
+               "spec.allocateLoadBalancerNodePorts: false (NodePort is not allowed for this tier)'"),
         _check("variables.type == 'ClusterIP' || variables.type in variables.serviceTypes",
                "a Service type the tier does not allow",
                "'Service ' + object.metadata.name + ' has type ' + variables.type + '; allowed: ClusterIP'"
@@ -164,8 +170,8 @@ def services_policy(*, labels: Mapping[str, str]) -> dict[str, Any]:
 
 def ingress_policy(*, labels: Mapping[str, str]) -> dict[str, Any]:
     """Ingresses, Gateways and routes: allowed classes, and hostnames inside the tenant's domains only."""
-    ingress = "object.kind == 'Ingress'"
-    gateway = "object.kind == 'Gateway'"
+    ingress = "(object.kind == 'Ingress')"
+    gateway = "(object.kind == 'Gateway')"
     route = "(object.kind != 'Ingress' && object.kind != 'Gateway')"
     hosts = (
         f"{ingress} ? (has(object.spec.rules) ? object.spec.rules.map(r, has(r.host) ? r.host : '') : [])"
