@@ -142,7 +142,9 @@ def _registry(reader: Reader, path: Path, raw: Any) -> str | None:
     if text is None:
         return None
     prefix = text.rstrip("/")
-    if not REGISTRY.fullmatch(prefix) or "." not in prefix.split("/")[0] and ":" not in prefix.split("/")[0]:
+    host = prefix.split("/")[0]
+    # A registry host has a dot or a port ("registry.ndc.ir", "harbor:5000"); "library" would be a path.
+    if not REGISTRY.fullmatch(prefix) or ("." not in host and ":" not in host):
         reader.report(path, f'"{text}" is not a registry (a host name with a dot, optionally a port and a path)',
                       hint='e.g. "registry.ndc.ir/bale"')
         return None

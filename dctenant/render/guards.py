@@ -191,7 +191,8 @@ def ingress_policy(*, labels: Mapping[str, str]) -> dict[str, Any]:
                " && object.spec.ingressClassName in variables.ingressClasses)",
                "an IngressClass the tier does not allow",
                "variables.subject + ' must set spec.ingressClassName to one of: '"
-               " + (params.data.ingressClasses == '' ? 'none (no ingress for this tier)' : params.data.ingressClasses)"),
+               " + (params.data.ingressClasses == '' ? 'none (no ingress for this tier)'"
+               " : params.data.ingressClasses)"),
         _check(f"!{ingress} || !has(object.metadata.annotations)"
                " || !('kubernetes.io/ingress.class' in object.metadata.annotations)",
                "the kubernetes.io/ingress.class annotation is not allowed",
