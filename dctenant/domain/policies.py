@@ -23,14 +23,62 @@ DEFAULT_GRANULARITY: Mapping[resources.Kind, Decimal] = {
 }
 
 
+POD_SECURITY_LEVELS = ("restricted", "baseline")  # "privileged" is refused: it voids every other limit
+SERVICE_TYPES = ("LoadBalancer", "NodePort", "ExternalName")  # ClusterIP is always allowed
+# Taints every pod tolerates without asking: the DefaultTolerationSeconds admission plugin adds these
+# two (NoExecute, 300 s) to every pod before validating admission runs.
+DEFAULT_TOLERATIONS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+GPU_TAINT = "nvidia.com/gpu"  # tolerated only by tenants with a GPU envelope in the pool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectCounts:
+    """Object counts per namespace in the ResourceQuota, so no kind can be flooded.
+
+    ``load_balancers`` and ``node_ports`` only matter where the service type is allowed; where it
+    is not, the quota is rendered as 0 whatever is written here.
+    """
+
+    pods: int = 500
+    services: int = 50
+    load_balancers: int = 0
+    node_ports: int = 0
+    secrets: int = 200
+    config_maps: int = 200
+    persistent_volume_claims: int = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class Isolation:
+    """What a tenant's namespaces may hold beyond quantities (``isolation`` of a tier or a tenant).
+
+    Every field has a safe default: the restricted Pod Security level, ClusterIP services only,
+    no ingress or gateway class, no priority or runtime class, no node selector, only the default
+    tolerations (``DEFAULT_TOLERATIONS``), any image registry (an empty ``registries`` means no allow-list).
+    """
+
+    pod_security: str = "restricted"
+    objects: ObjectCounts = field(default_factory=ObjectCounts)
+    ephemeral_storage: Decimal = Decimal(50 * 2**30)  # per namespace: requests and limits of ephemeral storage
+    service_types: tuple[str, ...] = ()
+    ingress_classes: tuple[str, ...] = ()
+    gateway_classes: tuple[str, ...] = ()
+    priority_classes: tuple[str, ...] = ()
+    runtime_classes: tuple[str, ...] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[str, ...] = ()  # taint keys tolerated beyond DEFAULT_TOLERATIONS (always allowed)
+    registries: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Tier:
-    """A class of tenant: its weight in fair sharing and the fraction of its demand it is guaranteed."""
+    """A class of tenant: its weight in fair sharing, the fraction of its demand it is guaranteed, its isolation."""
 
     name: str
     weight: Decimal
     guaranteed: Decimal
     description: str = ""
+    isolation: Isolation = field(default_factory=Isolation)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,10 +149,13 @@ class Namespaces:
         default_factory=lambda: {"cpu": Decimal("0.1"), "memory": Decimal(128 * 2**20)})
     default_limit: Mapping[str, Decimal] = field(
         default_factory=lambda: {"cpu": Decimal("0.5"), "memory": Decimal(512 * 2**20)})
+    default_ephemeral: Decimal = Decimal(2**30)  # LimitRange default limit of ephemeral storage a container
+    default_ephemeral_request: Decimal = Decimal(256 * 2**20)
+    # LimitRange minimum per container: a pod that asks for (nearly) nothing cannot flood a node.
+    min_per_container: Mapping[str, Decimal] = field(
+        default_factory=lambda: {"cpu": Decimal("0.01"), "memory": Decimal(16 * 2**20)})
     max_per_pod: Decimal = Decimal("0.5")
-    persistent_volume_claims: int = 100
-    load_balancers: int = 2
-    node_ports: int = 0
+    pod_security_version: str = "v1.30"  # the Pod Security Standards release the levels are pinned to
     monitoring_namespace: str = "monitoring"
     system_namespace: str = "dctenant-system"
     enforcer: Enforcer = field(default_factory=Enforcer)
@@ -120,6 +171,11 @@ class Policy:
     granularity: Mapping[resources.Kind, Decimal] = field(default_factory=lambda: dict(DEFAULT_GRANULARITY))
     enforcement: Enforcement = field(default_factory=Enforcement)
     kubernetes: Namespaces = field(default_factory=Namespaces)
+
+    def isolation(self, tier: str) -> Isolation:
+        """The isolation of a tier; the defaults for a tier the policy does not declare (code-built models)."""
+        found = self.tiers.get(tier)
+        return found.isolation if found is not None else Isolation()
 
     def unit(self, key: str) -> Decimal:
         """The rounding unit of a resource key (a millicore, a MiB, an Mbit/s, a GPU by default)."""

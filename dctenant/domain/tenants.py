@@ -90,6 +90,14 @@ class Tenant:
     owners: Owners
     demand: Mapping[str, Mapping[str, Decimal]]
     namespaces: tuple[Namespace, ...] = field(default_factory=tuple)
+    # The DNS domains the tenant's Ingresses, Gateways and routes may serve (each with its subdomains).
+    domains: tuple[str, ...] = ()
+    # The tier's isolation with this tenant's overrides applied by the loader; None: the tier's as is.
+    isolation: policies.Isolation | None = None
+
+    def isolation_under(self, policy: policies.Policy) -> policies.Isolation:
+        """What this tenant's namespaces may hold: its own overrides, else its tier's isolation."""
+        return self.isolation if self.isolation is not None else policy.isolation(self.tier)
 
     def namespace_total(self, pool: str) -> dict[str, Decimal]:
         """The sum of this tenant's namespace quotas in one pool."""

@@ -70,6 +70,8 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
     files: dict[str, str] = {}
     # Per tenant, where each namespace name is in its file: (index in spec.namespaces, line).
     places: dict[str, dict[str, tuple[int, int | None]]] = {}
+    # Per tenant, the lines of its metadata.name and of each of its domains (for cross-tenant checks).
+    lines: dict[str, tuple[int | None, tuple[int | None, ...]]] = {}
     tenant_dir = root / "tenants"
     names = sorted([*tenant_dir.glob("*.yaml"), *tenant_dir.glob("*.yml")]) if tenant_dir.is_dir() else []
     for name in names:
@@ -87,8 +89,12 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
             continue
         files[tenant.id] = reader.document.file
         places[tenant.id] = _namespace_places(reader.document)
+        lines[tenant.id] = (reader.document.line(("metadata", "name")),
+                            tuple(reader.document.line(("spec", "domains", i)) for i in range(len(tenant.domains))))
         loaded.append(tenant)
     problems.extend(_duplicate_namespaces(loaded, files, places))
+    problems.extend(_prefixed_ids(loaded, files, lines))
+    problems.extend(_shared_domains(loaded, files, lines))
     if problems or datacentre is None or policy is None:
         raise ValidationError(tuple(problems))
     return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded),
@@ -124,4 +130,45 @@ def _duplicate_namespaces(
                                    message=f'namespace "{ns.name}" is also declared by tenant "{owner[ns.name]}"',
                                    hint="namespace names must be unique in the data centre"))
             owner.setdefault(ns.name, tenant.id)
+    return out
+
+
+Lines = dict[str, tuple[int | None, tuple[int | None, ...]]]
+
+
+def _prefixed_ids(loaded: list[tenants.Tenant], files: dict[str, str], lines: Lines) -> list[Problem]:
+    """No tenant id is another's followed by "-": namespace names are prefixed with the tenant id, so
+    tenants ``bale`` and ``bale-x`` could not tell ``bale-x-web`` apart (the prefix would give it to both)."""
+    ids = {t.id for t in loaded}
+    out: list[Problem] = []
+    for tenant in loaded:
+        parts = tenant.id.split("-")
+        for end in range(1, len(parts)):
+            other = "-".join(parts[:end])
+            if other in ids:
+                out.append(Problem(file=files[tenant.id], line=lines[tenant.id][0], field="metadata.name",
+                                   message=f'tenant id "{tenant.id}" starts with tenant "{other}" and "-", so '
+                                           f'a namespace such as "{tenant.id}-web" would carry both prefixes',
+                                   hint=f'choose an id that does not start with "{other}-"'))
+                break
+    return out
+
+
+def _shared_domains(loaded: list[tenants.Tenant], files: dict[str, str], lines: Lines) -> list[Problem]:
+    """A domain belongs to one tenant: the same domain, or one inside another's, declared by two tenants is
+    an error (either could otherwise serve the other's hostnames through an Ingress)."""
+    owner: dict[str, str] = {}
+    out: list[Problem] = []
+    for tenant in loaded:
+        for index, domain in enumerate(tenant.domains):
+            clash = next(((d, t) for d, t in owner.items() if t != tenant.id and (
+                d == domain or domain.endswith("." + d) or d.endswith("." + domain))), None)
+            if clash is not None:
+                other, who = clash
+                what = "also declared" if other == domain else f'overlaps "{other}", declared'
+                out.append(Problem(file=files[tenant.id], line=lines[tenant.id][1][index],
+                                   field=f"spec.domains[{index}]",
+                                   message=f'domain "{domain}" {what} by tenant "{who}"',
+                                   hint="a domain and its subdomains belong to one tenant; remove it from one"))
+            owner.setdefault(domain, tenant.id)
     return out

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import policies, quantities, resources
-from dctenant.loaders import headers
+from dctenant.loaders import headers, isolations
 from dctenant.loaders.fields import Reader
 
 GRANULARITY_FIELDS = {"cpu": resources.Kind.CPU, "memory": resources.Kind.MEMORY,
@@ -47,7 +47,7 @@ def _tiers(reader: Reader, raw: Any) -> dict[str, policies.Tier]:
         path = ("spec", "tiers", name)
         if reader.name(path, name) is None:
             continue
-        fields = reader.mapping(path, item, required=("weight", "guaranteed"), optional=("description",))
+        fields = reader.mapping(path, item, required=("weight", "guaranteed"), optional=("description", "isolation"))
         if fields is None:
             continue
         weight = reader.ratio((*path, "weight"), fields.get("weight", 1))
@@ -58,7 +58,8 @@ def _tiers(reader: Reader, raw: Any) -> dict[str, policies.Tier]:
         guaranteed = reader.fraction((*path, "guaranteed"), fields.get("guaranteed", 0))
         description = reader.string((*path, "description"), fields.get("description", ""), empty=True) or ""
         if weight is not None and guaranteed is not None:
-            out[name] = policies.Tier(name=name, weight=weight, guaranteed=guaranteed, description=description)
+            out[name] = policies.Tier(name=name, weight=weight, guaranteed=guaranteed, description=description,
+                                      isolation=_tier_isolation(reader, path, fields))
     if not out and not reader.problems:
         reader.report(("spec", "tiers"), "the policy declares no tier",
                       hint="add e.g. standard: {weight: 1, guaranteed: 0%}")
@@ -72,6 +73,13 @@ def _tiers(reader: Reader, raw: Any) -> dict[str, policies.Tier]:
                           f"{light.name}'s {light.weight}; the allocator is exact for weight ratios up to "
                           f"{MAX_WEIGHT_RATIO}", hint=f"raise {light.name}'s weight or lower {heavy.name}'s")
     return out
+
+
+def _tier_isolation(reader: Reader, path: tuple[str, ...], fields: Mapping[str, Any]) -> policies.Isolation:
+    """A tier's ``isolation`` (docs/quotas.md): what its tenants' namespaces may hold; defaults when absent."""
+    if "isolation" not in fields:
+        return policies.Isolation()
+    return isolations.read(reader, (*path, "isolation"), fields["isolation"], base=policies.Isolation())
 
 
 def _granularity(reader: Reader, raw: Any) -> dict[resources.Kind, Decimal]:
@@ -136,20 +144,31 @@ def _enforcement(reader: Reader, raw: Any) -> policies.Enforcement:
 
 
 
-KUBERNETES_FIELDS = ("limitsRatio", "defaultRequest", "defaultLimit", "maxPerPod", "persistentVolumeClaims",
-                     "loadBalancers", "nodePorts", "monitoringNamespace", "systemNamespace", "enforcer")
+KUBERNETES_FIELDS = ("limitsRatio", "defaultRequest", "defaultLimit", "maxPerPod", "minPerContainer",
+                     "ephemeralDefaults", "podSecurityVersion", "monitoringNamespace", "systemNamespace", "enforcer")
+# Fields that moved to each tier's isolation.objects, where they can differ between tiers.
+MOVED_COUNTS = ("persistentVolumeClaims", "loadBalancers", "nodePorts")
+# A Pod Security Standards release to pin the namespace labels to: "v1.30" (never "latest", which
+# would change what a namespace admits when the cluster is upgraded).
+POD_SECURITY_VERSION = re.compile(r"v1\.[0-9]{1,2}")
 ENFORCER_FIELDS = ("prometheusUrl", "image", "schedule", "ledger", "stateStorage", "environmentSecret")
 # A CronJob schedule: one of cron's macros, or five fields of digits, names, ranges, steps and lists.
 SCHEDULE = re.compile(r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
                       r"[0-9A-Za-z*?/,-]+( [0-9A-Za-z*?/,-]+){4}")
 CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")  # an image pinned by digest cannot change under the same name
 IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9_]")
 
 
 def _kubernetes(reader: Reader, raw: Any) -> policies.Namespaces:
     """``spec.kubernetes``: how namespaces are rendered (limits, defaults, per-pod maximum, counts)."""
     path = ("spec", "kubernetes")
-    fields = reader.mapping(path, raw, optional=KUBERNETES_FIELDS) or {}
+    for moved in MOVED_COUNTS:
+        if isinstance(raw, dict) and moved in raw:
+            reader.report((*path, moved), f"{moved} is now set per tier",
+                          hint=f"move it to spec.tiers.<tier>.isolation.objects.{moved}")
+    fields = reader.mapping(path, {k: v for k, v in raw.items() if k not in MOVED_COUNTS}
+                            if isinstance(raw, dict) else raw, optional=KUBERNETES_FIELDS) or {}
     default = policies.Namespaces()
 
     def compute(name: str, fallback: Mapping[str, Decimal], *, ratio: bool) -> dict[str, Decimal]:
@@ -169,10 +188,6 @@ def _kubernetes(reader: Reader, raw: Any) -> policies.Namespaces:
                 out[key] = parsed
         return out
 
-    def count(name: str, fallback: int) -> int:
-        found = reader.integer((*path, name), fields.get(name, fallback))
-        return fallback if found is None else found
-
     def namespace(name: str, fallback: str) -> str:
         return reader.name((*path, name), fields.get(name, fallback)) or fallback
 
@@ -182,13 +197,46 @@ def _kubernetes(reader: Reader, raw: Any) -> policies.Namespaces:
         default_request=compute("defaultRequest", default.default_request, ratio=False),
         default_limit=compute("defaultLimit", default.default_limit, ratio=False),
         max_per_pod=share or default.max_per_pod,
-        persistent_volume_claims=count("persistentVolumeClaims", default.persistent_volume_claims),
-        load_balancers=count("loadBalancers", default.load_balancers),
-        node_ports=count("nodePorts", default.node_ports),
+        min_per_container=compute("minPerContainer", default.min_per_container, ratio=False),
+        pod_security_version=_pod_security_version(reader, fields.get("podSecurityVersion")),
+        **_ephemeral_defaults(reader, fields.get("ephemeralDefaults", {})),
         monitoring_namespace=namespace("monitoringNamespace", default.monitoring_namespace),
         system_namespace=namespace("systemNamespace", default.system_namespace),
         enforcer=_enforcer(reader, fields.get("enforcer", {})),
     )
+
+
+def _pod_security_version(reader: Reader, raw: Any) -> str:
+    """``spec.kubernetes.podSecurityVersion``: the pinned Pod Security Standards release (default v1.30)."""
+    default = policies.Namespaces().pod_security_version
+    if raw is None:
+        return default
+    text = reader.string(("spec", "kubernetes", "podSecurityVersion"), raw)
+    if text is not None and not POD_SECURITY_VERSION.fullmatch(text):
+        reader.report(("spec", "kubernetes", "podSecurityVersion"),
+                      f'"{text}" is not a pinned Kubernetes minor release',
+                      hint=f'e.g. "{default}"; "latest" is refused because it changes with the cluster')
+        return default
+    return text or default
+
+
+def _ephemeral_defaults(reader: Reader, raw: Any) -> dict[str, Decimal]:
+    """``spec.kubernetes.ephemeralDefaults``: a container's ephemeral storage when it sets none."""
+    path = ("spec", "kubernetes", "ephemeralDefaults")
+    fields = reader.mapping(path, raw, optional=("request", "limit")) or {}
+    default = policies.Namespaces()
+    out = {"default_ephemeral_request": default.default_ephemeral_request,
+           "default_ephemeral": default.default_ephemeral}
+    for name, attribute in (("request", "default_ephemeral_request"), ("limit", "default_ephemeral")):
+        if name in fields:
+            try:
+                out[attribute] = quantities.Quantity.parse(str(fields[name]))
+            except quantities.QuantityError as exc:
+                reader.report((*path, name), str(exc), hint='e.g. "1Gi"')
+    if out["default_ephemeral_request"] > out["default_ephemeral"]:
+        reader.report((*path, "request"), "the default request is above the default limit",
+                      hint="lower request or raise limit")
+    return out
 
 
 def _enforcer(reader: Reader, raw: Any) -> policies.Enforcer:
@@ -212,6 +260,9 @@ def _enforcer(reader: Reader, raw: Any) -> policies.Enforcer:
     if not IMAGE.fullmatch(image):
         reader.report((*path, "image"), f'"{image}" is not a container image reference',
                       hint=f'e.g. "{default.image}"')
+    elif "@" in image and not DIGEST.search(image):
+        reader.report((*path, "image"), f'"{image}" has a malformed digest',
+                      hint="pin it as name@sha256:<64 hexadecimal digits>")
     schedule = reader.string((*path, "schedule"), fields.get("schedule", default.schedule)) or default.schedule
     if not SCHEDULE.fullmatch(schedule):
         reader.report((*path, "schedule"), f'"{schedule}" is not a cron schedule',

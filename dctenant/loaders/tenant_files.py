@@ -6,18 +6,21 @@ policy (tiers) run here too, so that each problem points at the tenant file line
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import policies, pools, resources, tenants
 from dctenant.errors import suggestion
-from dctenant.loaders import headers, resourcemaps
+from dctenant.loaders import headers, isolations, resourcemaps
 from dctenant.loaders.documents import Path
 from dctenant.loaders.fields import Reader
 from dctenant.loaders.resourcemaps import Mode
 
-SPEC_FIELDS = ("displayName", "tier", "licence", "owners", "demand", "namespaces")
+SPEC_FIELDS = ("displayName", "tier", "licence", "owners", "demand", "namespaces", "domains", "isolation")
+# A DNS domain a tenant serves: at least two labels, lower case, no wildcard (subdomains are implied).
+DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 MAX_ID = 40
 
 
@@ -51,10 +54,42 @@ def load(
     demand, shaky = _demand(reader, spec.get("demand", {}), datacentre, classes, incomplete)
     namespaces = _namespaces(reader, spec.get("namespaces", []), tenant_id or stem, demand, datacentre, classes,
                              shaky, incomplete)
+    domains = _domains(reader, spec.get("domains", []))
+    isolation = _isolation(reader, spec, tier, policy)
     if tenant_id is None or tier is None or licence is None or owners is None:
         return None
     return tenants.Tenant(id=tenant_id, display_name=display, tier=tier, licence=licence, owners=owners,
-                          demand=demand, namespaces=namespaces)
+                          demand=demand, namespaces=namespaces, domains=domains, isolation=isolation)
+
+
+def _domains(reader: Reader, raw: Any) -> tuple[str, ...]:
+    """``spec.domains``: the DNS domains (and their subdomains) the tenant's Ingresses and routes may serve."""
+    out: list[str] = []
+    for index, item in enumerate(reader.sequence(("spec", "domains"), raw) or []):
+        path: Path = ("spec", "domains", index)
+        text = reader.string(path, item)
+        if text is None:
+            continue
+        if text.startswith("*."):
+            reader.report(path, f'"{text}" is a wildcard; a domain already covers its subdomains',
+                          hint=f'write "{text[2:]}"')
+        elif not DOMAIN.fullmatch(text):
+            reader.report(path, f'"{text}" is not a DNS domain (lower-case labels separated by dots)',
+                          hint='e.g. "bale.ir"')
+        elif text in out:
+            reader.report(path, f'"{text}" is listed twice')
+        else:
+            out.append(text)
+    return tuple(out)
+
+
+def _isolation(reader: Reader, spec: dict[str, Any], tier: str | None,
+               policy: policies.Policy | None) -> policies.Isolation | None:
+    """``spec.isolation``: this tenant's overrides of its tier's isolation; None when it has none."""
+    if "isolation" not in spec:
+        return None
+    base = policy.isolation(tier) if policy is not None and tier is not None else policies.Isolation()
+    return isolations.read(reader, ("spec", "isolation"), spec["isolation"], base=base)
 
 
 def _tier(reader: Reader, raw: Any, policy: policies.Policy | None) -> str | None:

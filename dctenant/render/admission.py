@@ -159,7 +159,8 @@ def bandwidth_binding(*, labels: dict[str, str], tenant_label: str, managed_by: 
     }
 
 
-_PROTECTED_LABEL = "(k.startsWith('dctenant.io/') || k == 'app.kubernetes.io/managed-by')"
+_PROTECTED_LABEL = ("(k.startsWith('dctenant.io/') || k.startsWith('pod-security.kubernetes.io/')"
+                    " || k == 'app.kubernetes.io/managed-by')")
 _LABELS_KEPT = (
     "request.kind.kind != 'Namespace'"
     f" || (variables.oldLabels.all(k, !{_PROTECTED_LABEL}"
@@ -217,9 +218,10 @@ def protect_policy(*, labels: dict[str, str], managed_by: dict[str, str], system
                                        " + ' is managed by dctenant; change quotas/ and let dctenant apply it'"),
                  "reason": "Forbidden"},
                 {"expression": _LABELS_KEPT,
-                 "message": "the dctenant.io/* and app.kubernetes.io/managed-by labels of a namespace are "
-                            "managed by dctenant",
-                 "messageExpression": ("'the dctenant.io/* and app.kubernetes.io/managed-by labels of namespace '"
+                 "message": "the dctenant.io/*, pod-security.kubernetes.io/* and app.kubernetes.io/managed-by labels "
+                            "of a namespace are managed by dctenant",
+                 "messageExpression": ("'the dctenant.io/*, pod-security.kubernetes.io/* and "
+                                       "app.kubernetes.io/managed-by labels of namespace '"
                                        " + request.name + ' are managed by dctenant; change quotas/ instead'"),
                  "reason": "Forbidden"},
             ],

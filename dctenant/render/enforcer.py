@@ -5,8 +5,10 @@ schedule, whether or not a staff machine is awake. This module describes everyth
 once per pool, in dctenant's system namespace:
 
 * the ServiceAccount ``dctenant`` — the identity the ``dctenant-protect-quotas`` admission policy
-  trusts, without which the enforcer could not lower a quota — and a ClusterRole/Binding granting it
-  only what ``ops.acting`` calls (``ENFORCER_RULES``; a unit test replays every action and checks it);
+  trusts, without which the enforcer could not lower a quota — and a ClusterRole granting only what
+  ``ops.acting`` calls (``rules``; a unit test replays every action and checks it). The role is not
+  bound cluster-wide: ``kubernetes`` binds it with a RoleBinding in each tenant namespace, so the
+  enforcer can write nowhere else (not kube-system, not dctenant's own namespace);
 * the ConfigMap ``dctenant-quotas`` holding ``quotas/`` exactly as read (``Quotas.sources``), so the
   enforcer works from the reviewed files, not from a copy rendered from them;
 * the ConfigMap ``dctenant-enforcer`` with a kubeconfig whose only context is the pool's context,
@@ -105,9 +107,6 @@ def objects(
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(SERVICE_ACCOUNT)}
     role = {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRole", "metadata": meta(ROLE, namespaced=False),
             "rules": rules(quota=quota, bandwidth=bandwidth)}
-    binding = {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRoleBinding", "metadata": meta(ROLE, namespaced=False),
-               "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": ROLE},
-               "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]}
     files = quota_files(sources)
     quotas_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(QUOTAS_CONFIG),
                   "data": {key: text for key, (_, text) in files.items()}}
@@ -120,7 +119,7 @@ def objects(
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta(CLAIM), "spec": claim_spec}
     job = cron_job(settings, pool=pool, labels=own, namespace=namespace,
                    items=[{"key": key, "path": rel} for key, (rel, _) in files.items()])
-    return (account, role, binding, quotas_map, settings_map, claim, job)
+    return (account, role, quotas_map, settings_map, claim, job)
 
 
 def quota_files(sources: Mapping[str, str]) -> dict[str, tuple[str, str]]:

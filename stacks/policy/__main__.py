@@ -26,8 +26,16 @@ PolicyPack(
         ),
         ResourceValidationPolicy(
             name="namespaces-carry-tenant-label",
-            description="Every namespace except dctenant's system namespace carries the dctenant.io/tenant label.",
+            description="Every tenant namespace carries its tenant's and pool's labels and pinned, non-privileged "
+                        "Pod Security labels.",
             validate=dctenant_policy.validate_namespace,
+            config_schema=CONFIG,
+        ),
+        StackValidationPolicy(
+            name="tenant-isolation-intact",
+            description="Quotas, limits, NetworkPolicies, admission parameters and policies are all present; the "
+                        "tenant-admin role is not broadened; quotas keep every key, their labels and their limits.",
+            validate=dctenant_policy.validate_isolation,
             config_schema=CONFIG,
         ),
     ],

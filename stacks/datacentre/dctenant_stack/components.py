@@ -58,6 +58,11 @@ ACCESS_KINDS = frozenset({"RoleBinding"})
 # Kinds that hold data: like namespaces, retained in the cluster when they leave the stack (the
 # enforcer's state volume must not vanish with a configuration change).
 RETAINED_KINDS = frozenset({"Namespace", "PersistentVolumeClaim"})
+# The objects that limit and isolate a tenant namespace. A retained namespace keeps its pods
+# running, so these are retained with it: dropping a namespace from the stack (or from quotas/)
+# must never leave running pods without their quota, limits, isolation and admission parameters.
+PROTECTIVE_KINDS = frozenset({"ResourceQuota", "LimitRange", "NetworkPolicy", "ConfigMap"})
+ADMISSION_KINDS = frozenset({"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
 # Kinds that run something: declared after everything their namespace holds and after the
 # cluster-wide RBAC, so the enforcer's first run finds its account, permissions, files and volume.
 WORKLOAD_KINDS = frozenset({"CronJob"})
@@ -103,8 +108,15 @@ def declare(
     provider: pulumi.ProviderResource,
     protect: bool,
     ignore: Mapping[Key, Sequence[str]] | None = None,
+    retained: frozenset[str] = RETAINED_KINDS,
+    access_after: Sequence[pulumi.Resource] = (),
 ) -> dict[tuple[str, str, str], pulumi.CustomResource]:
     """Declare each manifest as its typed resource, by (kind, namespace, name), in the given order.
+
+    ``retained`` are the kinds kept in the cluster when they leave the stack; ``access_after`` are
+    resources declared elsewhere (the admission policies and bindings) that every access-granting
+    object waits for, so that on a first ``pulumi up`` no tenant holds a RoleBinding before the
+    policies that limit it exist.
 
     ``ignore`` gives, by (kind, namespace, name), the property paths Pulumi must neither diff nor
     write (``ignore_changes``): the held map of an object the enforcer marked (``spec.hard``, ``data``).
@@ -124,8 +136,8 @@ def declare(
             parent=parent,
             provider=provider,
             protect=protect,
-            retain_on_delete=kind in RETAINED_KINDS,
-            depends_on=_dependencies(manifest, declared),
+            retain_on_delete=kind in retained,
+            depends_on=[*_dependencies(manifest, declared), *(access_after if kind in ACCESS_KINDS else ())],
             ignore_changes=ignored or None,
         )
         cls = resource_class(manifest)
@@ -158,7 +170,11 @@ def _dependencies(
 
 
 class TenantNamespaces(pulumi.ComponentResource):
-    """One tenant's namespaces in one pool, each with its quota, limits, bandwidth, isolation and owners."""
+    """One tenant's namespaces in one pool, each with its quota, limits, bandwidth, isolation and owners.
+
+    The protective objects are retained with their namespace; the owners' RoleBindings wait for
+    ``admission`` (the cluster's admission policies and bindings).
+    """
 
     resources: dict[tuple[str, str, str], pulumi.CustomResource]
 
@@ -171,10 +187,12 @@ class TenantNamespaces(pulumi.ComponentResource):
         protect: bool,
         outputs: Mapping[str, Any],
         ignore: Mapping[Key, Sequence[str]] | None = None,
+        admission: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TENANT_TYPE, tenant, None, opts)
-        self.resources = declare(manifests, parent=self, provider=provider, protect=protect, ignore=ignore)
+        self.resources = declare(manifests, parent=self, provider=provider, protect=protect, ignore=ignore,
+                                 retained=RETAINED_KINDS | PROTECTIVE_KINDS, access_after=admission)
         self.register_outputs(dict(outputs))
 
 
@@ -201,9 +219,14 @@ class _Objects(pulumi.ComponentResource):
 
 class Cluster(_Objects):
     """What each cluster holds once: dctenant's system namespace, the tenant-admin role, the admission policies
-    and, when configured, the in-cluster enforcer (its account, RBAC, quotas ConfigMap, state claim, CronJob)."""
+    and, when configured, the in-cluster enforcer (its account, role, quotas ConfigMap, state claim, CronJob)."""
 
     TYPE = CLUSTER_TYPE
+
+    @property
+    def admission(self) -> list[pulumi.CustomResource]:
+        """The admission policies and their bindings: what tenant access must wait for."""
+        return [r for (kind, _, _), r in self.resources.items() if kind in ADMISSION_KINDS]
 
 
 class Monitoring(_Objects):

@@ -121,7 +121,7 @@ def build(config: Settings, *, lookup: stacking.HeldLookup = stacking.held_objec
                                  ignore=ignore)
     tenants = {
         t.tenant: components.TenantNamespaces(t.tenant, t.manifests, provider=provider, protect=config.protect,
-                                              outputs=t.outputs(), ignore=ignore)
+                                              outputs=t.outputs(), ignore=ignore, admission=cluster.admission)
         for t in description.tenants
     }
     monitoring = components.Monitoring("monitoring", description.monitoring, provider=provider,

@@ -52,7 +52,7 @@ def test_unknown_field_with_did_you_mean(qcopy: QuotasCopy) -> None:
 def test_unknown_field_far_from_any_lists_known_fields(qcopy: QuotasCopy) -> None:
     qcopy.edit(BALE, "  tier: national\n", "  tier: national\n  colour: blue\n")
     expect(qcopy.only_problem(), qcopy, BALE, "  colour: blue", "spec.colour", 'unknown field "colour"',
-           "known fields: demand, displayName, licence, namespaces, owners, tier")
+           "known fields: demand, displayName, domains, isolation, licence, namespaces, owners, tier")
 
 
 def test_missing_required_field_is_reported_once(qcopy: QuotasCopy) -> None:
@@ -353,7 +353,10 @@ def test_namespace_names_unique_across_tenants(qcopy: QuotasCopy) -> None:
     qcopy.edit(BALE, "    - name: bale-ml\n", "    - name: bale-pay-api\n")
     qcopy.write("tenants/bale-pay.yaml", qcopy.read(WISPI).replace("wispi", "bale-pay").replace(
         "bale-pay-media", "bale-pay-api"))
-    problem = qcopy.only_problem()
+    # A shared namespace name needs one tenant id to be another's followed by "-", itself refused.
+    (problem, prefixed) = qcopy.problems()
+    assert prefixed.file == qcopy.file("tenants/bale-pay.yaml") and prefixed.field == "metadata.name"
+    assert prefixed.message.startswith('tenant id "bale-pay" starts with tenant "bale" and "-"')
     rel = "tenants/bale.yaml"
     # Tenants are read in file name order: bale, bale-pay, ...; the first to declare a name keeps it.
     assert problem.file in (qcopy.file(rel), qcopy.file("tenants/bale-pay.yaml"))

@@ -57,7 +57,12 @@ def compare_to(a: Quantity, b: Quantity) -> celtypes.IntType:
     return celtypes.IntType((a > b) - (a < b))
 
 
-FUNCTIONS = {"isQuantity": is_quantity, "quantity": quantity, "compareTo": compare_to}
+def split(text: Any, separator: Any) -> celtypes.ListType:
+    """Kubernetes' CEL string library ``split``: like Go's strings.Split ("" splits into [""])."""
+    return celtypes.ListType([celtypes.StringType(part) for part in str(text).split(str(separator))])
+
+
+FUNCTIONS = {"isQuantity": is_quantity, "quantity": quantity, "compareTo": compare_to, "split": split}
 
 
 @dataclass(frozen=True)

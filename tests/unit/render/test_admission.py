@@ -242,12 +242,17 @@ def namespace_edit(rendered: Any, change: dict[str, str | None]) -> tuple[dict[s
 
 
 @pytest.mark.parametrize("change", [{"dctenant.io/tier": "standard"}, {"dctenant.io/tenant": None},
-                                    {"dctenant.io/extra": "x"}, {"app.kubernetes.io/managed-by": None}])
+                                    {"dctenant.io/extra": "x"}, {"app.kubernetes.io/managed-by": None},
+                                    {"pod-security.kubernetes.io/enforce": "privileged"},
+                                    {"pod-security.kubernetes.io/warn": None},
+                                    {"pod-security.kubernetes.io/enforce-version": "latest"},
+                                    {"dctenant.io/pruning": "true"}])
 def test_dctenant_namespace_labels_are_protected(
         rendered: Any, protect: celharness.Policy, change: dict[str, str | None]) -> None:
     old, new = namespace_edit(rendered, change)
     outcome = protect.admit(operation="UPDATE", obj=new, old=old, username="admin@ndc.ir")
-    assert outcome.denials == ("the dctenant.io/* and app.kubernetes.io/managed-by labels of namespace "
+    assert outcome.denials == ("the dctenant.io/*, pod-security.kubernetes.io/* and app.kubernetes.io/managed-by "
+                               "labels of namespace "
                                "bale-messaging are managed by dctenant; change quotas/ instead",)
     assert not protect.admit(operation="UPDATE", obj=new, old=old, username=MANAGER).applies
 

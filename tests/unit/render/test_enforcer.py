@@ -61,7 +61,7 @@ def test_the_example_pool_gets_the_enforcer() -> None:
     objs = kubernetes.render_pool(MODEL, planning.allocate(MODEL, at=AT), pool="isf-1")
     mine = by_kind(tuple(o for o in objs if o["metadata"]["labels"].get(enforcer.COMPONENT_LABEL) == "enforcer"))
     system = MODEL.policy.kubernetes.system_namespace
-    assert set(mine) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "dctenant-quotas",
+    assert set(mine) == {"ServiceAccount", "ClusterRole", "dctenant-quotas",
                          "dctenant-enforcer", "PersistentVolumeClaim", "CronJob"}
     for name, obj in mine.items():
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "dctenant", name
@@ -72,9 +72,17 @@ def test_the_example_pool_gets_the_enforcer() -> None:
     protect = next(o for o in objs if o["metadata"]["name"] == "dctenant-protect-quotas"
                    and o["kind"] == "ValidatingAdmissionPolicy")
     assert f"system:serviceaccount:{system}:dctenant" in yaml.safe_dump(protect)
-    assert mine["ClusterRoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": "dctenant",
-                                                       "namespace": system}]
-    assert mine["ClusterRoleBinding"]["roleRef"]["name"] == mine["ClusterRole"]["metadata"]["name"]
+    # The role is bound only in tenant namespaces (label-selected by dctenant: every namespace it renders
+    # with a tenant label), never cluster-wide: the enforcer cannot write in kube-system or its own namespace.
+    assert not any(o["kind"] == "ClusterRoleBinding" for o in objs)
+    bindings = [o for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "dctenant-enforcer"]
+    tenant_namespaces = [o["metadata"]["name"] for o in objs
+                         if o["kind"] == "Namespace" and "dctenant.io/tenant" in o["metadata"]["labels"]]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(tenant_namespaces) and tenant_namespaces
+    for binding in bindings:
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "dctenant", "namespace": system}]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                      "name": mine["ClusterRole"]["metadata"]["name"]}
     assert mine["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"] == "dctenant"
 
 

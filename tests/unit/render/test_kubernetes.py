@@ -48,10 +48,23 @@ def rendered(model: quotas.Quotas, allocation: allocations.Allocation) -> Render
     return kubernetes.render(model, allocation)
 
 
-def namespaced(rendered: Rendered, kind: str) -> dict[str, kubernetes.Manifest]:
-    """Objects of one kind by their namespace, across all pools."""
+def namespaced(rendered: Rendered, kind: str, name: str | None = None) -> dict[str, kubernetes.Manifest]:
+    """Objects of one kind (and name, where a namespace holds several) by their namespace, across all pools."""
+    name = name or {"ConfigMap": kubernetes.BANDWIDTH, "RoleBinding": kubernetes.ROLE_BINDING}.get(kind)
     return {o["metadata"]["namespace"]: o for objs in rendered.values() for o in objs
-            if o["kind"] == kind and "namespace" in o["metadata"]}
+            if o["kind"] == kind and "namespace" in o["metadata"] and name in (None, o["metadata"]["name"])}
+
+
+# Object counts per tier, as written in quotas/policy.yaml (startups may not create LoadBalancers).
+COUNTS = {
+    "national": {"pods": "5000", "services": "200", "services.loadbalancers": "4", "services.nodeports": "0",
+                 "secrets": "1000", "configmaps": "1000", "persistentvolumeclaims": "500"},
+    "standard": {"pods": "2000", "services": "100", "services.loadbalancers": "2", "services.nodeports": "0",
+                 "secrets": "500", "configmaps": "500", "persistentvolumeclaims": "200"},
+    "startup": {"pods": "500", "services": "50", "services.loadbalancers": "0", "services.nodeports": "0",
+                "secrets": "200", "configmaps": "200", "persistentvolumeclaims": "50"},
+}
+EPHEMERAL = {"national": "500Gi", "standard": "200Gi", "startup": "50Gi"}
 
 
 def amount(text: str) -> Decimal:
@@ -92,23 +105,26 @@ def test_input_order_does_not_matter(model: quotas.Quotas, rendered: Rendered, s
 
 def test_order_cluster_objects_then_namespaces_by_name(rendered: Rendered) -> None:
     for pool, objs in rendered.items():
-        kinds = [o["kind"] for o in objs[:6]]
+        kinds = [o["kind"] for o in objs[:16]]
+        # Two policies of admission (bandwidth, protection) with their bindings, then the five tenant guards:
+        # every policy before any binding of it.
         assert kinds == ["Namespace", "ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicy",
-                         "ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicyBinding"], pool
-        assert all("namespace" not in o["metadata"] for o in objs[:6])
+                         "ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicyBinding",
+                         *["ValidatingAdmissionPolicy"] * 5, *["ValidatingAdmissionPolicyBinding"] * 5], pool
+        assert all("namespace" not in o["metadata"] for o in objs[:16])
         # The in-cluster enforcer comes last, so it starts only once every quota it may lower exists.
         enforcer_objects = [o for o in objs if o["metadata"]["labels"].get(enforcer.COMPONENT_LABEL) == "enforcer"]
         assert [o["kind"] for o in enforcer_objects] == [
-            "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "PersistentVolumeClaim",
-            "CronJob"]
+            "ServiceAccount", "ClusterRole", "ConfigMap", "ConfigMap", "PersistentVolumeClaim", "CronJob"]
         assert list(objs[-len(enforcer_objects):]) == enforcer_objects
-        rest = objs[6:-len(enforcer_objects)]
+        rest = objs[16:-len(enforcer_objects)]
         starts = [i for i, o in enumerate(rest) if o["kind"] == "Namespace"]
         names = [rest[i]["metadata"]["name"] for i in starts]
         assert names == sorted(names) and starts[0] == 0
         for i, start in enumerate(starts):
             group = rest[start:starts[i + 1] if i + 1 < len(starts) else len(rest)]
-            assert [o["kind"] for o in group] == list(kubernetes.KIND_ORDER)
+            assert [o["kind"] for o in group] == ["Namespace", "ResourceQuota", "LimitRange", "ConfigMap", "ConfigMap",
+                                                  "NetworkPolicy", "RoleBinding", "RoleBinding"]
             assert all(o["metadata"]["namespace"] == group[0]["metadata"]["name"] for o in group[1:])
 
 
@@ -145,7 +161,7 @@ def test_namespaces_carry_tenant_pool_tier_and_licence(model: quotas.Quotas, ren
     assert "dctenant.io/tenant" not in namespaces["dctenant-system"]["metadata"]["labels"]
 
 
-def test_quota_uses_granted_values_and_the_limits_ratio(allocation: allocations.Allocation,
+def test_quota_uses_granted_values_and_the_limits_ratio(model: quotas.Quotas, allocation: allocations.Allocation,
                                                         rendered: Rendered) -> None:
     quotas_by_ns = namespaced(rendered, "ResourceQuota")
     scaled = [g for g in allocation.namespaces if g.scaled and allocation.tenants[g.tenant].state != "suspended"]
@@ -159,9 +175,9 @@ def test_quota_uses_granted_values_and_the_limits_ratio(allocation: allocations.
         assert amount(hard["limits.cpu"]) == 2 * granted["cpu"]
         assert amount(hard["requests.memory"]) == amount(hard["limits.memory"]) == granted["memory"]
         assert amount(hard["requests.nvidia.com/gpu"]) == granted.get(resources.GPU, 0)
-        assert hard["persistentvolumeclaims"] == "200"
-        assert hard["services.loadbalancers"] == "2" and hard["services.nodeports"] == "0"
-        assert "pods" not in hard
+        tier = next(t.tier for t in model.tenants if t.id == grant.tenant)
+        assert {k: hard[k] for k in COUNTS[tier]} == COUNTS[tier], grant.namespace
+        assert hard["requests.ephemeral-storage"] == hard["limits.ephemeral-storage"] == EPHEMERAL[tier]
     bale = quotas_by_ns["bale-messaging"]["spec"]["hard"]
     assert bale["requests.cpu"] == "2875903m" and bale["limits.cpu"] == "5751806m"  # scaled from 3000
 
@@ -201,11 +217,13 @@ def test_suspended_tenants_keep_their_namespaces_with_zero_quota(allocation: all
 
 def test_limit_range_defaults_and_per_pod_maximum(rendered: Rendered) -> None:
     limits = namespaced(rendered, "LimitRange")["bale-messaging"]["spec"]["limits"]
+    # Half of 2875.903 cores (floored) and of 10470844Mi; half of the national tier's 500Gi ephemeral storage.
+    top = {"cpu": "1437951m", "memory": "5235422Mi", "ephemeral-storage": "250Gi"}
     assert limits == [
-        {"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"},
-         "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-         "max": {"cpu": "1437951m", "memory": "5235422Mi"}},  # half of 2875.903 cores (floored) and of 10470844Mi
-        {"type": "Pod", "max": {"cpu": "1437951m", "memory": "5235422Mi"}},
+        {"type": "Container", "default": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+         "defaultRequest": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "256Mi"},
+         "max": top, "min": {"cpu": "10m", "memory": "16Mi"}},
+        {"type": "Pod", "max": top},
     ]
 
 
@@ -214,8 +232,11 @@ def test_limit_range_defaults_are_lowered_to_a_small_maximum(model: quotas.Quota
     policy = dataclasses.replace(model.policy.kubernetes, max_per_pod=Decimal("0.00001"))
     grant = next(g for g in allocation.namespaces if g.namespace == "peyk-bots")  # 12.5 cores, 64Gi
     (container, pod) = kubernetes.limit_ranges(grant.granted, policy=policy)
-    assert container["max"] == {"cpu": "0", "memory": "687194"}  # 64Gi × 0.00001, floored to a byte
+    # 64Gi × 0.00001, floored to a byte; no ephemeral storage given, so its maximum is 0.
+    assert container["max"] == {"cpu": "0", "memory": "687194", "ephemeral-storage": "0"}
     assert container["default"] == container["defaultRequest"] == container["max"] == pod["max"]
+    # The minimum is lowered with the defaults, or the API server would refuse min > defaultRequest.
+    assert container["min"] == {"cpu": "0", "memory": "687194"}
 
 
 def test_bandwidth_params_are_the_per_pod_share_in_bits_per_second(rendered: Rendered) -> None:

@@ -131,7 +131,11 @@ def test_one_provider_with_context_and_cluster_identifier(pool: str, runs: dict[
 @pytest.mark.parametrize("pool", POOLS)
 def test_namespaces_retained_and_everything_protected(pool: str, runs: dict[str, harness.Run]) -> None:
     for r in runs[pool].kubernetes:
-        assert r.retain_on_delete == (r.inputs["kind"] in ("Namespace", "PersistentVolumeClaim")), r.name
+        # A namespace (with its pods) outlives the stack, and so do the objects that limit and isolate it.
+        tenant = kubernetes.TENANT_LABEL in r.inputs["metadata"].get("labels", {})
+        protective = tenant and r.inputs["kind"] in ("ResourceQuota", "LimitRange", "NetworkPolicy", "ConfigMap")
+        assert r.retain_on_delete == (r.inputs["kind"] in ("Namespace", "PersistentVolumeClaim") or protective), \
+            r.name
         assert r.protect, r.name
 
 
@@ -159,7 +163,7 @@ def test_components_group_the_objects(pool: str, runs: dict[str, harness.Run]) -
             assert urns[r.parent] is (monitoring if watched else cluster), r.name
     kinds = {r.inputs["kind"] for r in run.kubernetes if urns[r.parent] is cluster}
     assert kinds == {"Namespace", "ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-                     "ServiceAccount", "ClusterRoleBinding", "ConfigMap", "PersistentVolumeClaim", "CronJob"}
+                     "ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "CronJob"}
     (job,) = [r for r in run.kubernetes if r.inputs["kind"] == "CronJob"]
     assert job.type == "kubernetes:batch/v1:CronJob"
     (rule,) = [r for r in run.kubernetes if urns[r.parent] is monitoring and r.inputs["kind"] == "PrometheusRule"]
@@ -197,11 +201,14 @@ def test_dependencies(pool: str, runs: dict[str, harness.Run]) -> None:
         if kind == "RoleBinding":
             others = {u for (k, ns, _), u in urn.items() if ns == namespace and k != "RoleBinding"}
             assert others <= set(r.dependencies), r.name
+            # No tenant access before the admission policies that limit it (a first `pulumi up`).
+            admission = {u for (k, _, _), u in urn.items() if k.startswith("ValidatingAdmissionPolicy")}
+            assert len(admission) == 14 and admission <= set(r.dependencies), r.name
         if kind == "ValidatingAdmissionPolicyBinding":
             assert urn[("ValidatingAdmissionPolicy", "", r.inputs["spec"]["policyName"])] in r.dependencies
         if kind == "CronJob":  # the enforcer runs only once its account, RBAC, files and volume exist
             needed = {u for (k, ns, _), u in urn.items()
-                      if (ns == namespace and k not in ("Namespace", "CronJob")) or k == "ClusterRoleBinding"}
+                      if (ns == namespace and k not in ("Namespace", "CronJob")) or k == "ClusterRole"}
             assert len(needed) >= 5 and needed <= set(r.dependencies), r.name
 
 
