@@ -75,7 +75,7 @@ AUTO = _Auto()
 
 
 def open_ledger(url: str | None = None, *, read_only: bool = False,
-                signer: signing.Signer | None | _Auto = AUTO) -> Ledger:
+                signer: signing.Signer | _Auto | None = AUTO) -> Ledger:
     """Open the ledger at ``url`` (a SQLite path or URL, or PostgreSQL).
 
     For writing (the default) it is created and migrated as needed, and every append is signed
@@ -211,7 +211,8 @@ class Ledger:
         """Build the Merkle tree over events stored before it existed (migration to version 3)."""
         sa = self._sa
         events, nodes = self.tables["events"], self.tables["merkle_nodes"]
-        size, frontier, after = 0, {}, 0
+        size, after = 0, 0
+        frontier: dict[merkle.Node, bytes] = {}
         while True:
             page = conn.execute(sa.select(events.c.seq, events.c.hash).where(events.c.seq > after)
                                 .order_by(events.c.seq).limit(PAGE)).all()
@@ -320,8 +321,9 @@ class Ledger:
             if tenant is None or event.tenant == tenant:
                 yield event
 
-    def verify(self, *, anchor: str | None = None) -> audit_events.ChainReport:
-        """Recompute the chain; ``anchor``, a hash an earlier report recorded, detects a cut-off end."""
+    def verify(self, *, anchor: str | None = None, anchor_seq: int | None = None,
+               tree: merkle.Builder | None = None) -> audit_events.ChainReport:
+        """Recompute the chain (and, into ``tree``, the Merkle tree); ``anchor`` is a hash recorded earlier."""
         sa = self._sa
         events = self.tables["events"]
 
@@ -330,7 +332,10 @@ class Ledger:
                 found = conn.execute(sa.select(events.c.seq).where(events.c.hash == digest)).scalar()
             return None if found is None else int(found)
 
-        return chaining.verify(self._rows(), locate=locate, anchor=anchor)
+        try:
+            return chaining.verify(self._rows(), locate=locate, anchor=anchor, anchor_seq=anchor_seq, tree=tree)
+        except sa.exc.SQLAlchemyError as exc:
+            raise sqlstores.one_line(exc, where=self.url) from None
 
     def event(self, seq: int) -> audit_events.LedgerEvent | None:
         sa = self._sa

@@ -23,7 +23,8 @@ from dctenant.errors import UserError
 KEY_ENV = "DCTENANT_AUDIT_KEY"  # the private key itself, for writers fed from a secret store
 KEY_FILE_ENV = "DCTENANT_AUDIT_KEY_FILE"
 PUBLIC_KEY_ENV = "DCTENANT_AUDIT_PUBLIC_KEY"  # the verifier key text (name+id+base64)
-KEY_FORMAT = "PRIVATE+KEY+<name>+<8 hex digits>+<base64 of type byte and 32-byte seed> (written by `dctenant audit keygen`)"
+KEY_FORMAT = ("PRIVATE+KEY+<name>+<8 hex digits>+<base64 of type byte and 32-byte seed> "
+              "(written by `dctenant audit keygen`)")
 PUBLIC_FORMAT = "<name>+<8 hex digits>+<base64 of type byte and 32-byte public key>"
 
 
@@ -198,7 +199,10 @@ def read_public(path: pathlib.Path) -> Verifier:
 
 
 def configured_signer(key_file: str | None = None) -> Signer | None:
-    """The log key: ``key_file``, else ``$DCTENANT_AUDIT_KEY``, ``$DCTENANT_AUDIT_KEY_FILE``, the default file; or None."""
+    """The log key: ``key_file``, else ``$DCTENANT_AUDIT_KEY``, ``$DCTENANT_AUDIT_KEY_FILE``, the default file.
+
+    None when none is configured.
+    """
     if key_file:
         return read_private(pathlib.Path(key_file).expanduser())
     if text := os.environ.get(KEY_ENV):

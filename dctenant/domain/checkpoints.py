@@ -86,7 +86,8 @@ def parse_body(text: str) -> Checkpoint:
     """The checkpoint in a note body (extension lines after the root hash are allowed and ignored)."""
     lines = text.split("\n")
     if len(lines) < 4 or lines[-1] != "":
-        raise FormatError(f"a checkpoint body has at least three lines, each ending in a newline; expected {CHECKPOINT_FORMAT}")
+        raise FormatError("a checkpoint body has at least three lines, each ending in a newline; "
+                          f"expected {CHECKPOINT_FORMAT}")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     if not origin:
         raise FormatError(f"the checkpoint's first line (its origin) is empty; expected {CHECKPOINT_FORMAT}")

@@ -52,8 +52,8 @@ def new_nodes(size: int, leaves: Sequence[Hash], frontier: Mapping[Node, Hash]) 
     """
     known = dict(frontier)
     out: dict[Node, Hash] = {}
-    for offset, digest in enumerate(leaves):
-        level, index = 0, size + offset
+    for offset, leaf in enumerate(leaves):
+        level, index, digest = 0, size + offset, leaf
         out[(0, index)] = known[(0, index)] = digest
         while index % 2 == 1:
             left = known[(level, index - 1)]
@@ -208,9 +208,11 @@ def verify_consistency(*, old: int, new: int, old_root: Hash, new_root: Hash, pr
 class Builder:
     """A tree grown leaf by leaf in memory with O(log n) state: what ``verify`` recomputes while it walks."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, marks: Iterable[int] = ()) -> None:
         self.size = 0
         self._stack: list[tuple[int, Hash]] = []  # (level, hash) of the perfect subtrees, left to right
+        self._marks = frozenset(marks)
+        self.marked: dict[int, Hash] = {}  # the root at each size in ``marks`` the tree has reached
 
     def add(self, leaf: Hash) -> None:
         level, digest = 0, leaf
@@ -220,6 +222,8 @@ class Builder:
             level += 1
         stack.append((level, digest))
         self.size += 1
+        if self.size in self._marks:
+            self.marked[self.size] = self.root()
 
     def extend(self, leaves: Iterable[Hash]) -> None:
         for leaf in leaves:
