@@ -169,6 +169,11 @@ class Ledger:
 
     @property
     def url(self) -> str:
+        """Where the ledger is, as the user would write it (a SQLite file path, or the URL without password)."""
+        if self.dialect == "sqlite" and self.engine.url.database:
+            import urllib.parse
+
+            return urllib.parse.unquote(self.engine.url.database.removeprefix("file:"))
         return self.engine.url.render_as_string(hide_password=True)
 
     # -- transactions ------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def write_public(path: pathlib.Path, verifier: Verifier) -> None:
 
 
 def parse_private(text: str, *, where: str) -> Signer:
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 4)  # base64 may hold '+'; names and key IDs may not
     try:
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise ValueError
@@ -161,7 +161,7 @@ def parse_private(text: str, *, where: str) -> Signer:
 
 
 def parse_public(text: str, *, where: str) -> Verifier:
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # base64 may hold '+'; names and key IDs may not
     try:
         if len(parts) != 3:
             raise ValueError

@@ -103,8 +103,8 @@ class Verdict:
 
     def summary(self) -> str:
         if self.breach is None:
-            held = f", consistent with {len(self.checked)} signed checkpoint(s)" if self.checked else ""
-            return f"{self.events} events, chain and tree intact{held}"
+            held = f"; tree consistent with {len(self.checked)} signed checkpoint(s)" if self.checked else ""
+            return f"{self.events} events, chain intact{held}"
         where = "" if self.breach.seq is None else f" at event {self.breach.seq}"
         return f"ledger broken{where} ({self.breach.problem.value}): {self.breach.message}"
 
