@@ -118,13 +118,14 @@ def test_an_older_schema_is_migrated_and_its_tree_built(tmp_path: pathlib.Path) 
 
 
 def test_read_only_opens_never_create_and_refuse_non_databases(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(BackendError, match="no ledger at .*missing.db: nothing to read"):
+    with pytest.raises(BackendError, match=r"no ledger at .*missing\.db: nothing to read"):
         ledger_db.open_ledger(str(tmp_path / "missing.db"), read_only=True)
     assert not (tmp_path / "missing.db").exists()
     (tmp_path / "text.db").write_text("not a database, just text\n" * 100)
     with pytest.raises(BackendError) as caught:
         ledger_db.open_ledger(str(tmp_path / "text.db"), read_only=True)
-    assert str(caught.value) == f"{tmp_path / 'text.db'} is not a dctenant database (SQLite says: file is not a database)"
+    expected = f"{tmp_path / 'text.db'} is not a dctenant database (SQLite says: file is not a database)"
+    assert str(caught.value) == expected
     with pytest.raises(BackendError, match="is not a dctenant database"):
         ledger_db.open_ledger(str(tmp_path / "text.db"))
     written = ledger_db.open_ledger(str(tmp_path / "l.db"), signer=None)

@@ -79,7 +79,7 @@ def _path(m: int, d: list[bytes]) -> list[bytes]:
     k = 1
     while k * 2 < len(d):
         k *= 2
-    return _path(m, d[:k]) + [_mth(d[k:])] if m < k else _path(m - k, d[k:]) + [_mth(d[:k])]
+    return [*_path(m, d[:k]), _mth(d[k:])] if m < k else [*_path(m - k, d[k:]), _mth(d[:k])]
 
 
 def _subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
@@ -89,8 +89,8 @@ def _subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
     while k * 2 < len(d):
         k *= 2
     if m <= k:
-        return _subproof(m, d[:k], b) + [_mth(d[k:])]
-    return _subproof(m - k, d[k:], False) + [_mth(d[:k])]
+        return [*_subproof(m, d[:k], b), _mth(d[k:])]
+    return [*_subproof(m - k, d[k:], False), _mth(d[:k])]
 
 
 def test_tree_heads_match_the_reference_roots() -> None:
