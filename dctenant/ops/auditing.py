@@ -162,9 +162,12 @@ def verify(ledger: ledger_db.Ledger, *, anchor: str | None = None, report_file: 
     tree = merkle.Builder(marks={h.size for h in held})
     chain = ledger.verify(anchor=anchor, anchor_seq=anchor_seq, tree=tree)
     checked = tuple(sorted({f"{h.source}: {h.note.checkpoint.covers}" for h in held}))
-    if chain.breach is not None:
-        return Verdict(events=chain.events, root=None, breach=chain.breach, checked=checked, notes=tuple(notes))
     size = chain.events
+    if chain.breach is not None:
+        # A missing anchor is found only after the whole walk; a checkpoint can then say which event differs.
+        walked = chain.breach.problem in (Problem.ANCHOR_MISSING, Problem.REWRITTEN, Problem.TRUNCATED)
+        precise = _against_checkpoints(held, tree, size) if walked else None
+        return Verdict(events=size, root=None, breach=precise or chain.breach, checked=checked, notes=tuple(notes))
     root = tree.root()
     breach = _against_checkpoints(held, tree, size) or _stored_tree(ledger, size, root)
     if breach is None and verifier is not None:
