@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dctenant.domain import audit_events, periods, snapshots
-from dctenant.engine import chaining
+from dctenant.clients import signing, sqlstores
+from dctenant.domain import audit_events, checkpoints, periods, snapshots
+from dctenant.engine import chaining, merkle
 from dctenant.errors import BackendError, UserError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
 PAGE = 5000
 # The key of PostgreSQL's advisory lock that serialises appends and migrations (any fixed number).
 _LOCK_KEY = 0x64637465  # "dcte"
@@ -67,46 +67,26 @@ def os_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def open_ledger(url: str | None = None) -> Ledger:
-    """Open (creating and migrating as needed) the ledger at ``url``: a SQLite path or URL, or PostgreSQL."""
-    return Ledger(_engine(url or default_url()))
+class _Auto:
+    """The default of ``open_ledger(signer=...)``: the key configured for this user, if any."""
 
 
-def _engine(url: str) -> sa.Engine:
-    import sqlalchemy as sa
-    from sqlalchemy import event
+AUTO = _Auto()
 
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    elif "://" not in url:
-        path = pathlib.Path(url).expanduser()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BackendError(f"cannot create the ledger's directory {path.parent}: {exc}") from exc
-        url = f"sqlite:///{path}"
-    if not url.startswith(("sqlite", "postgresql")):
-        raise UserError(f"ledger {url!r}: only SQLite and PostgreSQL are supported", location="--ledger")
-    try:
-        engine = sa.create_engine(url, future=True)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise UserError(f"cannot use ledger {url!r}: {exc}", location="--ledger") from exc
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi: Any, _record: Any) -> None:
-            # Take transaction control from the driver, so that appends can BEGIN IMMEDIATE.
-            dbapi.isolation_level = None
-            cursor = dbapi.cursor()
-            cursor.execute("PRAGMA busy_timeout = 60000")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn: sa.Connection) -> None:
-            immediate = conn.get_execution_options().get("dctenant_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-    return engine
+def open_ledger(url: str | None = None, *, read_only: bool = False,
+                signer: signing.Signer | _Auto | None = AUTO) -> Ledger:
+    """Open the ledger at ``url`` (a SQLite path or URL, or PostgreSQL).
+
+    For writing (the default) it is created and migrated as needed, and every append is signed
+    with the configured log key (``clients.signing``), when there is one, in the same transaction.
+    ``read_only`` opens an existing ledger without creating or changing anything (verify, log, report).
+    """
+    target = url or default_url()
+    if isinstance(signer, _Auto):
+        signer = None if read_only else signing.configured_signer()
+    return Ledger(sqlstores.create_engine(target, read_only=read_only, what="ledger"), read_only=read_only,
+                  signer=signer)
 
 
 def _tables() -> tuple[sa.MetaData, dict[str, sa.Table]]:
@@ -115,8 +95,7 @@ def _tables() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     meta = sa.MetaData()
     text, big = sa.Text, sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     tables = {
-        "schema_version": sa.Table("schema_version", meta, sa.Column("version", sa.Integer, primary_key=True),
-                                   sa.Column("applied_at", text, nullable=False)),
+        "schema_version": sqlstores.version_table(meta),
         "events": sa.Table(
             "events", meta,
             sa.Column("seq", big, primary_key=True, autoincrement=False),
@@ -139,34 +118,62 @@ def _tables() -> tuple[sa.MetaData, dict[str, sa.Table]]:
             sa.Column("pool", text, primary_key=True), sa.Column("resource", text, primary_key=True),
             sa.Column("stat", text, primary_key=True), sa.Column("day", text, primary_key=True),
             sa.Column("value", text, nullable=False)),
+        # Every perfect subtree of the RFC 6962 tree over the events (engine.merkle): leaf i is
+        # (0, i), the node over leaves [j*2^l, (j+1)*2^l) is (l, j). About two rows per event.
+        "merkle_nodes": sa.Table(
+            "merkle_nodes", meta, sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("idx", big, primary_key=True, autoincrement=False),
+            sa.Column("hash", text, nullable=False)),
+        # Signed checkpoints (C2SP notes), one per tree size; the key that signed them is elsewhere.
+        "checkpoints": sa.Table(
+            "checkpoints", meta, sa.Column("size", big, primary_key=True, autoincrement=False),
+            sa.Column("root", text, nullable=False), sa.Column("note", text, nullable=False),
+            sa.Column("signed_at", text, nullable=False)),
     }
     return meta, tables
 
 
+SCHEMA_VERSION = 3
 # Versioned migrations: version -> the tables it creates. Never edit a released step; add one.
+# Version 3 also builds the Merkle tree over the events already there.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, ("events",)),
     (2, ("snapshot_periods", "snapshots")),
+    (3, ("merkle_nodes", "checkpoints")),
 )
 
 
 class Ledger:
     """An open ledger database. Not thread-safe; each process opens its own."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, read_only: bool = False, signer: signing.Signer | None = None) -> None:
         import sqlalchemy as sa
 
         self._sa = sa
         self.engine = engine
         self.dialect: str = engine.dialect.name
+        self.read_only = read_only
+        self.signer = signer
         self.meta, self.tables = _tables()
         try:
-            self._migrate()
-        except sa.exc.OperationalError as exc:
-            raise BackendError(f"cannot open the ledger at {self.url}: {exc.orig}") from exc
+            if read_only:
+                self._check_readable()
+            else:
+                self._migrate()
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            raise sqlstores.one_line(exc, where=self.url) from None
+        except BaseException:
+            engine.dispose()
+            raise
 
     @property
     def url(self) -> str:
+        """Where the ledger is, as the user would write it (a SQLite file path, or the URL without password)."""
+        if self.dialect == "sqlite" and self.engine.url.database:
+            import urllib.parse
+
+            return urllib.parse.unquote(self.engine.url.database.removeprefix("file:"))
         return self.engine.url.render_as_string(hide_password=True)
 
     # -- transactions ------------------------------------------------------------------------------
@@ -180,19 +187,48 @@ class Ledger:
             conn.execute(self._sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
     def _migrate(self) -> None:
-        sa = self._sa
+        def creating(names: tuple[str, ...]) -> Any:
+            def apply(conn: sa.Connection) -> None:
+                for name in names:
+                    self.tables[name].create(conn, checkfirst=True)
+                if "merkle_nodes" in names:
+                    self._build_tree(conn)
+            return apply
+
         with self._writing() as conn:
-            self.tables["schema_version"].create(conn, checkfirst=True)
-            current = conn.execute(sa.select(sa.func.max(self.tables["schema_version"].c.version))).scalar() or 0
-            if current > SCHEMA_VERSION:
-                raise BackendError(f"the ledger at {self.url} has schema version {current}, newer than this "
-                                   f"dctenant knows ({SCHEMA_VERSION}); upgrade dctenant")
-            for version, names in MIGRATIONS:
-                if version > current:
-                    for name in names:
-                        self.tables[name].create(conn, checkfirst=True)
-                    conn.execute(self.tables["schema_version"].insert().values(
-                        version=version, applied_at=audit_events.stamp(datetime.now(UTC))))
+            sqlstores.migrate(conn, self.tables["schema_version"],
+                              tuple((version, creating(names)) for version, names in MIGRATIONS),
+                              known=SCHEMA_VERSION, where=self.url)
+
+    def _check_readable(self) -> None:
+        """A read-only open: the ledger must exist with exactly the schema this dctenant reads."""
+        with self.engine.connect() as conn:
+            current = sqlstores.current_version(conn, self.tables["schema_version"])
+        if current == 0:
+            raise BackendError(f"{self.url} holds no dctenant ledger (no schema_version table)")
+        if current != SCHEMA_VERSION:
+            raise BackendError(f"the ledger at {self.url} has schema version {current}, this dctenant reads "
+                               f"{SCHEMA_VERSION}; " + ("upgrade dctenant" if current > SCHEMA_VERSION else
+                                                       "run `dctenant audit checkpoint` (or any command that "
+                                                       "records an event) once to migrate it"))
+
+    def _build_tree(self, conn: sa.Connection) -> None:
+        """Build the Merkle tree over events stored before it existed (migration to version 3)."""
+        sa = self._sa
+        events, nodes = self.tables["events"], self.tables["merkle_nodes"]
+        size, after = 0, 0
+        frontier: dict[merkle.Node, bytes] = {}
+        while True:
+            page = conn.execute(sa.select(events.c.seq, events.c.hash).where(events.c.seq > after)
+                                .order_by(events.c.seq).limit(PAGE)).all()
+            if not page:
+                return
+            made = merkle.new_nodes(size, [event_leaf(str(h)) for _, h in page], frontier)
+            conn.execute(nodes.insert(), [{"level": lv, "idx": ix, "hash": h.hex()} for (lv, ix), h in made.items()])
+            size += len(page)
+            frontier = {**frontier, **made}
+            frontier = {n: frontier[n] for n in merkle.frontier_of(size)}
+            after = int(page[-1][0])
 
     def schema_version(self) -> int:
         sa = self._sa
@@ -236,7 +272,22 @@ class Ledger:
             prev = digest
         if rows:
             conn.execute(events.insert(), rows)
+            self._grow_tree(conn, size=rows[0]["seq"] - 1, leaves=[event_leaf(r["hash"]) for r in rows])
         return tuple(out)
+
+    def _grow_tree(self, conn: sa.Connection, *, size: int, leaves: Sequence[bytes]) -> None:
+        """Add the new events' leaves and completed subtrees; sign the new head if this writer has the key."""
+        fetch = self._fetcher(conn)
+        frontier = dict(fetch(merkle.frontier_of(size)))
+        made = merkle.new_nodes(size, leaves, frontier)
+        conn.execute(self.tables["merkle_nodes"].insert(),
+                     [{"level": lv, "idx": ix, "hash": h.hex()} for (lv, ix), h in made.items()])
+        if self.signer is not None:
+            new_size = size + len(leaves)
+            known = {**frontier, **made}
+            head = merkle.root(new_size, lambda wanted: {n: known[n] for n in wanted})
+            self._store_checkpoint(conn, self.signer.sign(
+                checkpoints.Checkpoint(origin=self.signer.name, size=new_size, root=head)))
 
     def _rows(self, where: Sequence[Any] = ()) -> Iterator[chaining.Row]:
         """Stored rows in ``seq`` order, a page per short transaction (no lock is held between pages)."""
@@ -275,8 +326,9 @@ class Ledger:
             if tenant is None or event.tenant == tenant:
                 yield event
 
-    def verify(self, *, anchor: str | None = None) -> audit_events.ChainReport:
-        """Recompute the chain; ``anchor``, a hash an earlier report recorded, detects a cut-off end."""
+    def verify(self, *, anchor: str | None = None, anchor_seq: int | None = None,
+               tree: merkle.Builder | None = None) -> audit_events.ChainReport:
+        """Recompute the chain (and, into ``tree``, the Merkle tree); ``anchor`` is a hash recorded earlier."""
         sa = self._sa
         events = self.tables["events"]
 
@@ -285,7 +337,10 @@ class Ledger:
                 found = conn.execute(sa.select(events.c.seq).where(events.c.hash == digest)).scalar()
             return None if found is None else int(found)
 
-        return chaining.verify(self._rows(), locate=locate, anchor=anchor)
+        try:
+            return chaining.verify(self._rows(), locate=locate, anchor=anchor, anchor_seq=anchor_seq, tree=tree)
+        except sa.exc.SQLAlchemyError as exc:
+            raise sqlstores.one_line(exc, where=self.url) from None
 
     def event(self, seq: int) -> audit_events.LedgerEvent | None:
         sa = self._sa
@@ -313,6 +368,87 @@ class Ledger:
         sa = self._sa
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(self.tables["events"])).scalar() or 0)
+
+    # -- the Merkle tree and signed checkpoints ----------------------------------------------------
+
+    def _fetcher(self, conn: sa.Connection) -> merkle.Fetch:
+        """Stored perfect subtrees, all asked for in one query; a missing one is a damaged tree."""
+        sa = self._sa
+        nodes = self.tables["merkle_nodes"]
+
+        def fetch(wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+            if not wanted:
+                return {}
+            rows = conn.execute(sa.select(nodes.c.level, nodes.c.idx, nodes.c.hash)
+                                .where(sa.tuple_(nodes.c.level, nodes.c.idx).in_(list(wanted)))).all()
+            found = {(int(lv), int(ix)): bytes.fromhex(h) for lv, ix, h in rows}
+            if lost := [n for n in wanted if n not in found]:
+                level, index = lost[0]
+                first = index * (1 << level) + 1
+                raise BackendError(f"the ledger's Merkle tree lacks the node over events {first}.."
+                                   f"{first + (1 << level) - 1} (level {level}): it was deleted or never written")
+            return found
+
+        return fetch
+
+    def tree_size(self) -> int:
+        """How many events the tree holds: the last event's number (events are numbered without gaps)."""
+        last = self.last_event()
+        return last.seq if last else 0
+
+    def tree_root(self, size: int) -> bytes:
+        with self.engine.connect() as conn:
+            return merkle.root(size, self._fetcher(conn))
+
+    def inclusion_proof(self, *, index: int, size: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            return merkle.inclusion_proof(index, size, self._fetcher(conn))
+
+    def consistency_proof(self, *, old: int, new: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            return merkle.consistency_proof(old, new, self._fetcher(conn))
+
+    def stored_leaves(self) -> Iterator[bytes]:
+        """The stored leaf hashes in order (level 0), a page per short transaction."""
+        sa = self._sa
+        nodes = self.tables["merkle_nodes"]
+        after = -1
+        while True:
+            query = (sa.select(nodes.c.idx, nodes.c.hash).where(nodes.c.level == 0, nodes.c.idx > after)
+                     .order_by(nodes.c.idx).limit(PAGE))
+            with self.engine.connect() as conn:
+                page = conn.execute(query).all()
+            for _, digest in page:
+                yield bytes.fromhex(digest)
+            if len(page) < PAGE:
+                return
+            after = int(page[-1][0])
+
+    def _store_checkpoint(self, conn: sa.Connection, note: checkpoints.SignedCheckpoint) -> None:
+        table = self.tables["checkpoints"]
+        size = note.checkpoint.size
+        conn.execute(table.delete().where(table.c.size == size))
+        conn.execute(table.insert().values(size=size, root=note.checkpoint.root.hex(), note=note.text(),
+                                           signed_at=audit_events.stamp(datetime.now(UTC))))
+
+    def sign_head(self, signer: signing.Signer) -> checkpoints.SignedCheckpoint:
+        """Sign the current tree head with ``signer`` and store the checkpoint (under the write lock)."""
+        sa = self._sa
+        events = self.tables["events"]
+        with self._writing() as conn:
+            size = int(conn.execute(sa.select(sa.func.max(events.c.seq))).scalar() or 0)
+            head = merkle.root(size, self._fetcher(conn))
+            note = signer.sign(checkpoints.Checkpoint(origin=signer.name, size=size, root=head))
+            self._store_checkpoint(conn, note)
+        return note
+
+    def stored_checkpoints(self) -> tuple[tuple[int, str], ...]:
+        """``(size, note text)`` of every stored checkpoint, smallest first (unverified: see ops.auditing)."""
+        sa = self._sa
+        table = self.tables["checkpoints"]
+        with self.engine.connect() as conn:
+            return tuple((int(size), str(note)) for size, note in
+                         conn.execute(sa.select(table.c.size, table.c.note).order_by(table.c.size)).all())
 
     # -- snapshots ---------------------------------------------------------------------------------
 
@@ -418,6 +554,11 @@ def snapshot_digest(rollups: Sequence[snapshots.Rollup]) -> str:
 
     text = chaining.canonical([[r.tenant, r.pool, r.resource, r.stat, r.day, r.value] for r in rollups])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def event_leaf(event_hash: str) -> bytes:
+    """The Merkle leaf of an event: RFC 6962's leaf hash of the 32 bytes of its chain hash."""
+    return merkle.leaf_hash(bytes.fromhex(event_hash))
 
 
 def _check_kind(kind: str) -> None:

@@ -72,14 +72,19 @@ class Problem(enum.Enum):
     DELETED = "deleted"
     INSERTED = "inserted"
     REORDERED = "reordered"
-    TRUNCATED = "truncated"
+    TRUNCATED = "truncated"  # events a checkpoint covered are gone from the end (cut off, or an older copy)
+    REWRITTEN = "rewritten"  # the chain holds together but no longer matches a signed checkpoint
+    UNSIGNED = "unsigned"  # events no signed checkpoint covers: appended without the log key
+    FORGED = "forged"  # a checkpoint whose signature does not verify
+    TREE = "tree-damaged"  # the stored Merkle tree disagrees with the events
+    ANCHOR_MISSING = "anchor-missing"  # no event has a hash recorded earlier; which one differs is unknown
 
 
 @dataclass(frozen=True, kw_only=True)
 class Breach:
     """The first place where the chain does not hold: which event, what happened, in words."""
 
-    seq: int
+    seq: int | None  # the first event that differs; None only when the evidence cannot tell
     problem: Problem
     message: str
 
@@ -106,7 +111,8 @@ class ChainReport:
     def summary(self) -> str:
         if self.breach is None:
             return f"{self.events} events, chain intact"
-        return f"chain broken at event {self.breach.seq} ({self.breach.problem.value}): {self.breach.message}"
+        where = "" if self.breach.seq is None else f" at event {self.breach.seq}"
+        return f"chain broken{where} ({self.breach.problem.value}): {self.breach.message}"
 
 
 def stamp(at: dt.datetime) -> str:

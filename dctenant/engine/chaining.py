@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from dctenant.domain import audit_events
+from dctenant.engine import merkle
 
 # A stored event as the ledger reads it: (seq, at, kind, actor, subject, before, after, reason, prev, hash),
 # where subject, before and after are the canonical JSON texts that were hashed.
@@ -79,19 +80,21 @@ def row_hash(row: Row) -> str:
                       reason=reason, prev=prev)
 
 
-def verify(rows: Iterable[Row], *, locate: Callable[[str], int | None],
-           anchor: str | None = None) -> audit_events.ChainReport:
+def verify(rows: Iterable[Row], *, locate: Callable[[str], int | None], anchor: str | None = None,
+           anchor_seq: int | None = None, tree: merkle.Builder | None = None) -> audit_events.ChainReport:
     """Walk the rows in ``seq`` order and report the first event where the chain does not hold.
 
     ``locate`` finds the seq of the stored event with a given hash (or None); it is only called
     at a break, to tell an insertion (the link points further back) from a reordering (it points
     forward) and from a deletion (it points nowhere). ``anchor`` is a hash recorded earlier (by a
-    report): if no event carries it, events were removed from the end.
+    report, as event ``anchor_seq`` when known): if no event carries it, the ledger was cut off or
+    rewritten. ``tree``, when given, receives the Merkle leaf of every event that passed, in order.
     """
     expected = audit_events.GENESIS
     previous_seq = 0
     count = 0
     anchor_seen = anchor is None
+    add = tree.add if tree is not None else None
     for row in rows:
         seq, prev, stored = row[0], row[8], row[9]
         if prev != expected:
@@ -108,13 +111,30 @@ def verify(rows: Iterable[Row], *, locate: Callable[[str], int | None],
                 message=f"it follows event {previous_seq} but is numbered {seq}"))
         if not anchor_seen and stored == anchor:
             anchor_seen = True
+        if add is not None:
+            add(hashlib.sha256(b"\x00" + bytes.fromhex(stored)).digest())
         expected, previous_seq = stored, seq
         count += 1
     if not anchor_seen:
-        return audit_events.ChainReport(events=count, last_hash=_last(expected), breach=audit_events.Breach(
-            seq=previous_seq + 1, problem=audit_events.Problem.TRUNCATED,
-            message=f"no event has the hash {anchor} recorded earlier; events after {previous_seq} were removed"))
+        return audit_events.ChainReport(events=count, last_hash=_last(expected),
+                                        breach=_anchor_missing(anchor or "", anchor_seq, count))
     return audit_events.ChainReport(events=count, last_hash=_last(expected))
+
+
+def _anchor_missing(anchor: str, anchor_seq: int | None, count: int) -> audit_events.Breach:
+    """No event carries the recorded hash: say what the evidence shows, and no more."""
+    if anchor_seq is not None and anchor_seq > count:
+        first = count + 1
+        return audit_events.Breach(seq=first, problem=audit_events.Problem.TRUNCATED, message=(
+            f"the hash was recorded for event {anchor_seq}, but the ledger ends at event {count}: events "
+            f"{first}..{anchor_seq} were cut off (or an older copy of the ledger was restored)"))
+    if anchor_seq is not None:
+        return audit_events.Breach(seq=None, problem=audit_events.Problem.REWRITTEN, message=(
+            f"event {anchor_seq} no longer has the hash {anchor} recorded earlier: it or an event before it was "
+            "rewritten and the chain re-hashed; a signed checkpoint (--checkpoint) names the first that differs"))
+    return audit_events.Breach(seq=None, problem=audit_events.Problem.ANCHOR_MISSING, message=(
+        f"no event has the hash {anchor} recorded earlier: events were cut off the end, or rewritten and the "
+        "chain re-hashed; a signed checkpoint (--checkpoint) or the report (--report) names the first that differs"))
 
 
 def _last(expected: str) -> str | None:

@@ -1,49 +1,374 @@
-"""``dctenant audit``: verify the ledger's hash chain and read its events.
+"""``dctenant audit``: verify the ledger against its signed checkpoints, prove events, read the log.
 
-An auditor who kept a report can check that the ledger still holds the event the report
-covered: ``verify`` takes that hash as an anchor (or reads it from the report's JSON), which is
-the only way to notice events cut off the end of an otherwise intact chain.
+The hash chain alone shows that the events hold together, not that they are the ones that were
+written: anyone with write access can rewrite an event and re-hash everything after it, or cut
+events off the end. What such an insider cannot do is sign, because the log key is not in the
+database. So ``verify`` recomputes the chain *and* the RFC 6962 tree over it, and holds the tree
+to every signed checkpoint it can find: those stored in the ledger (signed by each writer that
+holds the key, or by ``audit checkpoint``), and those the auditor brings (a file, a report, the
+witness's cosigned copy). The first event that differs is named by the largest checkpoint that
+still matches and the smallest that no longer does.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import pathlib
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from dctenant.clients import files, ledger_db
-from dctenant.domain import audit_events
-from dctenant.engine import chaining
-from dctenant.errors import UserError
+from dctenant.clients import files, ledger_db, signing
+from dctenant.domain import audit_events, checkpoints, reports
+from dctenant.engine import chaining, merkle
+from dctenant.errors import BackendError, UserError
+
+Problem = audit_events.Problem
+REPORT_SOURCE = "checkpoint"  # the name of the report source that embeds the signed checkpoint
 
 
-def anchor_of(report_file: str) -> str | None:
-    """The ``ledger.lastHash`` a JSON report recorded (``None`` if it covered no event)."""
+class MalformedInputError(UserError):
+    """An anchor, checkpoint or report the user gave is not in the expected format (a usage error, exit 2)."""
+
+
+def parse_anchor(text: str) -> str:
+    """A ledger hash: 64 lowercase hex digits (SHA-256), as reports record it in ``ledger.lastHash``."""
+    value = text.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise MalformedInputError(f"{text!r} is not a ledger hash; expected 64 hexadecimal digits (a SHA-256, as a "
+                             "report's ledger.lastHash records it)", location="--anchor")
+    return value
+
+
+def read_checkpoint(path: str) -> checkpoints.SignedCheckpoint:
+    text = files.read_text(pathlib.Path(path))
+    if text is None:
+        raise UserError("no such checkpoint file", location=path)
     try:
-        text = files.read_text(pathlib.Path(report_file))
-        if text is None:
-            raise FileNotFoundError(report_file)
+        return checkpoints.parse_note(text)
+    except checkpoints.FormatError as exc:
+        raise MalformedInputError(f"not a signed checkpoint: {exc}", location=path) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportEvidence:
+    """What a JSON report recorded about the ledger: the last event it covered and its checkpoint."""
+
+    last_hash: str | None
+    last_seq: int | None
+    checkpoint: checkpoints.SignedCheckpoint | None
+
+
+def read_report(report_file: str) -> ReportEvidence:
+    text = files.read_text(pathlib.Path(report_file))
+    if text is None:
+        raise UserError("no such report", location=report_file)
+    try:
         data = json.loads(text)
-        value = data["ledger"]["lastHash"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"cannot read the ledger hash from this JSON report ({type(exc).__name__})",
-                        location=report_file) from None
-    return None if value is None else str(value)
+        ledger = data["ledger"]
+        last_hash = None if ledger["lastHash"] is None else parse_anchor(str(ledger["lastHash"]))
+        last_seq = None if ledger.get("lastSeq") is None else int(ledger["lastSeq"])
+        notes = [s["detail"] for s in data.get("sources", ()) if s.get("name") == REPORT_SOURCE]
+        note = checkpoints.parse_note(notes[0].split("\n", 1)[1]) if notes and "\n" in notes[0] else None
+    except (ValueError, KeyError, TypeError, AttributeError, UserError) as exc:
+        raise MalformedInputError(f"not a dctenant JSON report with a ledger section ({exc}); expected the output of "
+                             "`dctenant report ... --output json`", location=report_file) from None
+    return ReportEvidence(last_hash=last_hash, last_seq=last_seq, checkpoint=note)
 
 
-def verify(ledger: ledger_db.Ledger, *, anchor: str | None = None,
-           report_file: str | None = None) -> audit_events.ChainReport:
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """What ``audit verify`` found: events and tree checked, checkpoints held against, the first breach."""
+
+    events: int
+    root: bytes | None
+    breach: audit_events.Breach | None
+    checked: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def intact(self) -> bool:
+        return self.breach is None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"intact": self.intact, "events": self.events,
+                                "rootHash": None if self.root is None else base64.b64encode(self.root).decode(),
+                                "checkpoints": list(self.checked), "notes": list(self.notes)}
+        if self.breach:
+            data["breach"] = {"seq": self.breach.seq, "problem": self.breach.problem.value,
+                              "message": self.breach.message}
+        return data
+
+    def summary(self) -> str:
+        if self.breach is None:
+            held = f"; tree consistent with {len(self.checked)} signed checkpoint(s)" if self.checked else ""
+            return f"{self.events} events, chain intact{held}"
+        where = "" if self.breach.seq is None else f" at event {self.breach.seq}"
+        return f"ledger broken{where} ({self.breach.problem.value}): {self.breach.message}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Held:
+    """A checkpoint whose signature verified, and where it came from (for the messages)."""
+
+    note: checkpoints.SignedCheckpoint
+    source: str
+
+    @property
+    def size(self) -> int:
+        return self.note.checkpoint.size
+
+
+def verify(ledger: ledger_db.Ledger, *, anchor: str | None = None, report_file: str | None = None,
+           checkpoint_files: Sequence[str] = (), public_key: str | None = None) -> Verdict:
+    """Check the chain, the stored tree and every signed checkpoint; name the first event that differs."""
+    anchor_seq = None
+    given: list[tuple[checkpoints.SignedCheckpoint, str]] = [(read_checkpoint(f), f) for f in checkpoint_files]
     if report_file is not None:
-        anchor = anchor_of(report_file)
-    return ledger.verify(anchor=anchor)
+        evidence = read_report(report_file)
+        anchor, anchor_seq = evidence.last_hash, evidence.last_seq
+        if evidence.checkpoint is not None:
+            given.append((evidence.checkpoint, f"the checkpoint in {report_file}"))
+    verifier = signing.configured_verifier(public_key)
+    notes: list[str] = []
+    if verifier is None:
+        if given:
+            raise UserError("a checkpoint can only be checked with the log's public key: give --public-key FILE "
+                            f"(or set ${signing.PUBLIC_KEY_ENV})", location="--public-key")
+        notes.append("no log public key is known: signed checkpoints were not checked, and the chain alone cannot "
+                     "show that nobody rewrote it (see docs/audit.md, `dctenant audit keygen`)")
+    held: list[_Held] = []
+    for note, source in given:
+        if verifier is None or not verifier.signed(note):
+            return _broken(Problem.FORGED, None, f"{source} is not signed by the log key "
+                           f"{verifier.name if verifier else '?'}: it was not issued by this log, or was altered")
+        if note.checkpoint.origin != verifier.name:
+            return _broken(Problem.FORGED, None, f"{source} is for the log {note.checkpoint.origin!r}, not "
+                           f"{verifier.name!r}")
+        held.append(_Held(note=note, source=source))
+    if verifier is not None:
+        for size, text in ledger.stored_checkpoints():
+            source = f"the stored checkpoint of {size} events"
+            try:
+                note = checkpoints.parse_note(text)
+            except checkpoints.FormatError:
+                return _broken(Problem.FORGED, None, f"{source} is not a signed note")
+            if note.checkpoint.size != size or not verifier.signed(note):
+                return _broken(Problem.FORGED, None, f"{source} is not signed by the log key {verifier.name}: "
+                               "someone wrote it into the database")
+            held.append(_Held(note=note, source=source))
+    tree = merkle.Builder(marks={h.size for h in held})
+    chain = ledger.verify(anchor=anchor, anchor_seq=anchor_seq, tree=tree)
+    checked = tuple(sorted({f"{h.source}: {h.note.checkpoint.covers}" for h in held}))
+    size = chain.events
+    if chain.breach is not None:
+        # A missing anchor is found only after the whole walk; a checkpoint can then say which event differs.
+        walked = chain.breach.problem in (Problem.ANCHOR_MISSING, Problem.REWRITTEN, Problem.TRUNCATED)
+        precise = _against_checkpoints(held, tree, size) if walked else None
+        return Verdict(events=size, root=None, breach=precise or chain.breach, checked=checked, notes=tuple(notes))
+    root = tree.root()
+    breach = _against_checkpoints(held, tree, size) or _stored_tree(ledger, size, root)
+    if breach is None and verifier is not None:
+        signed = max((h.size for h in held if h.size <= size), default=0)
+        if signed < size:
+            span = f"event {size}" if signed + 1 == size else f"events {signed + 1}..{size}"
+            breach = audit_events.Breach(seq=signed + 1, problem=Problem.UNSIGNED, message=(
+                f"{span} are covered by no checkpoint signed with the log key {verifier.name}: appended by someone "
+                "without the key (forged), or by a writer not given the key; if they are yours, sign them with "
+                "`dctenant audit checkpoint` after checking them"))
+    return Verdict(events=size, root=root, breach=breach, checked=checked, notes=tuple(notes))
+
+
+def _broken(problem: Problem, seq: int | None, message: str) -> Verdict:
+    return Verdict(events=0, root=None, breach=audit_events.Breach(seq=seq, problem=problem, message=message))
+
+
+def _against_checkpoints(held: Sequence[_Held], tree: merkle.Builder, size: int) -> audit_events.Breach | None:
+    """The first event that differs from what the checkpoints committed to, if any does."""
+    bad = [h for h in held if h.size <= size and tree.marked.get(h.size, merkle.EMPTY_ROOT if h.size == 0 else b"")
+           != h.note.checkpoint.root]
+    if bad:
+        first_bad = min(bad, key=lambda h: h.size)
+        good = max((h.size for h in held if h.size < first_bad.size and h not in bad), default=0)
+        first = good + 1
+        if first == first_bad.size:
+            where = f"event {first} is the first that differs"
+        else:
+            where = (f"the first event that differs is among events {first}..{first_bad.size}: event {first} is the "
+                     "first that no matching checkpoint covers")
+        held_by = f"; the checkpoint of {good} events still matches" if good else ""
+        return audit_events.Breach(seq=first, problem=Problem.REWRITTEN, message=(
+            f"the ledger no longer matches {first_bad.source} ({first_bad.note.checkpoint.covers}){held_by}: {where}; "
+            "the events were rewritten and the chain re-hashed"))
+    longer = [h for h in held if h.size > size]
+    if longer:
+        cut = max(longer, key=lambda h: h.size)
+        return audit_events.Breach(seq=size + 1, problem=Problem.TRUNCATED, message=(
+            f"the ledger ends at event {size}, but {cut.source} covers {cut.note.checkpoint.covers}: events "
+            f"{size + 1}..{cut.size} were cut off, or an older copy of the ledger was restored"))
+    return None
+
+
+def _stored_tree(ledger: ledger_db.Ledger, size: int, root: bytes) -> audit_events.Breach | None:
+    """The stored Merkle tree must be the tree of the events, else proofs from it would lie."""
+    try:
+        stored = ledger.tree_root(size)
+    except BackendError as exc:
+        return audit_events.Breach(seq=None, problem=Problem.TREE, message=str(exc))
+    if stored == root:
+        return None
+    for seq, (row, leaf) in enumerate(zip(ledger.events(), ledger.stored_leaves(), strict=False), start=1):
+        if ledger_db.event_leaf(row.hash) != leaf:
+            return audit_events.Breach(seq=seq, problem=Problem.TREE, message=(
+                f"the stored Merkle leaf of event {seq} is not the hash of the event: the tree was altered"))
+    return audit_events.Breach(seq=None, problem=Problem.TREE, message=(
+        "the stored Merkle tree's interior nodes do not match the events: the tree was altered"))
+
+
+# -- checkpoints, keys and proofs ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Keys:
+    private: str
+    public: str
+    verifier: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"privateKeyFile": self.private, "publicKeyFile": self.public, "publicKey": self.verifier}
+
+
+def keygen(*, origin: str, private_file: str | None = None, kind: int = checkpoints.ED25519) -> Keys:
+    """Make a key pair: the private key readable by its owner only, the public key beside it (``.pub``)."""
+    try:
+        signer = signing.generate(name=origin, kind=kind)
+    except checkpoints.FormatError as exc:
+        raise MalformedInputError(str(exc), location="--origin") from None
+    private = pathlib.Path(private_file).expanduser() if private_file else signing.default_key_file()
+    public = private.with_suffix(".pub")
+    signing.write_private(private, signer)
+    signing.write_public(public, signer.verifier)
+    return Keys(private=str(private), public=str(public), verifier=signer.verifier.text())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signed:
+    note: checkpoints.SignedCheckpoint
+    path: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        cp = self.note.checkpoint
+        return {"origin": cp.origin, "treeSize": cp.size, "covers": cp.covers,
+                "rootHash": base64.b64encode(cp.root).decode(), "note": self.note.text(), "file": self.path}
+
+
+def checkpoint(ledger: ledger_db.Ledger, *, key_file: str | None = None, out: str | None = None) -> Signed:
+    """Sign the ledger's current head with the log key, store it in the ledger, and write it to ``out``."""
+    signer = signing.configured_signer(key_file)
+    if signer is None:
+        raise UserError(f"no log key: make one with `dctenant audit keygen`, or give --key FILE (or set "
+                        f"${signing.KEY_FILE_ENV} or ${signing.KEY_ENV})", location="--key")
+    if signer.kind != checkpoints.ED25519:
+        raise UserError("this is a witness key (cosignature/v1); the log signs with its own Ed25519 key",
+                        location=key_file or "the configured key")
+    note = ledger.sign_head(signer)
+    if out is not None:
+        files.write_atomically(pathlib.Path(out), note.text())
+    return Signed(note=note, path=out)
+
+
+def latest_checkpoint(ledger: ledger_db.Ledger) -> checkpoints.SignedCheckpoint | None:
+    stored = ledger.stored_checkpoints()
+    return checkpoints.parse_note(stored[-1][1]) if stored else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Inclusion:
+    """An RFC 6962 inclusion proof of one event under a signed checkpoint, with what a tenant needs to check it."""
+
+    event: audit_events.LedgerEvent
+    note: checkpoints.SignedCheckpoint
+    proof: tuple[bytes, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        b64 = base64.b64encode
+        return {"event": self.event.seq, "eventHash": self.event.hash, "leafIndex": self.event.seq - 1,
+                "leafHash": b64(ledger_db.event_leaf(self.event.hash)).decode(),
+                "treeSize": self.note.checkpoint.size, "rootHash": b64(self.note.checkpoint.root).decode(),
+                "proof": [b64(p).decode() for p in self.proof], "checkpoint": self.note.text()}
+
+
+def prove(ledger: ledger_db.Ledger, *, event: int, checkpoint_file: str | None = None,
+          public_key: str | None = None) -> Inclusion:
+    """The inclusion proof of event ``event`` in the given checkpoint's tree, or the newest stored one."""
+    found = ledger.event(event)
+    if found is None:
+        raise UserError(f"the ledger has no event {event}", location="--event")
+    if checkpoint_file is not None:
+        note = read_checkpoint(checkpoint_file)
+        verifier = signing.configured_verifier(public_key)
+        if verifier is None or not verifier.signed(note):
+            raise UserError("the checkpoint is not signed by the log key (or no public key is known: --public-key)",
+                            location=checkpoint_file)
+    else:
+        latest = latest_checkpoint(ledger)
+        if latest is None:
+            raise UserError("the ledger holds no signed checkpoint yet: run `dctenant audit checkpoint`")
+        note = latest
+    if event > note.checkpoint.size:
+        raise UserError(f"event {event} is newer than the checkpoint ({note.checkpoint.covers}); run "
+                        "`dctenant audit checkpoint` for a newer one", location="--event")
+    proof = tuple(ledger.inclusion_proof(index=event - 1, size=note.checkpoint.size))
+    try:
+        merkle.verify_inclusion(index=event - 1, size=note.checkpoint.size, leaf=ledger_db.event_leaf(found.hash),
+                                proof=proof, root_hash=note.checkpoint.root)
+    except merkle.ProofError:
+        raise BackendError(f"event {event} as stored is not in the signed checkpoint's tree: the ledger was "
+                           "altered; run `dctenant audit verify`") from None
+    return Inclusion(event=found, note=note, proof=proof)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    request: checkpoints.WitnessRequest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"oldSize": self.request.old_size, "request": self.request.text()}
+
+
+def witness_request(ledger: ledger_db.Ledger, *, old_size: int) -> Request:
+    """The newest stored checkpoint with the consistency proof from ``old_size`` (what the witness last signed)."""
+    latest = latest_checkpoint(ledger)
+    if latest is None:
+        raise UserError("the ledger holds no signed checkpoint yet: run `dctenant audit checkpoint`")
+    if old_size > latest.checkpoint.size:
+        raise UserError(f"the witness has signed {old_size} events, more than the newest checkpoint "
+                        f"({latest.checkpoint.covers}): the ledger was rolled back", location="--old-size")
+    proof = tuple(ledger.consistency_proof(old=old_size, new=latest.checkpoint.size))
+    return Request(request=checkpoints.WitnessRequest(old_size=old_size, proof=proof, checkpoint=latest))
+
+
+def report_source(ledger: ledger_db.Ledger) -> reports.Source:
+    """The newest signed checkpoint, for a report to embed at issuance, saying exactly which events it covers.
+
+    The detail's first line says it in words; the rest is the signed note itself, which
+    ``audit verify --report`` reads back to hold the ledger to it.
+    """
+    latest = latest_checkpoint(ledger)
+    if latest is None:
+        return reports.Source(name=REPORT_SOURCE, detail="none: the ledger holds no signed checkpoint, so this "
+                              "report cannot show later truncation or rewriting (see `dctenant audit checkpoint`)")
+    cp = latest.checkpoint
+    return reports.Source(name=REPORT_SOURCE, detail=(
+        f"{cp.covers} of {cp.origin} (tree size {cp.size}, root {base64.b64encode(cp.root).decode()}); not the "
+        f"report-issued event recorded after it\n{latest.text()}"))
 
 
 @dataclass(frozen=True, kw_only=True)
 class Log:
-    events: tuple[audit_events.LedgerEvent, ...]
+    events: tuple[audit_events.LedgerEvent, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": [e.as_dict() for e in self.events]}

@@ -18,7 +18,7 @@ from dctenant.domain import audit_events, periods, quotas, reports, snapshots
 from dctenant.engine import tallying
 from dctenant.errors import UserError
 from dctenant.loaders import loading
-from dctenant.ops import planning
+from dctenant.ops import auditing, planning
 from dctenant.render import calendars
 from dctenant.render.reports import cells, csv_form, html_form, json_form
 
@@ -63,6 +63,7 @@ def build(kind: str, *, path: str, period: periods.Period, now: dt.datetime, led
         sections = tallying.licences(model, at=at, events=events)
     if tenant is not None:
         sections = tuple(_only(s, tenant) for s in sections)
+    sources.append(auditing.report_source(ledger))  # the newest signed checkpoint, embedded at issuance (issue 15)
     return tallying.report(kind=kind, period=period, now=now, sections=sections, sources=sources, last=last,
                             model=_named(model, tenant), warnings=warnings)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import uuid
 from collections.abc import Iterator
 
@@ -68,6 +69,34 @@ def test_truncation_is_found_with_a_recorded_hash(ledger: ledger_db.Ledger) -> N
     chain_cases.check_truncation(ledger)
 
 
+@pytest.mark.parametrize("case", list(chain_cases.MATRIX))
+def test_tamper_matrix(database: str, tmp_path: pathlib.Path, case: str) -> None:
+    setting = chain_cases.setting(database, tmp_path)
+    chain_cases.check_matrix_case(setting, case)
+
+
+def test_a_fork_shown_to_the_witness_is_refused(database: str, tmp_path: pathlib.Path) -> None:
+    setting = chain_cases.setting(database, tmp_path)
+    chain_cases.check_fork_shown_to_witness(setting, tmp_path / "witness")
+
+
+def test_an_anchor_behind_a_rewrite_names_no_phantom_event(ledger: ledger_db.Ledger) -> None:
+    chain_cases.check_anchor_of_a_rewritten_chain(ledger)
+
+
+def test_read_only_sessions_cannot_write(database: str) -> None:
+    writer = ledger_db.open_ledger(database, signer=None)
+    chain_cases.fill(writer, 2)
+    writer.close()
+    reader = ledger_db.open_ledger(database, read_only=True)
+    try:
+        assert reader.verify().events == 2
+        with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
+            reader.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={})
+    finally:
+        reader.close()
+
+
 def test_concurrent_writers_never_fork_the_chain(database: str) -> None:
     chain_cases.check_concurrent_writers(database, workers=8, count=40)
 
@@ -76,7 +105,7 @@ def test_concurrent_first_opens_migrate_once(database: str) -> None:
     chain_cases.check_concurrent_writers(database, workers=4, count=1)
     ledger = ledger_db.open_ledger(database)
     with ledger.engine.connect() as conn:
-        assert [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_version ORDER BY 1"))] == [1, 2]
+        assert [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_version ORDER BY 1"))] == [1, 2, 3]
     ledger.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import pathlib
 from decimal import Decimal
@@ -88,26 +89,53 @@ def test_migrations_are_versioned_and_idempotent(tmp_path: pathlib.Path) -> None
     again = ledger_db.open_ledger(url)
     with again.engine.connect() as conn:
         versions = [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_version ORDER BY version"))]
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     chain_cases.run(again, "INSERT INTO schema_version VALUES (99, 'x')")
     again.close()
     with pytest.raises(BackendError, match="schema version 99"):
         ledger_db.open_ledger(url)
 
 
-def test_an_older_schema_is_migrated(tmp_path: pathlib.Path) -> None:
+def test_an_older_schema_is_migrated_and_its_tree_built(tmp_path: pathlib.Path) -> None:
     url = str(tmp_path / "l.db")
-    opened = ledger_db.open_ledger(url)
-    chain_cases.fill(opened, 3)
-    chain_cases.run(opened, "DROP TABLE snapshots")
-    chain_cases.run(opened, "DROP TABLE snapshot_periods")
-    chain_cases.run(opened, "DELETE FROM schema_version WHERE version = 2")
+    opened = ledger_db.open_ledger(url, signer=None)
+    events = chain_cases.fill(opened, 3)
+    for table in ("snapshots", "snapshot_periods", "merkle_nodes", "checkpoints"):
+        chain_cases.run(opened, f"DROP TABLE {table}")
+    chain_cases.run(opened, "DELETE FROM schema_version WHERE version >= 2")
     opened.close()
-    reopened = ledger_db.open_ledger(url)
-    assert reopened.schema_version() == 2
+    with pytest.raises(BackendError, match="schema version 1, this dctenant reads 3"):
+        ledger_db.open_ledger(url, read_only=True)
+    reopened = ledger_db.open_ledger(url, signer=None)
+    assert reopened.schema_version() == 3
     assert reopened.rollups(period="2026-10") == ()
     assert reopened.verify().events == 3
+    # The tree built for the events already there is the RFC 6962 tree of their leaves, computed here by hand.
+    leaves = [hashlib.sha256(b"\x00" + bytes.fromhex(e.hash)).digest() for e in events]
+    left = hashlib.sha256(b"\x01" + leaves[0] + leaves[1]).digest()
+    assert reopened.tree_root(3) == hashlib.sha256(b"\x01" + left + leaves[2]).digest()
     reopened.close()
+
+
+def test_read_only_opens_never_create_and_refuse_non_databases(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(BackendError, match=r"no ledger at .*missing\.db: nothing to read"):
+        ledger_db.open_ledger(str(tmp_path / "missing.db"), read_only=True)
+    assert not (tmp_path / "missing.db").exists()
+    (tmp_path / "text.db").write_text("not a database, just text\n" * 100)
+    with pytest.raises(BackendError) as caught:
+        ledger_db.open_ledger(str(tmp_path / "text.db"), read_only=True)
+    expected = f"{tmp_path / 'text.db'} is not a dctenant database (SQLite says: file is not a database)"
+    assert str(caught.value) == expected
+    with pytest.raises(BackendError, match="is not a dctenant database"):
+        ledger_db.open_ledger(str(tmp_path / "text.db"))
+    written = ledger_db.open_ledger(str(tmp_path / "l.db"), signer=None)
+    chain_cases.fill(written, 2)
+    written.close()
+    reader = ledger_db.open_ledger(str(tmp_path / "l.db"), read_only=True)
+    assert reader.verify().events == 2
+    with pytest.raises(sa.exc.OperationalError, match="readonly"):
+        reader.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={})
+    reader.close()
 
 
 def test_an_unusable_location_is_a_backend_error(tmp_path: pathlib.Path) -> None:
@@ -127,6 +155,10 @@ def test_truncation_is_found_with_a_recorded_hash(ledger: ledger_db.Ledger) -> N
     chain_cases.check_truncation(ledger)
 
 
+def test_an_anchor_behind_a_rewrite_names_no_phantom_event(ledger: ledger_db.Ledger) -> None:
+    chain_cases.check_anchor_of_a_rewritten_chain(ledger)
+
+
 def test_concurrent_writers_never_fork_the_chain(tmp_path: pathlib.Path) -> None:
     chain_cases.check_concurrent_writers(str(tmp_path / "shared.db"))
 
@@ -137,3 +169,14 @@ def test_a_fork_is_refused_by_the_database(ledger: ledger_db.Ledger) -> None:
     with pytest.raises(sa.exc.IntegrityError):
         chain_cases.run(ledger, "INSERT INTO events VALUES (3, :at, 'x', 'a', '{}', 'null', 'null', '', :p, 'h')",
                         at=first["at"], p=first["prev_hash"])
+
+
+@pytest.mark.parametrize("case", list(chain_cases.MATRIX))
+def test_tamper_matrix(tmp_path: pathlib.Path, case: str) -> None:
+    setting = chain_cases.setting(str(tmp_path / "ledger.db"), tmp_path)
+    chain_cases.check_matrix_case(setting, case)
+
+
+def test_a_fork_shown_to_the_witness_is_refused(tmp_path: pathlib.Path) -> None:
+    setting = chain_cases.setting(str(tmp_path / "ledger.db"), tmp_path)
+    chain_cases.check_fork_shown_to_witness(setting, tmp_path / "witness")

@@ -54,7 +54,7 @@ def test_json_carries_provenance(ledger: ledger_db.Ledger) -> None:
     assert data["generatedAt"] == "2026-11-27T09:30:00.000000Z"
     assert data["period"] == {"label": "2026-10", "calendar": "gregorian", "start": "2026-10-01T00:00:00.000000Z",
                               "end": "2026-11-01T00:00:00.000000Z"}
-    assert [s["name"] for s in data["sources"]] == ["quotas", "ledger", "snapshot 2026-10"]
+    assert [s["name"] for s in data["sources"]] == ["quotas", "ledger", "snapshot 2026-10", "checkpoint"]
     assert data["names"]["bale"] == {"en": "Bale", "fa": "بله"}
 
 
