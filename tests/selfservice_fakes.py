@@ -10,10 +10,11 @@ SQLite store, a fake cluster and a fake ledger.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import pathlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,3 +137,17 @@ def service(tmp: pathlib.Path, *, store_url: str = "sqlite://", clock: Clock | N
                                              ledger=ledger, connect=lambda _context: cluster,  # type: ignore[arg-type,return-value]
                                              clock=moved)
     return Fakes(service=built, cluster=cluster, ledger=ledger, clock=moved, quotas=quotas)
+
+
+@contextlib.contextmanager
+def served(tmp: pathlib.Path, *, clock: Clock | None = None) -> Iterator[tuple[Fakes, str]]:
+    """The fakes' service behind uvicorn on 127.0.0.1 (a SQLite file store: uvicorn's threads share it)."""
+    from dctenant.api import app
+    from tests.integration import selfservice_env
+
+    fakes = service(tmp, store_url=str(tmp / "selfservice.db"), clock=clock)
+    try:
+        with selfservice_env.serving(app.create_app(fakes.service)) as url:
+            yield fakes, url
+    finally:
+        fakes.service.close()
