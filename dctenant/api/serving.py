@@ -15,7 +15,6 @@ from typing import Any
 
 from dctenant.errors import UserError
 
-
 # A bearer token sent in the query string is refused (only the header counts), but uvicorn's
 # access log writes the path with its query: the values of such parameters, and anything shaped
 # like a dctenant token, are replaced before the line is written.
