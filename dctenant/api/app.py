@@ -1,10 +1,13 @@
 """The self-service API's routes: thin translations from HTTP to ``ops.selfservice_usecases`` and back.
 
-FastAPI because it derives the OpenAPI document from the same typed request models that reject
-unknown fields, so the published schema, the validation and the Schemathesis run cannot drift
-apart. Handlers are plain (non-async) functions: the use-cases block on the database and the
-cluster, and FastAPI runs such handlers in its thread pool. Every error leaves as an RFC 9457
-problem document (``problems``).
+FastAPI because it derives the OpenAPI document from the same typed request models
+(``api.models``) that reject unknown fields, so the published schema, the validation and the
+Schemathesis run cannot drift apart. Handlers are plain (non-async) functions: the use-cases block
+on the database and the cluster, and FastAPI runs such handlers in its thread pool. Every error
+leaves as an RFC 9457 problem document (``problems``). The layers around the routes, outermost
+first: ``guard.Guard`` (authentication before anything reads the body), ``problems.BodyLimit``
+(413 before the parser), then FastAPI. Trailing slashes are not redirected: a redirect built from
+the ``Host`` header would be an open redirect, so ``/v1/whoami/`` is simply 404.
 """
 
 from __future__ import annotations
@@ -15,81 +18,42 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from dctenant import __version__
-from dctenant.api import problems
+from dctenant.api import guard, models, problems
 from dctenant.errors import DctenantError
 from dctenant.ops import selfservice_decisions, selfservice_usecases
 
-NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-Amount = Annotated[str | int, Field(description='A quantity as in quotas/: "2", "500m", "4Gi", "10Gbps"')]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Bandwidth(Strict):
-    egress: Amount | None = None
-    ingress: Amount | None = None
-
-
-class Quota(Strict):
-    """A resource map as in ``quotas/``: the loader's reader checks units and storage classes."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    cpu: Amount | None = None
-    memory: Amount | None = None
-    gpu: Amount | None = Field(default=None, alias="nvidia.com/gpu")
-    storage: Annotated[dict[str, Amount], Field(max_length=50)] | None = None
-    bandwidth: Bandwidth | None = None
-
-    def raw(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
-
-
-class NamespaceCreate(Strict):
-    name: Annotated[str, Field(max_length=63, description="DNS-1123 label starting with '<tenant>-'")]
-    pool: Annotated[str, Field(max_length=64)]
-    quota: Quota
-
-
-class NamespaceResize(Strict):
-    quota: Quota
-
-
-class IncreaseRequest(Strict):
-    pool: Annotated[str, Field(max_length=64)]
-    demand: Quota
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class TokenCreate(Strict):
-    scope: Literal["tenant", "staff"] = "tenant"
-    tenant: Annotated[str, Field(max_length=64)] | None = None
-    expires_days: Annotated[int, Field(alias="expiresDays", ge=1, le=selfservice_usecases.MAX_TOKEN_DAYS)] = 90
-    note: Annotated[str, Field(max_length=500)] = ""
-
-
-class Verdict(Strict):
-    reason: Annotated[str, Field(max_length=2000)] = ""
-
-
-Tenant = Annotated[str, Path(max_length=64, pattern=NAME)]
-Namespace = Annotated[str, Path(max_length=63, pattern=NAME)]
+Tenant = Annotated[str, Path(max_length=64, pattern=models.NAME)]
+Namespace = Annotated[str, Path(max_length=63, pattern=models.NAME)]
+RequestId = Annotated[int, Path(ge=1, le=2**62)]
 PROBLEM = {"description": "An RFC 9457 problem document",
-           "content": {problems.MEDIA_TYPE: {"schema": {"type": "object"}}}}
-ERRORS: dict[int | str, dict[str, Any]] = {status: PROBLEM for status in (401, 403, 404, 409, 413, 422, 502, 503)}
-
+           "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+ERRORS: dict[int | str, dict[str, Any]] = {status: {**PROBLEM, "description": when}
+                                           for status, when in problems.STATUSES.items()}
+PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "instance": {"type": "string"},
+    "errors": {"type": "array", "items": {"type": "object"}}}}
+# Links for stateful testing (and for readers): the name a create returns is the one to get,
+# resize and delete.
+_BY_NAME = {"tenant": "$request.path.tenant", "name": "$response.body#/name"}
+CREATED = {"description": "Created", "links": {
+    "GetCreated": {"operationId": "getNamespace", "parameters": _BY_NAME},
+    "ResizeCreated": {"operationId": "resizeNamespace", "parameters": _BY_NAME},
+    "DeleteCreated": {"operationId": "deleteNamespace", "parameters": _BY_NAME}}}
 
 _bearer = HTTPBearer(auto_error=False, description="dct_<id>_<secret>, issued by `dctenant token create`")
 
 
 def _who(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
          ) -> selfservice_usecases.Identity:
-    del credentials  # declared for the OpenAPI document; the raw header is checked by the service
+    """The identity ``guard.Guard`` established (declared here for the OpenAPI document)."""
+    del credentials
+    who = getattr(request.state, "identity", None)
+    if isinstance(who, selfservice_usecases.Identity):
+        return who
     service: selfservice_usecases.SelfService = request.app.state.service
     return service.authenticate(request.headers.get("authorization"))
 
@@ -98,11 +62,22 @@ Who = Annotated[selfservice_usecases.Identity, Depends(_who)]
 
 
 def create_app(service: selfservice_usecases.SelfService, *, max_body: int = problems.MAX_BODY) -> Any:
-    """The ASGI application for one ``SelfService``, wrapped in the body-size limit."""
-    app = FastAPI(title="dctenant self-service", version=__version__, responses=ERRORS,
+    """The ASGI application for one ``SelfService``: the guard, the body-size limit, then FastAPI."""
+    app = FastAPI(title="dctenant self-service", version=__version__, responses=ERRORS, redirect_slashes=False,
                   description="Tenants create, resize and delete their own namespaces inside their envelope; "
                               "staff manage tokens and quota-increase requests. Errors are RFC 9457 problems.")
     app.state.service = service
+    _handlers(app)
+    _service_routes(app)
+    _namespace_routes(app, service)
+    _request_routes(app, service)
+    _token_routes(app, service)
+    _document_problems(app)
+    return guard.Guard(problems.BodyLimit(app, limit=max_body), service=service)
+
+
+def _handlers(app: FastAPI) -> None:
+    """Every exception becomes a problem document."""
 
     @app.exception_handler(DctenantError)
     async def _refused(request: Request, exc: Exception) -> JSONResponse:
@@ -120,9 +95,13 @@ def create_app(service: selfservice_usecases.SelfService, *, max_body: int = pro
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-        return _problem(problems.document(exc.status_code, title, str(exc.detail), instance=request.url.path))
+        # FastAPI answers 400 for a body its JSON parser gives up on (say, nested too deeply).
+        status = exc.status_code if exc.status_code in problems.STATUSES else 400
+        title = problems.HTTP_TITLES.get(status, "HTTP error")
+        return _problem(problems.document(status, title, str(exc.detail), instance=request.url.path))
 
+
+def _service_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["service"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -131,6 +110,8 @@ def create_app(service: selfservice_usecases.SelfService, *, max_body: int = pro
     def whoami(me: Who) -> dict[str, Any]:
         return {"token": me.token, "scope": "staff" if me.staff else "tenant", "tenant": me.tenant}
 
+
+def _namespace_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
     @app.get("/v1/tenants/{tenant}/envelope", tags=["tenant"])
     def envelope(tenant: Tenant, me: Who) -> dict[str, Any]:
         """The tenant's envelope per pool and resource, what its namespaces hold, and what is free."""
@@ -145,37 +126,39 @@ def create_app(service: selfservice_usecases.SelfService, *, max_body: int = pro
     def namespaces(tenant: Tenant, me: Who) -> list[dict[str, Any]]:
         return service.namespaces(me, tenant)
 
-    @app.post("/v1/tenants/{tenant}/namespaces", status_code=201, tags=["tenant"])
-    def create(tenant: Tenant, body: NamespaceCreate, me: Who,
+    @app.post("/v1/tenants/{tenant}/namespaces", status_code=201, tags=["tenant"], operation_id="createNamespace",
+              responses={200: {"description": "The first answer to this Idempotency-Key, replayed"}, 201: CREATED})
+    def create(tenant: Tenant, body: models.NamespaceCreate, me: Who,
                key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None) -> JSONResponse:
-        """Create a namespace inside the envelope; a retried ``Idempotency-Key`` returns the first result (200)."""
+        """Create a namespace inside the envelope; a retried ``Idempotency-Key`` returns the first answer (200)."""
         status, view = service.create(me, tenant, {"name": body.name, "pool": body.pool, "quota": body.quota.raw()},
                                       idempotency_key=key)
         return JSONResponse(view, status_code=status)
 
-    @app.get("/v1/tenants/{tenant}/namespaces/{name}", tags=["tenant"])
+    @app.get("/v1/tenants/{tenant}/namespaces/{name}", tags=["tenant"], operation_id="getNamespace")
     def namespace(tenant: Tenant, name: Namespace, me: Who) -> dict[str, Any]:
         return service.namespace(me, tenant, name)
 
-    @app.patch("/v1/tenants/{tenant}/namespaces/{name}", tags=["tenant"])
-    def resize(tenant: Tenant, name: Namespace, body: NamespaceResize, me: Who) -> dict[str, Any]:
+    @app.patch("/v1/tenants/{tenant}/namespaces/{name}", tags=["tenant"], operation_id="resizeNamespace")
+    def resize(tenant: Tenant, name: Namespace, body: models.NamespaceResize, me: Who) -> dict[str, Any]:
         """Give a self-service namespace a new quota (it must fit with the tenant's other namespaces)."""
         return service.resize(me, tenant, name, {"quota": body.quota.raw()})
 
-    @app.delete("/v1/tenants/{tenant}/namespaces/{name}", tags=["tenant"])
+    @app.delete("/v1/tenants/{tenant}/namespaces/{name}", tags=["tenant"], operation_id="deleteNamespace")
     def delete(tenant: Tenant, name: Namespace, me: Who, force: bool = False) -> dict[str, Any]:
         """Delete a self-service namespace; one that holds pods or PVCs needs ``force=true``."""
         return service.delete(me, tenant, name, force=force)
 
+
+def _request_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
     @app.get("/v1/tenants/{tenant}/requests", tags=["tenant"])
     def tenant_requests(tenant: Tenant, me: Who) -> list[dict[str, Any]]:
         return service.requests(me, tenant=tenant)
 
     @app.post("/v1/tenants/{tenant}/requests", status_code=201, tags=["tenant"])
-    def file_request(tenant: Tenant, body: IncreaseRequest, me: Who) -> dict[str, Any]:
-        """Ask staff for a larger demand in one pool (the named resources, as absolute amounts)."""
-        return service.file_request(me, tenant, {"pool": body.pool, "demand": body.demand.raw(),
-                                                 "reason": body.reason})
+    def file_request(tenant: Tenant, body: models.IncreaseRequest, me: Who) -> dict[str, Any]:
+        """Ask staff for more in one pool: ``add`` amounts to the demand, or set it ``to`` amounts."""
+        return service.file_request(me, tenant, body.body())
 
     @app.get("/v1/requests", tags=["staff"])
     def all_requests(me: Who, state: Literal["pending", "approved", "rejected"] | None = None
@@ -183,20 +166,22 @@ def create_app(service: selfservice_usecases.SelfService, *, max_body: int = pro
         return service.requests(me, state=state)
 
     @app.post("/v1/requests/{request_id}/approve", tags=["staff"])
-    def approve(request_id: Annotated[int, Path(ge=1, le=2**62)], body: Verdict, me: Who) -> dict[str, Any]:
-        """Approve: the tenant's demand in quotas/ changes, validated like any edit of quotas/."""
+    def approve(request_id: RequestId, body: models.Verdict, me: Who) -> dict[str, Any]:
+        """Approve: recorded in the database, validated like an edit of quotas/, in the next plan."""
         return service.decide_request(me, request_id, approve=True, reason=body.reason)
 
     @app.post("/v1/requests/{request_id}/reject", tags=["staff"])
-    def reject(request_id: Annotated[int, Path(ge=1, le=2**62)], body: Verdict, me: Who) -> dict[str, Any]:
+    def reject(request_id: RequestId, body: models.Verdict, me: Who) -> dict[str, Any]:
         return service.decide_request(me, request_id, approve=False, reason=body.reason)
 
+
+def _token_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
     @app.get("/v1/tokens", tags=["staff"])
     def tokens(me: Who, tenant: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
         return service.tokens(me, tenant=tenant)
 
     @app.post("/v1/tokens", status_code=201, tags=["staff"])
-    def create_token(body: TokenCreate, me: Who) -> dict[str, Any]:
+    def create_token(body: models.TokenCreate, me: Who) -> dict[str, Any]:
         """Issue a token; its secret is in this answer only (the service keeps a salted hash)."""
         if (body.scope == "tenant") != (body.tenant is not None):
             raise selfservice_decisions.RefusedError(422, "Invalid scope",
@@ -208,9 +193,21 @@ def create_app(service: selfservice_usecases.SelfService, *, max_body: int = pro
     def revoke(token_id: Annotated[str, Path(max_length=32)], me: Who) -> dict[str, Any]:
         return service.revoke_token(me, token_id)
 
-    return problems.BodyLimit(app, limit=max_body)
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the problem document's schema to the OpenAPI document the routes refer to."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _problem(body: dict[str, Any]) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if body["status"] == 401 else None
-    return JSONResponse(body, status_code=body["status"], media_type=problems.MEDIA_TYPE, headers=headers)
+    headers = dict((k.decode(), v.decode()) for k, v in problems.challenge(body["status"]))
+    return JSONResponse(body, status_code=body["status"], media_type=problems.MEDIA_TYPE, headers=headers or None)

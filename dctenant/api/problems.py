@@ -55,7 +55,7 @@ def from_exception(exc: BaseException, *, instance: str = "") -> dict[str, Any]:
     if isinstance(exc, BackendError):
         return document(503, "Backend unavailable", str(exc), instance=instance)
     if isinstance(exc, DctenantError):
-        return document(409, "RefusedError", str(exc), instance=instance)
+        return document(409, "Refused", str(exc), instance=instance)
     log.exception("unexpected error", exc_info=exc)
     return document(500, "Internal error", "the service failed unexpectedly; the error is in its log",
                     instance=instance)
@@ -68,6 +68,29 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         location = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
         out.append({"field": ".".join(location), "message": str(error.get("msg", "invalid"))})
     return out
+
+
+# Every status the API answers with, and when: the OpenAPI document (``app.ERRORS``) and
+# docs/selfservice.md list exactly these, and a test compares the three.
+STATUSES: dict[int, str] = {
+    400: "a body that is not readable JSON (nested too deeply, or not UTF-8)",
+    401: "no token, or a malformed, expired or revoked one",
+    403: "another tenant's resources, or a staff-only endpoint",
+    404: "unknown route, tenant, namespace, request or token",
+    405: "a method the route does not have",
+    409: "envelope exceeded, name taken, namespace busy or not empty, licence not served, already decided",
+    413: "a body over 64 KiB",
+    422: "a body or parameter that does not match the schema, invalid quantities, unknown pools, bad names",
+    500: "a bug (the service logs it); the Schemathesis run checks that none occurs",
+    502: "the cluster refused the apply",
+    503: "the database, the ledger or Prometheus is unavailable",
+}
+HTTP_TITLES = {400: "Unreadable body", 404: "Not found", 405: "Method not allowed"}
+
+
+def challenge(status: int) -> list[tuple[bytes, bytes]]:
+    """The ``WWW-Authenticate`` header a 401 carries (RFC 6750)."""
+    return [(b"www-authenticate", b"Bearer")] if status == 401 else []
 
 
 async def send_problem(send: Send, body: dict[str, Any], *, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:

@@ -7,10 +7,44 @@ Anything else needs ``--tls-cert``/``--tls-key`` (uvicorn terminates TLS) or an 
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import logging
+import re
 from typing import Any
 
 from dctenant.errors import UserError
+
+# A bearer token sent in the query string is refused (only the header counts), but uvicorn's
+# access log writes the path with its query: the values of such parameters, and anything shaped
+# like a dctenant token, are replaced before the line is written.
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:access_token|token|auth|authorization|key|secret|password)=)[^&\s\"]*")
+_TOKEN_TEXT = re.compile(r"dct_[0-9a-f]{12}_[A-Za-z0-9_-]+")
+
+
+def redact(text: str) -> str:
+    return _TOKEN_TEXT.sub("dct_REDACTED", _SECRET_PARAM.sub(r"\1REDACTED", text))
+
+
+class RedactTokens(logging.Filter):
+    """Blank secrets in the request line of an access-log record (and in any other of its arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with ``RedactTokens`` on the access logger."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": f"{__name__}.RedactTokens"}
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact"]
+    return config
 
 
 def split_listen(text: str) -> tuple[str, int]:
@@ -45,5 +79,5 @@ def run(app: Any, *, host: str, port: int, tls_cert: str | None = None, tls_key:
     """Serve ``app`` until interrupted."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
+    uvicorn.run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, log_config=log_config(),
                 log_level=workers_log_level, proxy_headers=False, server_header=False)

@@ -21,7 +21,7 @@ import hashlib
 import json
 import pathlib
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,11 @@ from dctenant.errors import BackendError, missing
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What version 2 added to version 1's tables, column by column (``ALTER TABLE … ADD COLUMN``).
+_ADDED_IN_2 = (("ss_idempotency", "status", "INTEGER"), ("ss_idempotency", "response", "TEXT"),
+               ("ss_requests", "mode", "VARCHAR(8) DEFAULT 'to' NOT NULL"), ("ss_requests", "before", "TEXT"),
+               ("ss_requests", "result", "TEXT"), ("ss_requests", "exported_at", "VARCHAR(40)"))
 FILE_NAME = "selfservice.db"
 
 
@@ -64,15 +68,29 @@ class NamespaceRow:
 
 @dataclass(frozen=True, kw_only=True)
 class IdempotencyRow:
+    """A key, the fingerprint of the normalised request it was first used with, and the first answer.
+
+    ``status``/``response`` are None while the first request is still in progress.
+    """
+
     tenant: str
     key: str
     fingerprint: str
     namespace: str
+    created_at: dt.datetime
+    status: int | None = None
+    response: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestRow:
-    """A tenant's request for a larger demand in one pool, and staff's decision on it."""
+    """A tenant's request for a larger demand in one pool, and staff's decision on it.
+
+    ``mode`` says how to read ``demand``: ``add`` (amounts added to the demand) or ``to`` (the new
+    demand). An approval stores ``before`` and ``result``: the demand of the named resources
+    before and after, absolute, so that a plan can take it in without redoing the arithmetic.
+    ``exported_at`` is set once staff exported the change into quotas/ (``request export``).
+    """
 
     id: int
     tenant: str
@@ -82,9 +100,13 @@ class RequestRow:
     state: str  # pending, approved, rejected
     created_at: dt.datetime
     created_by: str
+    mode: str = "to"
     decided_at: dt.datetime | None = None
     decided_by: str = ""
     decision: str = ""
+    before: Mapping[str, str] | None = None
+    result: Mapping[str, str] | None = None
+    exported_at: dt.datetime | None = None
 
 
 def default_url() -> str:
@@ -95,6 +117,25 @@ def default_url() -> str:
     if "://" in url:
         return url
     return str(pathlib.Path(url).expanduser().with_name(FILE_NAME))
+
+
+def store_url(database: str | None) -> str | None:
+    """Where the self-service tables are for the ledger URL ``database`` (None: none configured).
+
+    A database URL holds both; a SQLite ledger file has ``selfservice.db`` beside it.
+    """
+    if not database:
+        return None
+    if "://" in database:
+        return database
+    return str(pathlib.Path(database).expanduser().with_name(FILE_NAME))
+
+
+def configured_url() -> str | None:
+    """The self-service tables of the database ``$DCTENANT_LEDGER`` names; None when it is not set."""
+    import os
+
+    return store_url(os.environ.get("DCTENANT_LEDGER"))
 
 
 def engine_url(url: str) -> str:
@@ -129,7 +170,8 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         "idempotency": sa.Table(
             "ss_idempotency", metadata, sa.Column("tenant", text(64), primary_key=True),
             sa.Column("key", text(200), primary_key=True), sa.Column("fingerprint", text(64), nullable=False),
-            sa.Column("namespace", text(63), nullable=False), sa.Column("created_at", text(40), nullable=False)),
+            sa.Column("namespace", text(63), nullable=False), sa.Column("created_at", text(40), nullable=False),
+            sa.Column("status", sa.Integer, nullable=True), sa.Column("response", sa.Text, nullable=True)),
         "requests": sa.Table(
             "ss_requests", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
             sa.Column("tenant", text(64), nullable=False, index=True), sa.Column("pool", text(64), nullable=False),
@@ -137,7 +179,9 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("state", text(16), nullable=False), sa.Column("created_at", text(40), nullable=False),
             sa.Column("created_by", text(200), nullable=False), sa.Column("decided_at", text(40), nullable=True),
             sa.Column("decided_by", text(200), nullable=False, default=""),
-            sa.Column("decision", text(2000), nullable=False, default="")),
+            sa.Column("decision", text(2000), nullable=False, default=""),
+            sa.Column("mode", text(8), nullable=False, default="to"), sa.Column("before", sa.Text, nullable=True),
+            sa.Column("result", sa.Text, nullable=True), sa.Column("exported_at", text(40), nullable=True)),
     }
 
 
@@ -175,6 +219,9 @@ class Store:
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+            if parsed.database in (None, "", ":memory:"):
+                # One in-memory database per connection otherwise: keep the one (tests, fakes).
+                kwargs["poolclass"] = sa.pool.StaticPool
         else:
             kwargs.update(pool_size=20, max_overflow=40, pool_pre_ping=True)
         self.engine = sa.create_engine(parsed, **kwargs)
@@ -215,6 +262,11 @@ class Store:
             row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
             if row is None:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row[0]) == 1:
+                # create_all does not add columns to existing tables: add version 2's by hand.
+                for table, column, kind in _ADDED_IN_2:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise BackendError(f"the self-service tables have schema version {row[0]}; this dctenant "
                                    f"knows version {SCHEMA_VERSION}")
@@ -319,12 +371,30 @@ class Transaction:
 
         t = self.t["idempotency"]
         row = self.conn.execute(sa.select(t).where(t.c.tenant == tenant, t.c.key == key)).mappings().first()
-        return None if row is None else IdempotencyRow(tenant=row["tenant"], key=row["key"],
-                                                       fingerprint=row["fingerprint"], namespace=row["namespace"])
+        if row is None:
+            return None
+        response = row["response"]
+        return IdempotencyRow(tenant=row["tenant"], key=row["key"], fingerprint=row["fingerprint"],
+                              namespace=row["namespace"], created_at=_when(row["created_at"]),
+                              status=row["status"], response=None if response is None else json.loads(response))
 
-    def add_idempotency(self, row: IdempotencyRow, *, at: dt.datetime) -> None:
+    def add_idempotency(self, row: IdempotencyRow) -> None:
         self.conn.execute(self.t["idempotency"].insert().values(
-            tenant=row.tenant, key=row.key, fingerprint=row.fingerprint, namespace=row.namespace, created_at=_time(at)))
+            tenant=row.tenant, key=row.key, fingerprint=row.fingerprint, namespace=row.namespace,
+            created_at=_time(row.created_at), status=row.status,
+            response=None if row.response is None else json.dumps(row.response, sort_keys=True)))
+
+    def answer_idempotency(self, *, tenant: str, key: str, status: int, response: Mapping[str, Any]) -> None:
+        """Store the first answer given to ``key``, which every replay returns."""
+        t = self.t["idempotency"]
+        self.conn.execute(t.update().where(t.c.tenant == tenant, t.c.key == key).values(
+            status=status, response=json.dumps(dict(response), sort_keys=True)))
+
+    def expire_idempotency(self, *, tenant: str, before: dt.datetime) -> int:
+        """Delete the tenant's keys first used at or before ``before``; how many were deleted."""
+        t = self.t["idempotency"]
+        done = self.conn.execute(t.delete().where(t.c.tenant == tenant, t.c.created_at <= _time(before)))
+        return int(done.rowcount or 0)
 
     def remove_idempotency(self, *, tenant: str, key: str) -> None:
         t = self.t["idempotency"]
@@ -333,10 +403,10 @@ class Transaction:
     # Increase requests
 
     def add_request(self, *, tenant: str, pool: str, demand: Mapping[str, str], reason: str, at: dt.datetime,
-                    by: str) -> int:
+                    by: str, mode: str = "to") -> int:
         result = self.conn.execute(self.t["requests"].insert().values(
             tenant=tenant, pool=pool, demand=_json(demand), reason=reason, state="pending", created_at=_time(at),
-            created_by=by, decided_by="", decision=""))
+            created_by=by, decided_by="", decision="", mode=mode))
         key = result.inserted_primary_key
         if key is None:
             raise missing("the new request's id")
@@ -360,12 +430,32 @@ class Transaction:
         row = self.conn.execute(sa.select(t).where(t.c.id == request_id)).mappings().first()
         return None if row is None else _request(row)
 
-    def decide_request(self, request_id: int, *, state: str, by: str, decision: str, at: dt.datetime) -> bool:
+    def decide_request(self, request_id: int, *, state: str, by: str, decision: str, at: dt.datetime,
+                       before: Mapping[str, str] | None = None, result: Mapping[str, str] | None = None) -> bool:
         """Record staff's decision; False when the request was no longer pending (decided concurrently)."""
         t = self.t["requests"]
-        result = self.conn.execute(t.update().where(t.c.id == request_id, t.c.state == "pending").values(
-            state=state, decided_by=by, decision=decision, decided_at=_time(at)))
-        return bool(result.rowcount)
+        done = self.conn.execute(t.update().where(t.c.id == request_id, t.c.state == "pending").values(
+            state=state, decided_by=by, decision=decision, decided_at=_time(at),
+            before=None if before is None else _json(before), result=None if result is None else _json(result)))
+        return bool(done.rowcount)
+
+    def approved(self, *, tenant: str | None = None, exported: bool = False) -> list[RequestRow]:
+        """Approved requests, in the order they were decided; by default those not yet exported to quotas/."""
+        import sqlalchemy as sa
+
+        t = self.t["requests"]
+        query = sa.select(t).where(t.c.state == "approved").order_by(t.c.decided_at, t.c.id)
+        query = query.where(t.c.exported_at.is_not(None) if exported else t.c.exported_at.is_(None))
+        if tenant is not None:
+            query = query.where(t.c.tenant == tenant)
+        return [_request(r) for r in self.conn.execute(query).mappings()]
+
+    def mark_exported(self, request_ids: Collection[int], *, at: dt.datetime) -> int:
+        """Mark approved requests as exported to quotas/ (from then on quotas/ carries them)."""
+        t = self.t["requests"]
+        done = self.conn.execute(t.update().where(t.c.id.in_(list(request_ids)), t.c.state == "approved",
+                                                  t.c.exported_at.is_(None)).values(exported_at=_time(at)))
+        return int(done.rowcount or 0)
 
 
 def _json(value: Mapping[str, str]) -> str:
@@ -384,10 +474,13 @@ def _namespace(row: Mapping[Any, Any]) -> NamespaceRow:
 
 
 def _request(row: Mapping[Any, Any]) -> RequestRow:
+    before, result = row["before"], row["result"]
     return RequestRow(id=int(row["id"]), tenant=row["tenant"], pool=row["pool"], demand=json.loads(row["demand"]),
                       reason=row["reason"], state=row["state"], created_at=_when(row["created_at"]),
-                      created_by=row["created_by"], decided_at=_parse(row["decided_at"]),
-                      decided_by=row["decided_by"] or "", decision=row["decision"] or "")
+                      created_by=row["created_by"], mode=row["mode"] or "to", decided_at=_parse(row["decided_at"]),
+                      decided_by=row["decided_by"] or "", decision=row["decision"] or "",
+                      before=None if before is None else json.loads(before),
+                      result=None if result is None else json.loads(result), exported_at=_parse(row["exported_at"]))
 
 
 def digest(*, salt: str, secret: str) -> str:

@@ -98,7 +98,7 @@ class Reader:
         if text is None:
             return None
         pattern = DNS1123_SUBDOMAIN if subdomain else DNS1123_LABEL
-        if not pattern.match(text) or len(text) > max_length:
+        if not pattern.fullmatch(text) or len(text) > max_length:  # match's "$" passes "name\n"
             fixed = re.sub(r"[^a-z0-9.-]+" if subdomain else r"[^a-z0-9-]+", "-", text.lower()).strip("-.")
             self.report(
                 path,

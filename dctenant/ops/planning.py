@@ -10,6 +10,7 @@ from dctenant.domain import allocations, quotas
 from dctenant.engine import allocating
 from dctenant.errors import InfeasibleError
 from dctenant.loaders import loading
+from dctenant.ops import increasing
 from dctenant.render import explanations
 
 
@@ -40,7 +41,8 @@ def allocate(model: quotas.Quotas, *, at: dt.date) -> allocations.Allocation:
 
 def plan(path: str, *, at: dt.date, explain: str | None = None, strict: bool = False) -> PlanResult:
     """Load ``path`` and allocate it; with ``strict``, guarantees that do not fit are an error."""
-    model = loading.load(path)
+    # Approved quota increases live in the self-service database until exported to quotas/.
+    model = increasing.with_approved(loading.load(path))
     allocation = allocate(model, at=at)
     if strict:
         squeezed = [p for p in allocation.pools.values() if p.guarantee_scale < 1]

@@ -113,13 +113,21 @@ def check_pool(model: quotas.Quotas, pool: Any) -> str:
 def check_name(model: quotas.Quotas, *, tenant: str, name: Any, reserved: Iterable[Reservation]) -> str:
     """DNS-1123 label, the tenant's prefix, and not taken by a staff-declared or self-service namespace."""
     text = name if isinstance(name, str) else ""
-    if not fields.DNS1123_LABEL.match(text) or len(text) > MAX_NAME:
+    # fullmatch: with ``match``, ``$`` also matches before a final newline ("bale-y\n").
+    if not fields.DNS1123_LABEL.fullmatch(text) or len(text) > MAX_NAME:
         raise RefusedError(422, "Invalid namespace name",
                       f"{name!r} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)")
     prefix = f"{tenant}-"
     if not text.startswith(prefix) or len(text) == len(prefix):
         raise RefusedError(422, "Invalid namespace name",
                       f'namespace "{text}" must start with the tenant prefix "{prefix}", e.g. "{prefix}web"')
+    # Ownership is the exact tenant, never a prefix alone: "bale-x-web" starts with "bale-" but
+    # belongs to tenant "bale-x" when there is one, so tenant "bale" may not take it.
+    longer = [t.id for t in model.tenants if t.id != tenant and text.startswith(f"{t.id}-")
+              and len(t.id) > len(tenant)]
+    if longer:
+        raise RefusedError(409, "Namespace belongs to another tenant",
+                           f'namespace "{text}" has the prefix of tenant "{longer[0]}"; choose another name')
     policy = model.policy.kubernetes
     if text in (policy.system_namespace, policy.monitoring_namespace):
         raise RefusedError(422, "Invalid namespace name", f'"{text}" is reserved for the data centre')

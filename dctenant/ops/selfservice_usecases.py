@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import pathlib
 import re
 import secrets
@@ -35,7 +36,17 @@ APPROVED = "quota-increase-approved"
 REJECTED = "quota-increase-rejected"
 TOKEN_CREATED = "token-created"
 TOKEN_REVOKED = "token-revoked"
-_TOKEN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,100}})$")
+# "No change without its event": a change's intent is in the ledger before the store commits it or
+# the cluster sees it; its outcome (namespace-created, quota-changed, namespace-deleted, or
+# change-failed) after.
+INTENDED = "change-intended"
+FAILED = "change-failed"
+# Idempotency keys are kept this long after their first use; a key is live in [first use, first
+# use + retention) and is a new key afterwards.
+IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
+_TOKEN = re.compile(rf"{TOKEN_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,100}})")
+
+log = logging.getLogger("dctenant.selfservice")
 
 Measure = Callable[[Mapping[str, str], dt.datetime], usage.Usage]
 Connect = Callable[[str], kube.Cluster]
@@ -84,6 +95,7 @@ class SelfService:
         self._connect = connect
         self._clusters: dict[str, kube.Cluster] = {}
         self._lock = threading.Lock()
+        self._loaded: tuple[Any, quotas.Quotas] | None = None
         self._cached: tuple[Any, quotas.Quotas, allocations.Allocation] | None = None
 
     def close(self) -> None:
@@ -91,19 +103,34 @@ class SelfService:
             cluster.close()
         self.store.close()
 
-    # The model, reloaded when quotas/ changes or the day turns.
+    # The model: quotas/ as loaded, with the approved increases of the database laid over it.
+    # Reloaded when quotas/ changes, an increase is approved or exported, or the day turns.
 
-    def model(self) -> tuple[quotas.Quotas, allocations.Allocation]:
+    def loaded(self) -> quotas.Quotas:
+        """``quotas/`` as the loader reads it, without approved increases."""
         from dctenant.loaders import loading
 
+        key = _signature(pathlib.Path(self.quotas_path))
+        cached = self._loaded
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._lock:
+            model = loading.load(self.quotas_path)
+            self._loaded = (key, model)
+        return model
+
+    def model(self) -> tuple[quotas.Quotas, allocations.Allocation]:
         today = self.clock().date()
-        key = (today, _signature(pathlib.Path(self.quotas_path)))
+        with self.store.transaction() as tx:
+            approved = tx.approved()
+        base = self.loaded()
+        key = (today, id(base), tuple(r.id for r in approved))
         cached = self._cached
         if cached is not None and cached[0] == key:
             return cached[1], cached[2]
+        model = increasing.overlay(base, approved)
+        allocation = planning.allocate(model, at=today)
         with self._lock:
-            model = loading.load(self.quotas_path)
-            allocation = planning.allocate(model, at=today)
             self._cached = (key, model, allocation)
         return model, allocation
 
@@ -123,7 +150,7 @@ class SelfService:
         if not header:
             raise RefusedError(401, "Unauthorized", "this endpoint needs a bearer token (Authorization: Bearer ...)")
         scheme, _, text = header.partition(" ")
-        match = _TOKEN.match(text.strip()) if scheme.lower() == "bearer" else None
+        match = _TOKEN.fullmatch(text.strip()) if scheme.lower() == "bearer" else None
         if match is None:
             raise RefusedError(401, "Unauthorized", "the bearer token is malformed")
         token_id, secret = match.groups()
@@ -138,7 +165,7 @@ class SelfService:
         return Identity(token=token_id, tenant=row.tenant)
 
     def create_token(self, who: Identity, *, tenant: str | None, days: int, note: str = "") -> Issued:
-        _staff_only(who)
+        staff_only(who)
         if not 1 <= days <= MAX_TOKEN_DAYS:
             raise RefusedError(422, "Invalid expiry", f"a token lasts 1 to {MAX_TOKEN_DAYS} days, not {days}")
         if tenant is not None:
@@ -157,14 +184,14 @@ class SelfService:
         return Issued(row=row, secret=f"{TOKEN_PREFIX}_{token_id}_{secret}")
 
     def tokens(self, who: Identity, *, tenant: str | None = None) -> list[dict[str, Any]]:
-        _staff_only(who)
+        staff_only(who)
         with self.store.transaction() as tx:
             rows = tx.tokens(tenant=tenant)
         now = self.clock()
         return [token_view(r, now=now) for r in rows]
 
     def revoke_token(self, who: Identity, token_id: str) -> dict[str, Any]:
-        _staff_only(who)
+        staff_only(who)
         now = self.clock()
         with self.store.transaction() as tx:
             row = tx.token(token_id)
@@ -180,12 +207,12 @@ class SelfService:
     # A tenant's envelope, namespaces and usage
 
     def envelope(self, who: Identity, tenant: str) -> dict[str, Any]:
-        _allowed(who, tenant)
+        allowed(who, tenant)
         model, allocation = self.model()
         return selfservice_decisions.envelope(model, allocation, tenant=tenant, reserved=self._reserved(tenant))
 
     def namespaces(self, who: Identity, tenant: str) -> list[dict[str, Any]]:
-        _allowed(who, tenant)
+        allowed(who, tenant)
         model, allocation = self.model()
         _known(model, tenant)
         staff = [{"name": g.namespace, "pool": g.pool, "provisionedBy": "staff", "state": "active",
@@ -202,7 +229,7 @@ class SelfService:
         return found[0]
 
     def usage(self, who: Identity, tenant: str) -> dict[str, Any]:
-        _allowed(who, tenant)
+        allowed(who, tenant)
         if self.measure is None:
             raise RefusedError(503, "Usage not available",
                           "the service was started without --prometheus, so it cannot report usage")
@@ -221,165 +248,211 @@ class SelfService:
 
     def create(self, who: Identity, tenant: str, body: Mapping[str, Any], *,
                idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
-        """Create a namespace: 201 and its view, or 200 and the earlier result for a retried key."""
-        _allowed(who, tenant)
+        """Create a namespace: 201 and its view, or the first answer again for a retried key.
+
+        The key's fingerprint is over the normalised request (``1Gi`` and ``1073741824`` are one
+        request), and a replay returns the first answer as it was given, whatever happened since.
+        """
+        allowed(who, tenant)
         model, allocation = self.model()
         _known(model, tenant)
-        fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        fingerprint = _fingerprint(model, body)
         now = self.clock()
         with self.store.transaction(tenant=tenant) as tx:
             if idempotency_key:
                 earlier = tx.idempotency(tenant=tenant, key=idempotency_key)
-                if earlier is not None:
-                    return _replayed(tx, earlier, fingerprint)
+                if earlier is not None and earlier.created_at + IDEMPOTENCY_RETENTION > now:
+                    return _replayed(earlier, fingerprint)
+                tx.expire_idempotency(tenant=tenant, before=now - IDEMPOTENCY_RETENTION)
             decision = selfservice_decisions.decide(model, allocation, tenant=tenant, name=body.get("name"),
-                                          pool=body.get("pool"), quota=body.get("quota"),
-                                          reserved=_reservations(tx.namespaces()))
+                                                    pool=body.get("pool"), quota=body.get("quota"),
+                                                    reserved=_reservations(tx.namespaces()))
             row = selfservice_db.NamespaceRow(name=decision.name, tenant=tenant, pool=decision.pool,
-                                            quota=selfservice_decisions.plain_quota(decision.quota), state="reserved",
-                                            created_at=now, created_by=who.actor)
+                                              quota=selfservice_decisions.plain_quota(decision.quota),
+                                              state="reserved", created_at=now, created_by=who.actor)
             tx.add_namespace(row)
             if idempotency_key:
                 tx.add_idempotency(selfservice_db.IdempotencyRow(tenant=tenant, key=idempotency_key,
-                                                               fingerprint=fingerprint, namespace=decision.name),
-                                   at=now)
+                                                                 fingerprint=fingerprint, namespace=decision.name,
+                                                                 created_at=now))
+            # Inside the transaction: if the ledger refuses the intent, nothing is reserved or applied.
+            self._record(INTENDED, who, _subject(tenant, decision.name, decision.pool),
+                         after={"change": audit_events.NAMESPACE_CREATED, "quota": dict(row.quota)},
+                         reason="self-service create")
         try:
             self._apply_new(decision)
-        except BaseException:
+        except BaseException as exc:
             with self.store.transaction(tenant=tenant) as tx:
                 tx.remove_namespace(decision.name)
                 if idempotency_key:
                     tx.remove_idempotency(tenant=tenant, key=idempotency_key)
+            self._failed(who, _subject(tenant, decision.name, decision.pool), audit_events.NAMESPACE_CREATED, exc)
             raise
+        view = namespace_view(row, state="active")
         with self.store.transaction(tenant=tenant) as tx:
             tx.set_namespace(decision.name, quota=row.quota, state="active")
+            if idempotency_key:
+                tx.answer_idempotency(tenant=tenant, key=idempotency_key, status=201, response=view)
         self._record(audit_events.NAMESPACE_CREATED, who, _subject(tenant, decision.name, decision.pool),
                      after=dict(row.quota), reason="self-service")
-        return 201, namespace_view(row, state="active")
+        return 201, view
 
     def resize(self, who: Identity, tenant: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Give a self-service namespace a new quota; both old and new stay reserved until applied."""
-        _allowed(who, tenant)
+        allowed(who, tenant)
         model, allocation = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
             current = _active(tx.namespace(name), tenant=tenant, name=name)
             decision = selfservice_decisions.decide(model, allocation, tenant=tenant, name=name, pool=current.pool,
-                                          quota=body.get("quota"), reserved=_reservations(tx.namespaces()),
-                                          resizing=True)
+                                                    quota=body.get("quota"), reserved=_reservations(tx.namespaces()),
+                                                    resizing=True)
             new = selfservice_decisions.plain_quota(decision.quota)
             # While the cluster is changed, the larger of the two quotas stays reserved, so that a
             # concurrent create cannot take what a failed shrink would have to give back.
             both = selfservice_decisions.plain_quota(_larger(selfservice_decisions.decimal_quota(current.quota),
                                                              decision.quota))
             tx.set_namespace(name, quota=both, state="resizing")
+            self._record(INTENDED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
+                         after={"change": audit_events.QUOTA_CHANGED, "quota": new}, reason="self-service resize")
         try:
             self._apply(decision.pool, decision.manifests[1:])  # the Namespace itself does not change
-        except BaseException:
+        except BaseException as exc:
             with self.store.transaction(tenant=tenant) as tx:
                 tx.set_namespace(name, quota=current.quota, state="active")
+            self._failed(who, _subject(tenant, name, current.pool), audit_events.QUOTA_CHANGED, exc)
             raise
         with self.store.transaction(tenant=tenant) as tx:
             tx.set_namespace(name, quota=new, state="active")
-        self._record(audit_events.QUOTA_CHANGED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
-                     after=new, reason="self-service resize")
+        self._record(audit_events.QUOTA_CHANGED, who, _subject(tenant, name, current.pool),
+                     before=dict(current.quota), after=new, reason="self-service resize")
         return namespace_view(current, quota=new, state="active")
 
     def delete(self, who: Identity, tenant: str, name: str, *, force: bool = False) -> dict[str, Any]:
         """Delete a self-service namespace; one holding pods or PVCs only with ``force`` (recorded)."""
-        _allowed(who, tenant)
+        allowed(who, tenant)
         model, _ = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
             current = _active(tx.namespace(name), tenant=tenant, name=name)
             tx.set_namespace(name, quota=current.quota, state="deleting")
+            self._record(INTENDED, who, _subject(tenant, name, current.pool), before=dict(current.quota),
+                         after={"change": audit_events.NAMESPACE_DELETED, "force": force},
+                         reason="self-service delete")
         try:
             cluster = self.cluster(current.pool)
             held = cluster.occupancy(name)
             if not held.empty and not force:
                 raise RefusedError(409, "Namespace not empty",
-                              f"namespace {name} holds {held}; pass force=true to delete it with them")
+                                   f"namespace {name} holds {held}; pass force=true to delete it with them")
             manifests = selfservice_decisions.render(model, tenant=tenant, name=name, pool=current.pool,
-                                           quota=selfservice_decisions.decimal_quota(current.quota))
+                                                     quota=selfservice_decisions.decimal_quota(current.quota))
             for manifest in reversed(manifests):
                 meta = manifest["metadata"]
                 cluster.delete(kind_name=manifest["kind"], name=meta["name"], namespace=meta.get("namespace"))
-        except BaseException:
+        except BaseException as exc:
             with self.store.transaction(tenant=tenant) as tx:
                 tx.set_namespace(name, quota=current.quota, state="active")
+            self._failed(who, _subject(tenant, name, current.pool), audit_events.NAMESPACE_DELETED, exc)
             raise
         with self.store.transaction(tenant=tenant) as tx:
             tx.remove_namespace(name)
         reason = f"self-service delete with force=true; it held {held}" if not held.empty else "self-service delete"
         self._record(audit_events.NAMESPACE_DELETED, who, _subject(tenant, name, current.pool),
-                     before=dict(current.quota),
-                     reason=reason)
+                     before=dict(current.quota), reason=reason)
         return {**namespace_view(current, state="deleted"), "forced": not held.empty,
                 "held": {"pods": held.pods, "persistentVolumeClaims": held.claims}}
 
-    # Quota-increase requests
+    # Quota-increase requests: rows of the database that every replica sees.
 
     def file_request(self, who: Identity, tenant: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        _allowed(who, tenant)
+        """File ``{pool, mode: add|to, amounts, reason}``: add amounts to the demand, or set it to them."""
+        allowed(who, tenant)
         model, _ = self.model()
         _known(model, tenant)
         pool = selfservice_decisions.check_pool(model, body.get("pool"))
-        demand = selfservice_decisions.read_quota(body.get("demand"), model=model, pool=pool, where="demand")
-        if not demand:
+        mode = body.get("mode")
+        if mode not in ("add", "to"):
+            raise RefusedError(422, "Invalid request", "give add (a difference) or to (an absolute demand)")
+        amounts = selfservice_decisions.read_quota(body.get("amounts"), model=model, pool=pool, where=str(mode))
+        if not amounts:
             raise RefusedError(422, "Invalid demand", "name at least one resource to increase")
+        current = model.tenant(tenant).demand.get(pool, {})
+        increasing.next_demand(current, mode=str(mode), amounts=amounts)  # refuse a non-increase at once
         reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise RefusedError(422, "Missing reason", "say why the tenant needs more (reason)")
         now = self.clock()
-        plain = selfservice_decisions.plain_quota(demand)
+        plain = selfservice_decisions.plain_quota(amounts)
         with self.store.transaction(tenant=tenant) as tx:
             request_id = tx.add_request(tenant=tenant, pool=pool, demand=plain, reason=reason[:2000], at=now,
-                                        by=who.actor)
+                                        by=who.actor, mode=str(mode))
             row = tx.request(request_id)
-        if row is None:
-            raise missing(f"increase request {request_id}")
-        self._record(REQUESTED, who, {"tenant": tenant, "pool": pool, "request": str(request_id)}, after=plain,
-                     reason=reason[:2000])
+            if row is None:
+                raise missing(f"increase request {request_id}")
+            self._record(REQUESTED, who, {"tenant": tenant, "pool": pool, "request": str(request_id)},
+                         after={"mode": mode, "amounts": plain}, reason=reason[:2000])
         return request_view(row)
 
     def requests(self, who: Identity, *, tenant: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         if tenant is None:
-            _staff_only(who)
+            staff_only(who)
         else:
-            _allowed(who, tenant)
+            allowed(who, tenant)
         if state is not None and state not in ("pending", "approved", "rejected"):
             raise RefusedError(422, "Invalid state", "state is one of pending, approved, rejected")
         with self.store.transaction() as tx:
             return [request_view(r) for r in tx.requests(tenant=tenant, state=state)]
 
     def decide_request(self, who: Identity, request_id: int, *, approve: bool, reason: str = "") -> dict[str, Any]:
-        """Approve (the tenant file's demand changes, validated like quotas/) or reject a pending request."""
-        _staff_only(who)
+        """Approve or reject a pending request, exactly once, under the tenant's reservation lock.
+
+        An approval stores the resulting demand (validated like an edit of ``quotas/``) in the
+        database; the next plan and every replica's envelopes take it in. ``quotas/`` itself is
+        untouched until staff run ``dctenant request export``.
+        """
+        staff_only(who)
         with self.store.transaction() as tx:
-            row = tx.request(request_id)
-        if row is None:
+            found = tx.request(request_id)
+        if found is None:
             raise RefusedError(404, "Unknown request", f"no increase request {request_id}")
-        if row.state != "pending":
-            raise RefusedError(409, "Already decided", f"request {request_id} was {row.state} already")
-        before: Mapping[str, str] = {}
-        after: Mapping[str, str] = {}
-        with self._lock:
+        with self.store.transaction(tenant=found.tenant) as tx:
+            row = tx.request(request_id)
+            if row is None:
+                raise missing(f"increase request {request_id}")
+            if row.state != "pending":
+                raise RefusedError(409, "Already decided", f"request {request_id} was {row.state} already")
+            before: dict[str, str] | None = None
+            result: dict[str, str] | None = None
             if approve:
-                before, after = increasing.apply(self.quotas_path, tenant=row.tenant, pool=row.pool,
-                                                 demand=selfservice_decisions.decimal_quota(row.demand))
-            now = self.clock()
-            with self.store.transaction() as tx:
-                if not tx.decide_request(request_id, state="approved" if approve else "rejected", by=who.actor,
-                                         decision=reason[:2000], at=now):
-                    raise RefusedError(409, "Already decided", f"request {request_id} was decided meanwhile")
-                decided = tx.request(request_id)
-            self._cached = None
-        if decided is None:
-            raise missing(f"increase request {request_id}")
-        self._record(APPROVED if approve else REJECTED, who,
-                     {"tenant": row.tenant, "pool": row.pool, "request": str(request_id)},
-                     before=dict(before) or None, after=dict(after) or None, reason=reason[:2000])
+                before, result = self._approved_demand(row, tx.approved(tenant=row.tenant))
+            if not tx.decide_request(request_id, state="approved" if approve else "rejected", by=who.actor,
+                                     decision=reason[:2000], at=self.clock(), before=before, result=result):
+                raise RefusedError(409, "Already decided", f"request {request_id} was decided meanwhile")
+            decided = tx.request(request_id)
+            if decided is None:
+                raise missing(f"increase request {request_id}")
+            # Inside the transaction: a decision the ledger did not record is not taken.
+            self._record(APPROVED if approve else REJECTED, who,
+                         {"tenant": row.tenant, "pool": row.pool, "request": str(request_id)},
+                         before=before, after=result, reason=reason[:2000])
+        self._cached = None
         return request_view(decided)
+
+    def _approved_demand(self, row: selfservice_db.RequestRow, approved: list[selfservice_db.RequestRow]
+                         ) -> tuple[dict[str, str], dict[str, str]]:
+        """The demand of the request's resources before and after approving it, checked by the loader."""
+        base = self.loaded()
+        if row.tenant not in {t.id for t in base.tenants}:
+            raise RefusedError(409, "Unknown tenant", f"tenant {row.tenant} is no longer in quotas/")
+        current = increasing.overlay(base, approved).tenant(row.tenant).demand.get(row.pool, {})
+        amounts = selfservice_decisions.decimal_quota(row.demand)
+        after = increasing.next_demand(current, mode=row.mode, amounts=amounts)
+        pending = selfservice_db.RequestRow(**{**row.__dict__, "result": selfservice_decisions.plain_quota(after)})
+        changes = increasing.changes_of([*approved, pending]).get(row.tenant, {})
+        increasing.check(self.quotas_path, tenant=row.tenant, changes=changes)
+        before = {k: resources.plain(current.get(k, Decimal(0))) for k in resources.ordered(amounts)}
+        return before, selfservice_decisions.plain_quota(after)
 
     # Helpers
 
@@ -422,6 +495,14 @@ class SelfService:
         self.ledger.append(kind=kind, actor=who.actor, subject=dict(subject), before=before, after=after,
                            reason=reason, at=self.clock())
 
+    def _failed(self, who: Identity, subject: Mapping[str, str], change: str, exc: BaseException) -> None:
+        """The outcome of an intended change that did not happen (best effort: the error goes on)."""
+        try:
+            self._record(FAILED, who, subject, after={"change": change},
+                         reason=f"{type(exc).__name__}: {str(exc)[:300]}")
+        except Exception:  # the ledger failing too must not hide the original error
+            log.warning("could not record the failure of %s on %s", change, dict(subject), exc_info=True)
+
 
 def open_service(quotas_path: str, *, database: str | None = None, kubeconfig: str | None = None,
                  prometheus_url: str | None = None) -> SelfService:
@@ -432,8 +513,7 @@ def open_service(quotas_path: str, *, database: str | None = None, kubeconfig: s
     """
     from dctenant.clients import ledger_db
 
-    store = selfservice_db.Store(database) if database and "://" in database else selfservice_db.Store(
-        str(pathlib.Path(database).with_name(selfservice_db.FILE_NAME)) if database else None)
+    store = selfservice_db.Store(selfservice_db.store_url(database))
     measure: Measure | None = None
     if prometheus_url:
         from dctenant.clients import prometheus
@@ -460,7 +540,7 @@ def _signature(root: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def _staff_only(who: Identity) -> None:
+def staff_only(who: Identity) -> None:
     if not who.staff:
         raise RefusedError(403, "Forbidden", "this needs a staff token")
 
@@ -474,7 +554,7 @@ def _active(row: selfservice_db.NamespaceRow | None, *, tenant: str, name: str) 
     return row
 
 
-def _allowed(who: Identity, tenant: str) -> None:
+def allowed(who: Identity, tenant: str) -> None:
     if not who.staff and who.tenant != tenant:
         raise RefusedError(403, "Forbidden", f"this token is scoped to tenant {who.tenant}, not {tenant}")
 
@@ -497,18 +577,21 @@ def _subject(tenant: str, name: str, pool: str) -> dict[str, str]:
     return {"tenant": tenant, "namespace": name, "pool": pool}
 
 
-def _replayed(tx: selfservice_db.Transaction, earlier: selfservice_db.IdempotencyRow,
-              fingerprint: str) -> tuple[int, dict[str, Any]]:
+def _fingerprint(model: quotas.Quotas, body: Mapping[str, Any]) -> str:
+    """The SHA-256 of the normalised request: the quota in base units, so spellings do not matter."""
+    pool = selfservice_decisions.check_pool(model, body.get("pool"))
+    quota = selfservice_decisions.read_quota(body.get("quota"), model=model, pool=pool)
+    normal = {"name": body.get("name"), "pool": pool, "quota": selfservice_decisions.plain_quota(quota)}
+    return hashlib.sha256(json.dumps(normal, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _replayed(earlier: selfservice_db.IdempotencyRow, fingerprint: str) -> tuple[int, dict[str, Any]]:
     if earlier.fingerprint != fingerprint:
         raise RefusedError(422, "Idempotency key reused",
-                      "this Idempotency-Key was used for a different request; use a new key")
-    row = tx.namespace(earlier.namespace)
-    if row is None:
-        raise RefusedError(409, "Namespace gone", f"namespace {earlier.namespace} was created with this key and "
-                      "has since been deleted")
-    if row.state == "reserved":
-        raise RefusedError(409, "In progress", f"namespace {row.name} is still being created; retry shortly")
-    return 200, namespace_view(row)
+                           "this Idempotency-Key was used for a different request; use a new key")
+    if earlier.status is None or earlier.response is None:
+        raise RefusedError(409, "In progress", f"namespace {earlier.namespace} is still being created; retry shortly")
+    return 200, dict(earlier.response)
 
 
 def namespace_view(row: selfservice_db.NamespaceRow, *, quota: Mapping[str, str] | None = None,
@@ -527,7 +610,10 @@ def token_view(row: selfservice_db.TokenRow, *, now: dt.datetime) -> dict[str, A
 
 
 def request_view(row: selfservice_db.RequestRow) -> dict[str, Any]:
-    return {"id": row.id, "tenant": row.tenant, "pool": row.pool, "demand": dict(row.demand), "reason": row.reason,
-            "state": row.state, "createdAt": row.created_at.isoformat(), "createdBy": row.created_by,
-            "decidedAt": row.decided_at.isoformat() if row.decided_at else None, "decidedBy": row.decided_by or None,
-            "decision": row.decision or None}
+    return {"id": row.id, "tenant": row.tenant, "pool": row.pool, "mode": row.mode, "amounts": dict(row.demand),
+            "reason": row.reason, "state": row.state, "createdAt": row.created_at.isoformat(),
+            "createdBy": row.created_by, "decidedAt": row.decided_at.isoformat() if row.decided_at else None,
+            "decidedBy": row.decided_by or None, "decision": row.decision or None,
+            "before": dict(row.before) if row.before is not None else None,
+            "result": dict(row.result) if row.result is not None else None,
+            "exportedAt": row.exported_at.isoformat() if row.exported_at else None}

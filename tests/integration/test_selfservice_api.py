@@ -121,8 +121,9 @@ def test_create_resize_delete_and_the_audit_trail(env: selfservice_env.Env) -> N
     kinds = [(e.kind, e.actor) for e in env.ledger.events(tenant="bale") if e.kind != "token-created"]
     actor = kinds[-1][1]
     assert actor.startswith("token:") and actor.endswith("(tenant bale)")
-    assert [k for k, _ in kinds] == [audit_events.NAMESPACE_CREATED, audit_events.QUOTA_CHANGED,
-                                     audit_events.NAMESPACE_DELETED]
+    intended = "change-intended"  # each change's intent precedes it in the ledger
+    assert [k for k, _ in kinds] == [intended, audit_events.NAMESPACE_CREATED, intended, audit_events.QUOTA_CHANGED,
+                                     intended, audit_events.NAMESPACE_DELETED]
 
 
 def test_fifty_concurrent_creates_for_an_envelope_of_ten(env: selfservice_env.Env) -> None:
@@ -201,27 +202,25 @@ def test_apply_neither_prunes_nor_overwrites_self_service_namespaces(lite: selfs
     assert lite.cluster.objects("ResourceQuota")[("bale-web", "dctenant-quota")]["spec"]["hard"]["requests.cpu"] == "1"
 
 
-def test_an_approved_increase_changes_quotas_through_the_loader(lite: selfservice_env.Env) -> None:
+def test_an_approved_increase_is_data_until_exported(lite: selfservice_env.Env) -> None:
     tenant, staff = lite.token(tenant="bale"), lite.token(tenant=None)
     before = (lite.quotas / "tenants" / "bale.yaml").read_text()
     with client(lite, tenant) as http, client(lite, staff) as admin:
-        filed = http.post("/v1/tenants/bale/requests", json={"pool": "lab", "demand": {"cpu": "20"},
-                                                             "reason": "launch"})
+        filed = http.post("/v1/tenants/bale/requests", json={"pool": "lab", "add": {"cpu": "8"}, "reason": "launch"})
         assert filed.status_code == 201 and filed.json()["state"] == "pending"
         assert [r["id"] for r in admin.get("/v1/requests", params={"state": "pending"}).json()] == [filed.json()["id"]]
         approved = admin.post(f"/v1/requests/{filed.json()['id']}/approve", json={"reason": "ok"})
-        assert approved.json()["state"] == "approved"
+        assert (approved.json()["state"], approved.json()["result"]) == ("approved", {"cpu": "20"})
         assert http.get("/v1/tenants/bale/envelope").json()["pools"]["lab"]["cpu"]["envelope"] == "20"
-        text = (lite.quotas / "tenants" / "bale.yaml").read_text()
-        assert "cpu: '20'" in text and text.startswith("# bale, a tenant under test.")
-        # Below the staff namespace's quota: the loader refuses it, and the file is left alone.
-        low = http.post("/v1/tenants/bale/requests", json={"pool": "lab", "demand": {"cpu": "1"}, "reason": "x"})
-        refused = admin.post(f"/v1/requests/{low.json()['id']}/approve", json={})
-        problem = is_problem(refused, 422)
-        assert "above the tenant's demand" in problem["errors"][0]["message"]
-        assert (lite.quotas / "tenants" / "bale.yaml").read_text() == text
-        assert admin.post(f"/v1/requests/{filed.json()['id']}/reject", json={}).status_code == 409
-    assert before != text
+        assert (lite.quotas / "tenants" / "bale.yaml").read_text() == before
+        # Not an increase: refused when filed, before staff see it.
+        low = http.post("/v1/tenants/bale/requests", json={"pool": "lab", "to": {"cpu": "1"}, "reason": "x"})
+        assert is_problem(low, 422)["title"] == "Not an increase"
+        both = http.post("/v1/tenants/bale/requests", json={"pool": "lab", "add": {"cpu": "1"}, "to": {"cpu": "30"},
+                                                            "reason": "x"})
+        is_problem(both, 422)
+        assert is_problem(admin.post(f"/v1/requests/{filed.json()['id']}/reject", json={}), 409)["title"] == \
+            "Already decided"
     assert [e.kind for e in lite.ledger.events(kinds=["quota-increase-approved"])] == ["quota-increase-approved"]
 
 
@@ -240,7 +239,7 @@ def _namespace(env: selfservice_env.Env) -> str:
 
 def _request(env: selfservice_env.Env) -> int:
     view = env.service.file_request(selfservice_env.selfservice_usecases.LOCAL, "bale",
-                                    {"pool": "lab", "demand": {"cpu": "13"}, "reason": "r"})
+                                    {"pool": "lab", "mode": "to", "amounts": {"cpu": "13"}, "reason": "r"})
     return int(view["id"])
 
 
@@ -255,7 +254,7 @@ ENDPOINTS: dict[str, tuple[bool, Prepare]] = {  # name: (staff only, prepare →
                                  {"quota": {"cpu": "200m", "memory": "1Mi"}})),
     "delete": (False, lambda e: ("DELETE", f"/v1/tenants/bale/namespaces/{_namespace(e)}", None)),
     "requests": (False, lambda e: ("GET", "/v1/tenants/bale/requests", None)),
-    "file": (False, lambda e: ("POST", "/v1/tenants/bale/requests", {"pool": "lab", "demand": {"cpu": "13"},
+    "file": (False, lambda e: ("POST", "/v1/tenants/bale/requests", {"pool": "lab", "add": {"cpu": "1"},
                                                                      "reason": "r"})),
     "all-requests": (True, lambda e: ("GET", "/v1/requests", None)),
     "approve": (True, lambda e: ("POST", f"/v1/requests/{_request(e)}/approve", {})),
@@ -324,7 +323,7 @@ def test_authorisation_matrix(lite: selfservice_env.Env, callers: dict[str, str 
      "Unknown tenant"),
     ("PATCH", "/v1/tenants/bale/namespaces/bale-core", {"quota": SMALL}, 404, "Unknown namespace"),
     ("DELETE", "/v1/tenants/bale/namespaces/bale-core", None, 404, "Unknown namespace"),
-    ("POST", "/v1/tenants/bale/requests", {"pool": "lab", "demand": {"cpu": "lots"}, "reason": "r"}, 422,
+    ("POST", "/v1/tenants/bale/requests", {"pool": "lab", "add": {"cpu": "lots"}, "reason": "r"}, 422,
      "Invalid quantities"),
     ("POST", "/v1/tokens", {"scope": "tenant", "expiresDays": 0}, 422, "Invalid request"),
     ("POST", "/v1/tokens", {"scope": "tenant"}, 422, "Invalid scope"),
@@ -383,7 +382,7 @@ def test_the_cli_talks_to_the_service(lite: selfservice_env.Env, capsys: pytest.
     assert [n["name"] for n in json.loads(out)["namespaces"]] == ["bale-cli", "bale-core"]
     code, _, err = run("ns", "create", "bale-big", "--pool", "lab", "--cpu", "50", "--memory", "1Gi", *remote)
     assert code == 1 and "409 Envelope exceeded" in err and token not in err
-    code, out, _ = run("request", "increase", "--pool", "lab", "--cpu", "20", "--reason", "growth", *remote,
+    code, out, _ = run("request", "increase", "--pool", "lab", "--to", "cpu=20", "--reason", "growth", *remote,
                        "-o", "json")
     assert code == 0 and json.loads(out)["state"] == "pending"
     code, _, _ = run("ns", "delete", "bale-cli", *remote)

@@ -1,9 +1,11 @@
 """``dctenant ns list|create|resize|delete``: a tenant's own namespaces, through the self-service API.
 
-The commands talk to ``dctenant serve`` over HTTP with ``--server``/``$DCTENANT_SERVER`` and
-``--token``/``$DCTENANT_TOKEN``; the service decides (envelope, names, pools) and answers with a
-problem document when it refuses, which is printed as one red line. ``create`` sends an
-Idempotency-Key (a new random one unless given), so a retry after a lost answer never creates twice.
+The commands talk to ``dctenant serve`` over HTTP. The server and token come from ``--server`` /
+``$DCTENANT_SERVER`` and ``--token`` / ``$DCTENANT_TOKEN``, else from the client configuration
+file (``clients.http.settings``: ``~/.config/dctenant/client.yaml``, refused when others may read
+its token). The service decides (envelope, names, pools) and answers with a problem document when
+it refuses, which is printed as one red line. ``create`` sends an Idempotency-Key (a new random
+one unless given), so a retry after a lost answer never creates twice.
 """
 
 from __future__ import annotations
@@ -35,16 +37,19 @@ def connection(*, optional: bool = False) -> Callable[[F], F]:
         func = click.option("--token", envvar="DCTENANT_TOKEN", metavar="TOKEN", show_envvar=True,
                             help="Bearer token issued by staff.")(func)
         return click.option("--server", envvar="DCTENANT_SERVER", metavar="URL", show_envvar=True,
-                            required=not optional, help="Self-service API, e.g. https://dctenant.example")(func)
+                            help="Self-service API, e.g. https://dctenant.example (else the client "
+                                 "configuration file).")(func)
     return wrap
 
 
 def remote(server: str | None, token: str | None) -> Any:
     from dctenant.clients import http
 
-    if not server or not token:
-        raise click.UsageError("give --server and --token (or $DCTENANT_SERVER and $DCTENANT_TOKEN)")
-    service = http.Service(server=server, token=token)
+    found = http.settings(server=server, token=token)
+    if not found.server or not found.token:
+        raise click.UsageError("give --server and --token, $DCTENANT_SERVER and $DCTENANT_TOKEN, or both in "
+                               f"{http.config_path()} (server: URL, token_file: PATH)")
+    service = http.Service(server=found.server, token=found.token)
     click.get_current_context().call_on_close(service.close)
     return service
 
@@ -117,7 +122,7 @@ def command() -> None:
 @click.option("--tenant", help="Tenant (default: the token's).")
 @connection()
 @options.output
-def list_(tenant: str | None, server: str, token: str | None, output: str) -> None:
+def list_(tenant: str | None, server: str | None, token: str | None, output: str) -> None:
     """List the tenant's namespaces (staff-declared and self-service)."""
     from dctenant.cli import console
 
@@ -135,7 +140,7 @@ def list_(tenant: str | None, server: str, token: str | None, output: str) -> No
 @connection()
 @options.output
 def create(name: str, pool: str, cpu: str | None, memory: str | None, gpu: str | None, storage: tuple[str, ...],
-           egress: str | None, ingress: str | None, tenant: str | None, idempotency_key: str | None, server: str,
+           egress: str | None, ingress: str | None, tenant: str | None, idempotency_key: str | None, server: str | None,
            token: str | None, output: str) -> None:
     """Create a namespace inside the tenant's envelope."""
     from dctenant.cli import console
@@ -154,7 +159,7 @@ def create(name: str, pool: str, cpu: str | None, memory: str | None, gpu: str |
 @connection()
 @options.output
 def resize(name: str, cpu: str | None, memory: str | None, gpu: str | None, storage: tuple[str, ...],
-           egress: str | None, ingress: str | None, tenant: str | None, server: str, token: str | None,
+           egress: str | None, ingress: str | None, tenant: str | None, server: str | None, token: str | None,
            output: str) -> None:
     """Give a self-service namespace a new quota (the whole quota, not a difference)."""
     from dctenant.cli import console
@@ -171,7 +176,7 @@ def resize(name: str, cpu: str | None, memory: str | None, gpu: str | None, stor
 @click.option("--tenant", help="Tenant (default: the token's).")
 @connection()
 @options.output
-def delete(name: str, force: bool, tenant: str | None, server: str, token: str | None, output: str) -> None:
+def delete(name: str, force: bool, tenant: str | None, server: str | None, token: str | None, output: str) -> None:
     """Delete a self-service namespace."""
     from dctenant.cli import console
 

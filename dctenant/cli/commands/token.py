@@ -99,14 +99,14 @@ def list_(path: str, tenant: str | None, server: str | None, token: str | None, 
 
 
 @command.command("revoke")
-@options.quotas_path
 @click.argument("token_id")
+@options.quotas_path
 @ns.connection(optional=True)
 @click.option("--ledger", "database", envvar="DCTENANT_LEDGER", metavar="URL", help="Database (local mode).")
 @options.output
-def revoke(path: str, token_id: str, server: str | None, token: str | None, database: str | None,
+def revoke(token_id: str, path: str, server: str | None, token: str | None, database: str | None,
            output: str) -> None:
-    """Revoke a token at once."""
+    """Revoke token ID at once (``token revoke ID [PATH]``)."""
     from dctenant.cli import console
     from dctenant.ops import selfservice_usecases
 
