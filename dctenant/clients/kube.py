@@ -15,13 +15,18 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import getpass
 import json
-from collections.abc import Iterator, Mapping
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dctenant.domain import changes
-from dctenant.errors import BackendError, suggestion
+from dctenant.errors import BackendError, UserError, suggestion
 
 FIELD_MANAGER = changes.MANAGER
 SELECTOR = f"{changes.MANAGED_BY}={changes.MANAGER}"
@@ -73,7 +78,30 @@ STATEFULSET = Kind(api_version="apps/v1", kind="StatefulSet", plural="statefulse
 EVENT = Kind(api_version="v1", kind="Event", plural="events", namespaced=True)
 WORKLOADS = (DEPLOYMENT, STATEFULSET)
 """What enforcement scales and annotates: the workloads whose replicas a suspension sets to zero."""
-KINDS = {k.kind: k for k in (*MANAGED, LEASE, POD, CLAIM, DEPLOYMENT, STATEFULSET, EVENT)}
+REPLICASET = Kind(api_version="apps/v1", kind="ReplicaSet", plural="replicasets", namespaced=True)
+DAEMONSET = Kind(api_version="apps/v1", kind="DaemonSet", plural="daemonsets", namespaced=True)
+JOB = Kind(api_version="batch/v1", kind="Job", plural="jobs", namespaced=True)
+NAMESPACE = MANAGED[0]
+SCALABLE = (DEPLOYMENT, STATEFULSET, REPLICASET)
+CONTROLLERS = (*SCALABLE, DAEMONSET, JOB, MANAGED[-1])
+"""Workload controllers whose presence makes a namespace not empty (guarded prune); CronJob last."""
+KINDS = {k.kind: k for k in (*MANAGED, LEASE, POD, CLAIM, DEPLOYMENT, STATEFULSET, REPLICASET, DAEMONSET, JOB,
+                             EVENT)}
+
+
+def extra_kind(text: str) -> Kind:
+    """A kind staff name on the command line: a known kind (``Secret`` is not; ``Job`` is) or ``group/version/plural``.
+
+    ``v1/secrets`` or ``postgresql.cnpg.io/v1/clusters``; the kind is then named by its plural.
+    """
+    if text in KINDS:
+        return KINDS[text]
+    api_version, _, plural = text.rpartition("/")
+    if not api_version or not plural or api_version.count("/") > 1:
+        raise UserError(f"unknown kind {text!r}: give a kind dctenant knows ({', '.join(sorted(KINDS))}) "
+                        "or GROUP/VERSION/PLURAL such as v1/secrets or postgresql.cnpg.io/v1/clusters",
+                        location="--content-kind")
+    return Kind(api_version=api_version, kind=plural, plural=plural, namespaced=True)
 ENFORCER = changes.ENFORCER  # field manager of enforcement's patches, told apart from apply's
 
 
@@ -159,11 +187,10 @@ class Cluster:
         return items
 
     def apply(self, manifest: Mapping[str, Any], *, force_conflicts: bool = False) -> str:
-        """Server-side apply with field manager ``dctenant``; returns ``"applied"`` or ``"created"``.
+        """Server-side apply with field manager ``dctenant`` (which creates a missing object); returns ``"applied"``.
 
-        A real API server creates a missing object on apply. If an apply answers 404 anyway (an
-        emulator without apply support, or a namespace that is missing), the object is created
-        with POST instead; when the cause was the missing namespace that fails as well, clearly.
+        There is no fallback: a 404 means what the server says (most often that the object's
+        namespace is missing) and is reported as such.
         """
         what = kind(str(manifest["kind"]))
         meta = manifest["metadata"]
@@ -177,11 +204,7 @@ class Cluster:
             if exc.status == 409:
                 raise ApiError(f"{exc}; another field manager owns these fields: rerun with --force-conflicts "
                                "to take them over", status=409) from None
-            if exc.status != 404:
-                raise
-            self.call("POST", what.path(namespace=meta.get("namespace")),
-                      query={"fieldManager": FIELD_MANAGER}, body=manifest)
-            return "created"
+            raise
         return "applied"
 
     def unmark(self, *, kind_name: str, name: str, namespace: str | None = None) -> None:
@@ -194,10 +217,16 @@ class Cluster:
                   body={"metadata": {"annotations": {changes.ENFORCEMENT: None, changes.ENFORCEMENT_SINCE: None}}},
                   content_type="application/merge-patch+json")
 
-    def delete(self, *, kind_name: str, name: str, namespace: str | None = None) -> None:
-        """Delete one object; one that is already gone counts as deleted (so a rerun resumes)."""
+    def delete(self, *, kind_name: str, name: str, namespace: str | None = None, version: str = "") -> None:
+        """Delete one object; one that is already gone counts as deleted (so a rerun resumes).
+
+        With ``version``, the delete carries a precondition on the object's ``resourceVersion``: the
+        server refuses it (409) if the object changed since that version was read.
+        """
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"resourceVersion": version}} \
+            if version else None
         try:
-            self.call("DELETE", kind(kind_name).path(namespace=namespace, name=name))
+            self.call("DELETE", kind(kind_name).path(namespace=namespace, name=name), body=body)
         except ApiError as exc:
             if exc.status != 404:
                 raise
@@ -205,6 +234,41 @@ class Cluster:
     def occupancy(self, namespace: str) -> changes.Occupancy:
         """How many pods and PVCs a namespace holds (``limit=1``: a count, not the objects)."""
         return changes.Occupancy(pods=self._count(POD, namespace), claims=self._count(CLAIM, namespace))
+
+    def contents(self, namespace: str, *, extra: tuple[Kind, ...] = (), scaled_to_zero_is_content: bool = True
+                 ) -> changes.Occupancy:
+        """What pruning a namespace would destroy: pods, PVCs, workload controllers, and objects of ``extra`` kinds.
+
+        A Deployment, StatefulSet or ReplicaSet at zero replicas counts unless
+        ``scaled_to_zero_is_content`` is false (a tenant may have scaled down to keep its config).
+        Objects labelled managed-by dctenant are apply's own, pruned with the namespace, and not counted.
+        """
+        workloads = 0
+        for what in CONTROLLERS:
+            for item in self.list_in(what, namespace=namespace):
+                labels = (item.get("metadata") or {}).get("labels") or {}
+                if labels.get(changes.MANAGED_BY) == changes.MANAGER:
+                    continue
+                replicas = (item.get("spec") or {}).get("replicas")
+                scalable = what in SCALABLE
+                if scaled_to_zero_is_content or not scalable or replicas is None or int(replicas) > 0:
+                    workloads += 1
+        others = tuple((what.kind, n) for what in extra if (n := len(self.list_in(what, namespace=namespace))))
+        return changes.Occupancy(pods=self._count(POD, namespace), claims=self._count(CLAIM, namespace),
+                                 workloads=workloads, others=others)
+
+    def mark_pruning(self, name: str) -> str:
+        """Label a namespace as being pruned (admission then refuses new content); returns its new resourceVersion."""
+        answer = self.call("PATCH", NAMESPACE.path(name=name), query={"fieldManager": FIELD_MANAGER},
+                           body={"metadata": {"labels": {changes.PRUNING: "true"}}},
+                           content_type="application/merge-patch+json")
+        return str((answer.get("metadata") or {}).get("resourceVersion") or "")
+
+    def unmark_pruning(self, name: str) -> None:
+        """Remove the pruning label from a namespace that is kept after all."""
+        self.call("PATCH", NAMESPACE.path(name=name), query={"fieldManager": FIELD_MANAGER},
+                  body={"metadata": {"labels": {changes.PRUNING: None}}},
+                  content_type="application/merge-patch+json")
 
     def _count(self, what: Kind, namespace: str) -> int:
         answer = self.call("GET", what.path(namespace=namespace), query={"limit": "1"})
@@ -276,105 +340,307 @@ def connect(*, context: str, kubeconfig: str | None = None) -> Cluster:
     return Cluster(api=client.ApiClient(configuration), context=context, server=str(configuration.host))
 
 
-class Lease:
-    """A held ``coordination.k8s.io/v1`` Lease that keeps other applies off this cluster."""
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
-    def __init__(self, cluster: Cluster, *, namespace: str, name: str, holder: str, duration: int) -> None:
+
+@dataclass(frozen=True, kw_only=True)
+class Clock:
+    """The two clocks a lease needs, injectable so that tests control time instead of sleeping.
+
+    ``monotonic`` (seconds, never jumps) is what this process trusts for how long it has held the
+    lease; ``wall`` (UTC) is only what it writes into the lease for *other* processes to read.
+    """
+
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], dt.datetime] = _now
+
+
+SYSTEM_CLOCK = Clock()
+LEASE_SECONDS = 120
+RENEW_AFTER = LEASE_SECONDS / 3  # renew when a third has passed, so others see a fresh renewTime
+# A write is sent only while more than this is left of the lease by our own monotonic clock: the
+# longest a request may take (connect + read timeout) plus the clock skew between hosts tolerated
+# when another apply judges expiry from the renewTime we wrote. See docs/apply.md "Fencing".
+SAFE_MARGIN = TIMEOUT[0] + TIMEOUT[1] + 5.0
+
+_IDENTITY = re.compile(r"^(?P<user>[^@]*)@(?P<host>\S+) \(pid (?P<pid>\d+)(?:, pidns (?P<pidns>\d+))?\)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Holder:
+    """Who holds a lease, parsed from its ``holderIdentity`` (``user@host (pid N, pidns M)``)."""
+
+    identity: str
+    host: str = ""
+    pid: int | None = None
+    pidns: str = ""  # the PID namespace: two containers may share a host name but not PIDs
+
+    @classmethod
+    def parse(cls, identity: str) -> Holder:
+        match = _IDENTITY.match(identity)
+        if match is None:
+            return cls(identity=identity)
+        return cls(identity=identity, host=match["host"], pid=int(match["pid"]), pidns=match["pidns"] or "")
+
+    def here(self) -> bool:
+        """True when the holder ran on this host, in this PID namespace (so its PID can be checked)."""
+        return bool(self.pid) and self.host == socket.gethostname() and bool(self.pidns) \
+            and self.pidns == _pid_namespace()
+
+    def dead(self) -> bool:
+        """True only when the holder is on this host and its process is gone (or a zombie)."""
+        return self.here() and self.pid is not None and not _running(self.pid)
+
+
+def identity() -> str:
+    """This process's holder identity: user, host, PID and PID namespace."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    pidns = _pid_namespace()
+    return f"{user}@{socket.gethostname()} (pid {os.getpid()}" + (f", pidns {pidns})" if pidns else ")")
+
+
+def _pid_namespace() -> str:
+    try:
+        link = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return ""
+    return link.partition("[")[2].rstrip("]")
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (a zombie has exited; only its entry is left)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rpartition(")")[2].split()[:1]
+    except OSError:
+        return True
+    return state != ["Z"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Takeover:
+    """A lease taken from another holder: who had it, until when, and why it could be taken."""
+
+    previous: str
+    renewed: str  # the previous holder's last renewTime, as it was written
+    why: str  # "expired", "holder dead on this host" or "broken by staff"
+
+
+class LeaseHeldError(BackendError):
+    """Another live apply holds the lease (or won the race for it): nothing was written."""
+
+    def __init__(self, message: str, *, holder: Holder, until: dt.datetime | None) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.until = until
+
+
+class LeaseLostError(BackendError):
+    """The lease was taken over while this apply ran: it must stop and write nothing more."""
+
+
+Confirm = Callable[[Holder, "dt.datetime | None"], bool]
+
+
+class Lease:
+    """The ``coordination.k8s.io/v1`` Lease that fences apply: one holder, and a stale one cannot write.
+
+    Every change to the lease is a compare-and-swap: a ``PUT`` carrying the ``resourceVersion`` last
+    seen, which the API server refuses (409) if anyone changed the lease since. So whoever takes it
+    over invalidates the old holder's version, and the old holder's next renewal fails.
+    ``ensure()`` is called before every write: it renews when a third of the lease has passed by this
+    process's monotonic clock and stops apply (``LeaseLostError``) when the renewal fails or when less than
+    ``SAFE_MARGIN`` would be left. A process that was paused finds, on waking, that its monotonic
+    clock has moved on, renews, and learns there whether someone else took over.
+    """
+
+    def __init__(self, cluster: Cluster, *, namespace: str, name: str, holder: str, duration: int = LEASE_SECONDS,
+                 clock: Clock | None = None, where: str = "") -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.name = name
         self.holder = holder
         self.duration = duration
-        self._renewed = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self.clock = clock or SYSTEM_CLOCK
+        self.where = where or f"context {cluster.context}"
+        self.takeover: Takeover | None = None
+        self.lost = False
+        self._version = ""
+        self._renewed = float("-inf")  # monotonic time at which the last successful renewal was *sent*
+        self._lease: dict[str, Any] = {}
 
-    def acquire(self) -> None:
-        """Take the lease if it is free, expired or ours; otherwise say who holds it until when."""
+    @property
+    def ref(self) -> str:
+        return f"lease {self.namespace}/{self.name} on {self.where}"
+
+    def acquire(self, *, confirm_break: Confirm | None = None) -> None:
+        """Take the lease if it is free, ours, expired or held by a dead process; else say who holds it.
+
+        ``confirm_break`` is asked (with the holder and its expiry) before taking over a live-looking
+        lease held elsewhere (``apply --break-lease``); without it, or when it says no, apply stops.
+        """
         lease = self.cluster.get(LEASE, name=self.name, namespace=self.namespace)
         if lease is None:
+            sent = self.clock.monotonic()
             try:
-                self.cluster.call("POST", LEASE.path(namespace=self.namespace), body=self._body())
-                self._renewed = _now()
-                return
+                created = self.cluster.call("POST", LEASE.path(namespace=self.namespace), body=self._body(None))
             except ApiError as exc:
                 if exc.status != 409:
                     raise
-                lease = self.cluster.get(LEASE, name=self.name, namespace=self.namespace) or {}
+                self._refuse(self.cluster.get(LEASE, name=self.name, namespace=self.namespace) or {}, raced=True)
+                raise  # not reached: _refuse raises
+            self._held(created, sent)
+            return
         spec = lease.get("spec") or {}
-        self._refuse_if_held(spec)
-        patch: dict[str, Any] = {"spec": {**self._body()["spec"],
-                                          "leaseTransitions": int(spec.get("leaseTransitions") or 0) + 1}}
-        version = (lease.get("metadata") or {}).get("resourceVersion")
-        if version:
-            patch["metadata"] = {"resourceVersion": version}  # optimistic concurrency: lose a race, never share
+        holder = Holder.parse(str(spec.get("holderIdentity") or ""))
+        why = ""
+        if holder.identity and holder.identity != self.holder:
+            until = self._expiry(spec)
+            if until is None or until <= self.clock.wall():
+                why = "expired"
+            elif holder.dead():
+                why = "holder dead on this host"
+            elif holder.here():
+                self._refuse(lease)  # alive on this very host: never broken
+            elif confirm_break is not None and confirm_break(holder, until):
+                why = "broken by staff"
+            else:
+                self._refuse(lease)
+        sent = self.clock.monotonic()
         try:
-            self._patch(patch)
+            taken = self._replace(lease, {"holderIdentity": self.holder, "acquireTime": self._stamp(),
+                                          "renewTime": self._stamp(), "leaseDurationSeconds": self.duration,
+                                          "leaseTransitions": int(spec.get("leaseTransitions") or 0) + 1})
         except ApiError as exc:
             if exc.status != 409:
                 raise
-            again = self.cluster.get(LEASE, name=self.name, namespace=self.namespace) or {}
-            self._refuse_if_held(again.get("spec") or {})
-            raise
-        self._renewed = _now()
+            # Another apply changed the lease between our read and our write: it won the race.
+            self._refuse(self.cluster.get(LEASE, name=self.name, namespace=self.namespace) or {}, raced=True)
+            raise  # not reached
+        if why:
+            self.takeover = Takeover(previous=holder.identity, renewed=str(spec.get("renewTime") or ""), why=why)
+        self._held(taken, sent)
+
+    def remaining(self) -> float:
+        """Seconds of the lease left by this process's own monotonic clock (from when the renewal was sent)."""
+        return self.duration - (self.clock.monotonic() - self._renewed)
+
+    def ensure(self) -> None:
+        """Before a write: renew when due (compare-and-swap); stop if the lease was lost or is too short."""
+        if self.lost:
+            raise LeaseLostError(self._lost_message(""))
+        if self.clock.monotonic() - self._renewed >= min(RENEW_AFTER, self.duration - SAFE_MARGIN):
+            self.renew()
+        if self.remaining() <= SAFE_MARGIN:
+            self.lost = True
+            raise LeaseLostError(f"{self.ref}: renewing took too long ({self.remaining():.0f} s of the lease left, "
+                            f"{SAFE_MARGIN:.0f} s needed for a write); apply stopped and writes nothing more")
 
     def renew(self) -> None:
-        """Push the expiry forward when a third of the lease's duration has passed (cheap to call often)."""
-        now = _now()
-        if (now - self._renewed).total_seconds() >= self.duration / 3:
-            self._patch({"spec": {"renewTime": now.strftime(TIME_FORMAT)}})
-            self._renewed = now
+        """Push the expiry forward by compare-and-swap on the version this process last wrote."""
+        sent = self.clock.monotonic()
+        spec = {**(self._lease.get("spec") or {}), "holderIdentity": self.holder, "renewTime": self._stamp()}
+        try:
+            renewed = self._replace(self._lease, spec)
+        except ApiError as exc:
+            if exc.status not in (404, 409):
+                raise
+            self.lost = True
+            current = self.cluster.get(LEASE, name=self.name, namespace=self.namespace) or {}
+            now = str((current.get("spec") or {}).get("holderIdentity") or "nobody")
+            raise LeaseLostError(self._lost_message(now)) from None
+        self._held(renewed, sent)
 
     def release(self) -> None:
-        current = self.cluster.get(LEASE, name=self.name, namespace=self.namespace) or {}
-        if (current.get("spec") or {}).get("holderIdentity") == self.holder:
-            self._patch({"spec": {"holderIdentity": None, "renewTime": None}})
+        """Give the lease up (compare-and-swap: a lease someone else took over is left to them)."""
+        if self.lost or not self._version:
+            return
+        try:
+            self._replace(self._lease, {**(self._lease.get("spec") or {}), "holderIdentity": None,
+                                        "renewTime": None})
+        except ApiError as exc:
+            if exc.status not in (404, 409):
+                raise
 
-    def _patch(self, patch: Mapping[str, Any]) -> None:
-        self.cluster.call("PATCH", LEASE.path(namespace=self.namespace, name=self.name), body=patch,
-                          content_type="application/merge-patch+json")
+    def _lost_message(self, now: str) -> str:
+        who = f" (now held by {now})" if now else ""
+        return (f"another apply took over {self.ref}{who} while this one ran; this apply stopped and "
+                "wrote nothing more: run diff to see the cluster as the other apply left it")
 
-    def _body(self) -> dict[str, Any]:
-        now = _now().strftime(TIME_FORMAT)
+    def _held(self, answer: Mapping[str, Any], sent: float) -> None:
+        self._lease = dict(answer)
+        self._version = str((answer.get("metadata") or {}).get("resourceVersion") or "")
+        self._renewed = sent
+
+    def _replace(self, lease: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+        meta = dict(lease.get("metadata") or {})
+        body = {"apiVersion": LEASE.api_version, "kind": LEASE.kind,
+                "metadata": {"name": self.name, "namespace": self.namespace,
+                             "labels": meta.get("labels") or {changes.MANAGED_BY: changes.MANAGER},
+                             "resourceVersion": str(meta.get("resourceVersion") or "")},
+                "spec": {k: v for k, v in spec.items() if v is not None}}
+        return self.cluster.call("PUT", LEASE.path(namespace=self.namespace, name=self.name), body=body)
+
+    def _stamp(self) -> str:
+        return self.clock.wall().strftime(TIME_FORMAT)
+
+    def _body(self, spec: Mapping[str, Any] | None) -> dict[str, Any]:
+        now = self._stamp()
         return {"apiVersion": LEASE.api_version, "kind": LEASE.kind,
                 "metadata": {"name": self.name, "namespace": self.namespace,
                              "labels": {changes.MANAGED_BY: changes.MANAGER}},
-                "spec": {"holderIdentity": self.holder, "leaseDurationSeconds": self.duration,
-                         "acquireTime": now, "renewTime": now}}
+                "spec": dict(spec or {"holderIdentity": self.holder, "leaseDurationSeconds": self.duration,
+                                      "acquireTime": now, "renewTime": now, "leaseTransitions": 0})}
 
-    def _refuse_if_held(self, spec: Mapping[str, Any]) -> None:
-        holder = spec.get("holderIdentity")
-        if not holder or holder == self.holder:
-            return
+    def _expiry(self, spec: Mapping[str, Any]) -> dt.datetime | None:
         renewed = _parse_time(spec.get("renewTime") or spec.get("acquireTime"))
-        duration = int(spec.get("leaseDurationSeconds") or self.duration)
         if renewed is None:
-            return
-        expires = renewed + dt.timedelta(seconds=duration)
-        if expires <= _now():
-            return
-        raise BackendError(
-            f"another apply is running on context {self.cluster.context}: lease {self.namespace}/{self.name} "
-            f"is held by {holder} until {expires:%Y-%m-%d %H:%M:%S} UTC (renewed while it runs); "
-            "wait for it to finish, or for the lease to expire if that apply died")
+            return None
+        return renewed + dt.timedelta(seconds=int(spec.get("leaseDurationSeconds") or self.duration))
+
+    def _refuse(self, lease: Mapping[str, Any], *, raced: bool = False) -> None:
+        spec = lease.get("spec") or {}
+        holder = Holder.parse(str(spec.get("holderIdentity") or "another apply"))
+        until = self._expiry(spec)
+        when = f" until {until:%Y-%m-%d %H:%M:%S} UTC (renewed while it runs)" if until else ""
+        if raced:
+            head = f"another apply took {self.ref} first: it is held by {holder.identity}{when}"
+        else:
+            head = f"another apply is running: {self.ref} is held by {holder.identity}{when}"
+        if holder.here():
+            hint = "; that process is alive on this host: wait for it to finish"
+        else:
+            hint = ("; wait for it to finish, or if that apply is dead (its host is gone), take the lease over "
+                    "with --break-lease (recorded in the ledger)")
+        raise LeaseHeldError(head + hint + "; nothing was written", holder=holder, until=until)
 
 
 @contextlib.contextmanager
-def holding(cluster: Cluster, *, namespace: str, name: str, holder: str, duration: int = 120,
-            namespace_manifest: Mapping[str, Any] | None = None) -> Iterator[Lease]:
+def holding(cluster: Cluster, *, namespace: str, name: str, holder: str, duration: int = LEASE_SECONDS,
+            namespace_manifest: Mapping[str, Any] | None = None, clock: Clock | None = None,
+            confirm_break: Confirm | None = None, where: str = "") -> Iterator[Lease]:
     """Hold the lease for the duration of the block; create its namespace first when missing."""
     if cluster.get(KINDS["Namespace"], name=namespace) is None:
         cluster.apply(namespace_manifest or {"apiVersion": "v1", "kind": "Namespace", "metadata": {
             "name": namespace, "labels": {changes.MANAGED_BY: changes.MANAGER}}})
-    lease = Lease(cluster, namespace=namespace, name=name, holder=holder, duration=duration)
-    lease.acquire()
+    lease = Lease(cluster, namespace=namespace, name=name, holder=holder, duration=duration, clock=clock,
+                  where=where)
+    lease.acquire(confirm_break=confirm_break)
     try:
         yield lease
     finally:
         with contextlib.suppress(BackendError):
             lease.release()  # if the cluster is gone, the lease expires by itself
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _parse_time(text: Any) -> dt.datetime | None:

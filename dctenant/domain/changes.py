@@ -25,6 +25,9 @@ TENANT = "dctenant.io/tenant"
 # and the stacks neither prune nor overwrite them.
 PROVISIONED_BY = "dctenant.io/provisioned-by"
 SELF_SERVICE = "self-service"
+# The label apply sets on a namespace it is about to delete (guarded prune); the rendered admission
+# policy refuses new pods, PVCs and workloads in a namespace carrying it, except from dctenant itself.
+PRUNING = "dctenant.io/pruning"
 # Kinds that hold data (the enforcer's state volume): like a namespace, one that is no longer desired
 # is orphaned, never pruned, because deleting a claim may delete its volume. Staff delete it by hand.
 RETAINED = frozenset({"PersistentVolumeClaim"})
@@ -59,20 +62,25 @@ class ChangeOp(enum.StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Occupancy:
-    """What a namespace still holds that pruning it would destroy: running pods and volume claims."""
+    """What a namespace still holds that pruning it would destroy: pods, volume claims, workloads, staff's kinds."""
 
     pods: int
     claims: int
+    workloads: int = 0  # workload controllers (a Deployment at zero replicas counts unless staff say otherwise)
+    others: tuple[tuple[str, int], ...] = ()  # objects of kinds staff listed, by kind
 
     @property
     def empty(self) -> bool:
-        return not self.pods and not self.claims
+        return not self.pods and not self.claims and not self.workloads and not any(n for _, n in self.others)
 
     def __str__(self) -> str:
         def n(count: int, noun: str) -> str:
             return f"{count} {noun}" + ("" if count == 1 else "s")
 
-        return f"{n(self.pods, 'pod')} and {n(self.claims, 'PVC')}"
+        text = f"{n(self.pods, 'pod')} and {n(self.claims, 'PVC')}"
+        extra = ([n(self.workloads, "workload controller")] if self.workloads else []) + [
+            f"{count} {kind}" for kind, count in self.others if count]
+        return text + "".join(f", {e}" for e in extra)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +132,7 @@ class Change:
     reason: str = ""  # for orphan, prune and held: why
     hold: Hold | None = None  # the enforcer's marks on the live object (held, or an update that keeps them)
     force: bool = False  # apply with force: the differing fields are owned by dctenant's own managers only
+    version: str = ""  # for prune: the resourceVersion observed, a precondition of the delete
 
     @property
     def ref(self) -> str:

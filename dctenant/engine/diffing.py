@@ -39,6 +39,7 @@ values the enforcer restored when it undid an action, should ``quotas/`` have ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -116,7 +117,7 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
             continue
         mark = enforcement(current)
         if mark is None:
-            fields = diff_fields(manifest, current)
+            fields = diff_fields(manifest, current) + pruning_mark(current)
             if fields:
                 writes.append(_change(changes.ChangeOp.UPDATE, manifest, manifest=manifest, fields=fields,
                                       force=_ours(fields, current)))
@@ -128,6 +129,12 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
             writes.append(_held(manifest, current, mark))
 
     fates = _namespace_fates(live, wanted, prune_namespaces=prune_namespaces, occupancy=occupancy or {})
+    # A namespace kept after all that an apply which stopped part-way left marked for pruning: the
+    # mark makes admission refuse new pods there, so it is removed (a write of its own, no manifest).
+    for k, obj in sorted(live.items()):
+        if k[0] == "Namespace" and k not in wanted and fates.get(k[2]) and pruning_mark(obj):
+            writes.append(_change(changes.ChangeOp.UPDATE, obj, fields=pruning_mark(obj),
+                                  reason="left marked for pruning by an apply that stopped; unmarked"))
     prunes: list[changes.Change] = []
     namespaces: list[changes.Change] = []
     orphans: list[changes.Change] = []
@@ -149,6 +156,20 @@ def plan(desired: Sequence[Manifest], observed: Iterable[Manifest], *, pool: str
             prunes.append(_change(changes.ChangeOp.PRUNE, obj, reason="no longer desired"))
     return changes.Plan(pool=pool, context=context, changes=(*writes, *prunes, *namespaces, *orphans, *clashes),
                         unchanged=unchanged)
+
+
+def pruning_mark(obj: Manifest) -> tuple[changes.FieldDiff, ...]:
+    """The removal of the pruning label from a live namespace that carries it (none otherwise)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if obj.get("kind") != "Namespace" or changes.PRUNING not in labels:
+        return ()
+    return (changes.FieldDiff(path=f"metadata.labels.{changes.PRUNING}", before=labels[changes.PRUNING], after=None),)
+
+
+def pruning_mark_removed(change: changes.Change) -> bool:
+    """True when executing the change removes a namespace's pruning label (a write of its own)."""
+    return change.kind == "Namespace" and any(
+        f.path == f"metadata.labels.{changes.PRUNING}" and f.after is None for f in change.fields)
 
 
 def _home(k: Key) -> tuple[str, int, str, str]:
@@ -183,9 +204,11 @@ def _change(op: changes.ChangeOp, obj: Manifest, *, manifest: Manifest | None = 
             fields: tuple[changes.FieldDiff, ...] = (), reason: str = "", hold: changes.Hold | None = None,
             force: bool = False) -> changes.Change:
     kind, namespace, name = key(obj)
+    # A prune deletes what was observed, nothing newer: its version becomes the delete's precondition.
+    version = str((obj.get("metadata") or {}).get("resourceVersion") or "") if op is changes.ChangeOp.PRUNE else ""
     return changes.Change(op=op, api_version=str(obj.get("apiVersion", "")), kind=kind, name=name,
                           namespace=namespace, manifest=manifest, fields=fields, reason=reason, hold=hold,
-                          force=force)
+                          force=force, version=version)
 
 
 def enforcement(obj: Manifest) -> changes.Hold | None:
@@ -279,14 +302,34 @@ def _terminating(obj: Manifest) -> bool:
 def diff_fields(desired: Manifest, observed: Manifest) -> tuple[changes.FieldDiff, ...]:
     """The managed fields that differ: desired keys looked up in the live object, plus owned leftovers."""
     found: list[changes.FieldDiff] = []
+    kind = str(desired.get("kind"))
     for name, want in desired.items():
         if name not in IGNORED:
-            _compare(name, want, observed.get(name, _ABSENT), found)
+            _compare(kind, name, want, observed.get(name, _ABSENT), found)
     found.extend(_leftovers(desired, observed))
     return tuple(found)
 
 
-def _compare(path: str, want: Any, have: Any, found: list[changes.FieldDiff]) -> None:
+# Fields whose values are Kubernetes quantities, which the API server canonicalises (``1024Mi`` is
+# stored as ``1Gi``): only these compare by value. Everywhere else a string is a string and a number
+# a number (label ``"1k"`` is not ``"1000"``, port ``53`` is not ``"53"``). Paths as ``_compare``
+# builds them, list indexes written ``[i]``.
+_QUANTITY_FIELDS: Mapping[str, re.Pattern[str]] = {
+    "ResourceQuota": re.compile(r"^spec\.hard\..+$"),
+    "LimitRange": re.compile(r"^spec\.limits\[\d+\]\.(max|min|default|defaultRequest|maxLimitRequestRatio)\..+$"),
+    "PersistentVolumeClaim": re.compile(r"^spec\.resources\.(requests|limits)\..+$"),
+}
+# Container resources, in a pod or in any workload's pod template.
+_CONTAINER_RESOURCES = re.compile(r"(^|\.)(containers|initContainers)\[\d+\]\.resources\.(requests|limits)\..+$")
+
+
+def quantity_field(kind: str, path: str) -> bool:
+    """True when the field at ``path`` of an object of ``kind`` holds a Kubernetes quantity."""
+    pattern = _QUANTITY_FIELDS.get(kind)
+    return bool(pattern is not None and pattern.match(path)) or bool(_CONTAINER_RESOURCES.search(path))
+
+
+def _compare(kind: str, path: str, want: Any, have: Any, found: list[changes.FieldDiff]) -> None:
     if isinstance(want, Mapping):
         if not want and not have:
             return  # the API server drops empty maps
@@ -294,26 +337,26 @@ def _compare(path: str, want: Any, have: Any, found: list[changes.FieldDiff]) ->
             found.append(changes.FieldDiff(path=path, before=have, after=_json_copy(want)))
             return
         for name, value in want.items():
-            _compare(f"{path}.{name}", value, have.get(name, _ABSENT), found)
+            _compare(kind, f"{path}.{name}", value, have.get(name, _ABSENT), found)
     elif isinstance(want, list | tuple):
         if not want and not have:
             return
         if isinstance(have, list) and len(have) == len(want):
             for i, (w, h) in enumerate(zip(want, have, strict=True)):
-                _compare(f"{path}[{i}]", w, h, found)
+                _compare(kind, f"{path}[{i}]", w, h, found)
         else:
             found.append(changes.FieldDiff(path=path, before=have, after=_json_copy(want)))
-    elif not _same(want, have):
+    elif not _same(want, have, quantity=quantity_field(kind, path)):
         found.append(changes.FieldDiff(path=path, before=have, after=_json_copy(want)))
 
 
-def _same(want: Any, have: Any) -> bool:
-    """Equal, or the same Kubernetes quantity written differently (the server canonicalises ``1024Mi``)."""
+def _same(want: Any, have: Any, *, quantity: bool) -> bool:
+    """Equal; for a quantity field, also the same quantity written differently (``1024Mi`` and ``1Gi``)."""
     if isinstance(want, bool) or isinstance(have, bool):
         return want is have
     if want == have:
-        return True
-    if not isinstance(want, str | int | Decimal) or not isinstance(have, str | int | Decimal):
+        return True  # (53 == "53" is false: outside quantity fields, types differ means values differ)
+    if not quantity or not isinstance(want, str | int | Decimal) or not isinstance(have, str | int | Decimal):
         return False
     try:
         return Quantity.parse(want) == Quantity.parse(have)

@@ -10,13 +10,29 @@ Two things are added to kmock 0.8 here, both kept small:
 * ``parse_path`` is replaced (see ``_parse_path``): kmock reads ``/api/v1/namespaces/...`` as a
   namespace prefix, so the Namespace resource itself cannot be created or read (POST answers 500).
 * ``FaultyEmulator`` can fail chosen requests (HTTP 500, before kmock changes its state), so that
-  a test can break an apply half-way, exactly once, like a flaky API server would.
+  a test can break an apply half-way, exactly once, like a flaky API server would; and it can run a
+  test's hook before a request is served (``before``), which is how a test plays the other party of
+  a race (a tenant creating a PVC, another apply taking the lease) at an exact step.
+
+Three gaps of kmock 0.8 against a real API server are closed here, in the emulator (never in the
+product), because the code under test depends on them:
+
+* **Apply creates.** A server-side apply ``PATCH`` (``application/apply-patch+yaml``) to a missing
+  object creates it, as a real API server does; kmock answers 404.
+* **resourceVersion.** Every create and update stores a new ``metadata.resourceVersion`` (one
+  counter per emulator, as etcd's revision). A ``PUT`` (replace, which kmock does not serve) and a
+  patch carrying ``metadata.resourceVersion`` are refused with 409 when it is not the stored one; a
+  ``DELETE`` with ``preconditions.resourceVersion`` likewise. The lease's compare-and-swap and the
+  guarded prune's delete precondition rely on exactly this.
+* ``PUT`` replaces the whole object (kmock serves no PUT at all).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import itertools
 import pathlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -61,16 +77,81 @@ def resource(what: kube.Kind) -> kmock.resource:
     return kmock.resource(group, version, what.plural)
 
 
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+def _conflict(message: str) -> kmock.KubernetesError:
+    return kmock.KubernetesError(status=409, reason="Conflict", message=message)
+
+
 class FaultyEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
-    """A KubernetesEmulator that answers 500 to requests matching ``fail_when`` (``fail_times`` times)."""
+    """A KubernetesEmulator with faults, test hooks, apply-creates and resourceVersion (see the module docstring)."""
 
     fail_when: Callable[[rendering.Request], bool] | None = None
     fail_times: int = 0
+    # Called (in the server thread, before the request changes anything) with each request; a test
+    # uses it to change the state at an exact step, as a concurrent client would.
+    before: Callable[[rendering.Request], None] | None = None
+    _versions: Iterator[int] = itertools.count(1)
+
+    def stamp(self, data: Any) -> str:
+        """Give an object (or a patch) the next resourceVersion; returns it."""
+        version = str(next(self._versions))
+        if isinstance(data, dict):
+            data.setdefault("metadata", {})["resourceVersion"] = version
+        return version
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if self.before is not None:
+            self.before(request)
         if self.fail_when is not None and self.fail_times > 0 and self.fail_when(request):
             self.fail_times -= 1
             raise kmock.KubernetesError(status=500, reason="InternalError", message="injected failure")
+        if request.resource is None:
+            return await super()._handle(request)
+        method = str(request.method.value).upper()
+        key = (request.resource, request.namespace, request.name)
+        async with self._lock:
+            stored = self._objects[key] if request.name is not None and key in self._objects else None
+            live = stored is not None and not stored.deleted
+            current = str(((stored.raw if live else {}).get("metadata") or {}).get("resourceVersion") or "")
+            data = request.data if isinstance(request.data, dict) else {}
+            if method == "PUT" and request.name is not None:
+                if not live:
+                    raise kmock.KubernetesError(status=404, reason="NotFound", message=f"{request.name} not found")
+                wanted = str((data.get("metadata") or {}).get("resourceVersion") or "")
+                if wanted and wanted != current:
+                    raise _conflict(f"Operation cannot be fulfilled on {request.name}: the object has been "
+                                    "modified; please apply your changes to the latest version and try again")
+                replaced = copy.deepcopy(data)
+                self.stamp(replaced)
+                stored.create(replaced)
+                return aiohttp.web.json_response(stored.raw, status=200)
+            if method == "PATCH" and request.name is not None:
+                wanted = str((data.get("metadata") or {}).get("resourceVersion") or "")
+                if live and wanted and wanted != current:
+                    raise _conflict(f"Operation cannot be fulfilled on {request.name}: the object has been modified")
+                if not live and APPLY_PATCH in request.headers.get("Content-Type", ""):
+                    # A real API server creates the object on apply; kmock 0.8 answers 404.
+                    created = copy.deepcopy(data)
+                    created.setdefault("metadata", {}).setdefault("name", request.name)
+                    if request.namespace:
+                        created["metadata"].setdefault("namespace", request.namespace)
+                    self.stamp(created)
+                    if stored is None:
+                        self._objects[key] = created
+                    else:
+                        stored.create(created)
+                    return aiohttp.web.json_response(self._objects[key].raw, status=201)
+                if live:
+                    self.stamp(data)
+            if method == "DELETE" and request.name is not None and live:
+                wanted = str((data.get("preconditions") or {}).get("resourceVersion") or "")
+                if wanted and wanted != current:
+                    raise _conflict(f"Precondition failed: ResourceVersion in precondition: {wanted}, "
+                                    f"ResourceVersion in object meta: {current}")
+            if method == "POST":
+                self.stamp(data)
         return await super()._handle(request)
 
 
@@ -84,7 +165,7 @@ class Emulator:
         self.server = kmock.Server(self.handler)
         for what in (*kube.MANAGED, *EXTRA):
             self.handler.resources[resource(what)] = {"kind": what.kind, "namespaced": what.namespaced,
-                                                      "verbs": ["get", "list", "create", "patch", "delete"]}
+                                                      "verbs": ["get", "list", "create", "update", "patch", "delete"]}
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
@@ -116,9 +197,10 @@ class Emulator:
 
     def put(self, manifest: Mapping[str, Any]) -> None:
         """Store an object directly, as if someone else had created it (pods, foreign leases, big states)."""
-        meta = manifest["metadata"]
-        self.handler.objects[resource(kube.KINDS[manifest["kind"]]), meta.get("namespace"), meta["name"]] = dict(
-            manifest)
+        stored = copy.deepcopy(dict(manifest))
+        self.handler.stamp(stored)  # a new version, as any write by anyone else would have
+        meta = stored["metadata"]
+        self.handler.objects[resource(kube.KINDS[manifest["kind"]]), meta.get("namespace"), meta["name"]] = stored
 
     def requests(self) -> list[tuple[str, str]]:
         """Every request served so far, as (METHOD, path)."""
