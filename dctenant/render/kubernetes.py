@@ -196,12 +196,13 @@ def quota_hard(
     def count(n: int) -> str:
         return str(n) if served else "0"
 
+    (requests_cpu, limits_cpu), (requests_memory, limits_memory) = map(resources.quota_keys, ("cpu", "memory"))
     hard = {
-        "requests.cpu": _format(cpu),
-        "limits.cpu": _format(_floor(resources.CPU, cpu * policy.limits_ratio.get("cpu", Decimal(1)))),
-        "requests.memory": _format(memory),
-        "limits.memory": _format(_floor(resources.MEMORY, memory * policy.limits_ratio.get("memory", Decimal(1)))),
-        f"requests.{resources.GPU}": _format(amount(resources.GPU)),
+        requests_cpu: _format(cpu),
+        limits_cpu: _format(_floor(resources.CPU, cpu * policy.limits_ratio.get("cpu", Decimal(1)))),
+        requests_memory: _format(memory),
+        limits_memory: _format(_floor(resources.MEMORY, memory * policy.limits_ratio.get("memory", Decimal(1)))),
+        resources.quota_keys(resources.GPU)[0]: _format(amount(resources.GPU)),
         "requests.storage": _format(sum(storage.values(), Decimal(0))),
         "persistentvolumeclaims": count(policy.persistent_volume_claims),
         # services.loadbalancers is the quota's name for Services of type LoadBalancer; the object
@@ -210,7 +211,7 @@ def quota_hard(
         "services.nodeports": count(policy.node_ports),
     }
     for c, value in storage.items():
-        hard[f"{c}.storageclass.storage.k8s.io/requests.storage"] = _format(value)
+        hard[resources.quota_keys(resources.storage(c))[0]] = _format(value)
     if not served:
         hard["pods"] = "0"
     return hard
