@@ -2,7 +2,8 @@
 
 It holds what was done: per track, the actions in force, when the newest was taken and whether a
 notice went out; and what the actions replaced (replica counts, quota values, bandwidth parameters
-and annotations), without which ``undo`` could not put things back exactly. A small JSON file, written through a temporary
+and annotations), without which ``undo`` could not put things back exactly. A small JSON file,
+written through a temporary
 file and a rename so that a crash never leaves half a file; one file per pool selection
 (``enforcer-<pool>.json`` or ``enforcer-all.json``) in ``$XDG_STATE_HOME/dctenant``.
 
