@@ -510,6 +510,7 @@ def post_alerts(url: str, alerts: list[dict[str, Any]], *, timeout: float) -> No
         raise BackendError(f"webhook at {redact(url)} failed: {type(exc).__name__}") from None
 
 
-def sources(s: Settings) -> dict[str, str]:
-    """The ``up`` selector of each exporter the measures come from."""
-    return {"cadvisor": s.cadvisor, "kubelet": s.kubelet, "kube-state-metrics": s.kube_state_metrics}
+def sources(s: Settings, where: Scope | None = None) -> dict[str, str]:
+    """The ``up`` selector of each exporter the measures come from (with the scope's cluster matcher)."""
+    f = (where or _legacy_scope(s)).matcher
+    return {"cadvisor": s.cadvisor + f, "kubelet": s.kubelet + f, "kube-state-metrics": s.kube_state_metrics + f}
