@@ -1,10 +1,15 @@
 """The enforcer's memory on disk, so that a restarted enforcer continues where it stopped.
 
-It holds the engine's tracks (when a breach started, which actions are in force) and what the
-actions replaced (replica counts, quota values, bandwidth parameters and annotations), without
-which ``undo`` could not put things back exactly. A small JSON file, written through a temporary
+It holds what was done: per track, the actions in force, when the newest was taken and whether a
+notice went out; and what the actions replaced (replica counts, quota values, bandwidth parameters
+and annotations), without which ``undo`` could not put things back exactly. A small JSON file,
+written through a temporary
 file and a rename so that a crash never leaves half a file; one file per pool selection
 (``enforcer-<pool>.json`` or ``enforcer-all.json``) in ``$XDG_STATE_HOME/dctenant``.
+
+No clock of usage is kept: how long usage has been over or under a threshold is read from
+Prometheus' history each cycle. Version-1 files (which held such timers) are read and their timers
+dropped; they are written back as version 2.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 from dctenant.domain import usage
 from dctenant.errors import UserError
 
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +55,9 @@ def load(path: pathlib.Path) -> Saved:
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read the enforcer's state: {exc} (move the file away to start afresh)",
                         location=str(path)) from None
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise UserError(f"not an enforcer state file of version {VERSION}", location=str(path))
+    if not isinstance(data, dict) or data.get("version") not in READABLE:
+        raise UserError(f"not an enforcer state file of version {' or '.join(map(str, READABLE))}",
+                        location=str(path))
     tracks = {}
     for item in data.get("tracks") or ():
         key = (str(item["tenant"]), str(item["pool"]), str(item["resource"]))

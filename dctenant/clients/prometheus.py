@@ -20,14 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pathlib
+import re
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from dctenant.domain import resources, usage
+from dctenant.domain import pools, resources, usage
 from dctenant.errors import BackendError, UserError
 
 TOKEN_ENV = "DCTENANT_PROMETHEUS_TOKEN"
@@ -38,6 +39,7 @@ METRICS = {
     "cpu": "container_cpu_usage_seconds_total",
     "memory": "container_memory_working_set_bytes",
     "gpuRequests": "kube_pod_container_resource_requests",
+    "gpuInitRequests": "kube_pod_init_container_resource_requests",
     "podPhase": "kube_pod_status_phase",
     "podInfo": "kube_pod_info",
     "claimRequests": "kube_persistentvolumeclaim_resource_requests_storage_bytes",
@@ -51,6 +53,12 @@ METRICS = {
 SOURCES = {"cadvisor": ("cpu", "memory", "bandwidth/egress", "bandwidth/ingress"),
            "kubelet": ("storage",),
            "kube-state-metrics": ("nvidia.com/gpu", "storage", "bandwidth/egress", "bandwidth/ingress")}
+CYCLE = ("up", "quota", "gaps", "cpu", "memory", "nvidia.com/gpu", "storage", "bandwidth/egress",
+         "bandwidth/ingress")
+"""The queries of one enforcement cycle, in the order they are asked: nine, whatever the size."""
+# What a gap found by the ``gaps`` query makes unknown in its namespace.
+_GAP_MEASURES = {"cadvisor": ("cpu", "memory", "bandwidth/egress", "bandwidth/ingress"),
+                 "podinfo": ("bandwidth/egress", "bandwidth/ingress")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,13 +67,15 @@ class Settings:
 
     The defaults follow kube-prometheus: cAdvisor and the kubelet's volume stats are scraped by
     job ``kubelet`` (told apart by ``metrics_path``), kube-state-metrics by its own job.
-    ``cluster_label`` is empty when the endpoint serves one cluster; otherwise series are grouped
-    by it too and ``clusters`` maps a pool to its value (default: the pool's name).
+    ``cluster_label`` and ``clusters`` override ``spec.prometheus.clusterLabel`` and the pools'
+    ``cluster`` of ``quotas/datacentre.yaml`` (empty: take those). ``step`` is the resolution of
+    the history that sustained breaches and recoveries are judged on.
     """
 
     url: str
     timeout: float = 10.0
     rate_window: str = "5m"
+    step: str = "1m"
     cluster_label: str = ""
     clusters: Mapping[str, str] = field(default_factory=dict)
     cadvisor: str = 'job="kubelet",metrics_path="/metrics/cadvisor"'
@@ -77,8 +87,12 @@ class Settings:
     def cluster(self, pool: str) -> str:
         return self.clusters.get(pool, pool)
 
+    @property
+    def step_seconds(self) -> int:
+        return _seconds(self.step, field_name="step")
 
-_FILE_FIELDS = {"timeout": "timeout", "rateWindow": "rate_window", "clusterLabel": "cluster_label",
+
+_FILE_FIELDS = {"timeout": "timeout", "rateWindow": "rate_window", "step": "step", "clusterLabel": "cluster_label",
                 "clusters": "clusters", "cadvisor": "cadvisor", "kubelet": "kubelet",
                 "kubeStateMetrics": "kube_state_metrics", "quotaName": "quota_name", "metrics": "metrics"}
 
@@ -107,44 +121,123 @@ def settings(url: str, *, config: str | None = None, **overrides: Any) -> Settin
                                 location=f"{config} metrics")
             found["metrics"] = {**METRICS, **found["metrics"]}
     found.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(url=url, **found)
+    made = Settings(url=url, **found)
+    made.step_seconds  # noqa: B018 - a bad step is reported now, not in the middle of a cycle
+    return made
 
 
-def queries(s: Settings) -> dict[str, str]:
-    """The PromQL of one cycle, by name: always the same nine, whatever the number of namespaces."""
-    m, c = s.metrics, (f"{s.cluster_label}, " if s.cluster_label else "")
-    by, w = f"{c}namespace", s.rate_window
-    cad, kub, ksm = s.cadvisor, s.kubelet, s.kube_state_metrics
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    """Which series a cycle may touch: the cluster label's values of its pools, and the egress source.
+
+    On a shared endpoint every selector carries ``label="value"`` (or ``=~"a|b"`` for several
+    pools), so a pool's queries never read another pool's series. ``label`` empty: no filter.
+    ``egress`` is a PromQL selector of an external-only byte counter, or empty for cAdvisor.
+    """
+
+    label: str = ""
+    clusters: Mapping[str, str] = field(default_factory=dict)  # pool → value of the label
+    egress: str = ""
+
+    @property
+    def matcher(self) -> str:
+        """``,cluster="thr-ab"`` to append to a selector; empty without a label."""
+        if not self.label or not self.clusters:
+            return ""
+        values = sorted(set(self.clusters.values()))
+        if len(values) == 1:
+            return f',{self.label}="{_escape(values[0])}"'
+        return f',{self.label}=~"{"|".join(_escape(re.escape(v)) for v in values)}"'
+
+    def cluster(self, pool: str) -> str:
+        return self.clusters.get(pool, "")
+
+
+def scope(s: Settings, datacentre: pools.DataCentre, pool_names: Collection[str] = ()) -> Scope:
+    """The scope of a cycle over ``pool_names`` (all pools when empty), from quotas/ unless overridden."""
+    chosen = [p for p in datacentre.pools if not pool_names or p.name in pool_names]
+    label = s.cluster_label or datacentre.metrics.cluster_label
+    clusters = {p.name: s.clusters.get(p.name) or (p.cluster_value if not s.cluster_label else p.name)
+                for p in chosen}
+    return Scope(label=label, clusters=clusters, egress=datacentre.metrics.egress)
+
+
+def _legacy_scope(s: Settings, pool_names: Collection[str] = ()) -> Scope:
+    """The scope from the settings alone, for callers without a data centre (self-service, reports)."""
+    return Scope(label=s.cluster_label, clusters={p: s.cluster(p) for p in pool_names})
+
+
+def queries(s: Settings, where: Scope | None = None) -> dict[str, str]:
+    """The PromQL of the per-namespace measures by name (``CYCLE`` lists those one cycle asks).
+
+    ``storage`` is the storage held per class: the larger of claimed and written *per claim*, each
+    claim counted once however many nodes mount it. ``storage-requested`` and ``storage-used`` are
+    its two halves, kept for dashboards and reports.
+    """
+    w = where or _legacy_scope(s)
+    m, f = s.metrics, w.matcher
+    label = w.label if w.clusters else s.cluster_label
+    by = f"{label}, namespace" if label else "namespace"
+    rate = s.rate_window
+    cad, kub, ksm = s.cadvisor + f, s.kubelet + f, s.kube_state_metrics + f
+    # Containers only: the pod's own cgroup (container="") and the sandbox of dockershim/cri-dockerd
+    # (container="POD") repeat the containers' usage or the pause process's.
+    containers = f'{cad},container!="",container!="POD",image!=""'
     pods = f'max by ({by}, pod) ({m["podInfo"]}{{{ksm},host_network="false"}})'
+    running = f'(max by ({by}, pod) ({m["podPhase"]}{{{ksm},phase=~"Pending|Running"}}) == 1)'
 
     def network(metric: str) -> str:
-        return f"8 * sum by ({by}) (rate({metric}{{{cad}}}[{w}]) * on ({by}, pod) group_left() {pods})"
+        # One series per pod and interface however many containers report the pod's network namespace.
+        per_pod = f"max by ({by}, pod, interface) (rate({metric}{{{cad}}}[{rate}]))"
+        return f"8 * sum by ({by}) ({per_pod} * on ({by}, pod) group_left() {pods})"
 
-    def storage(metric: str, selector: str) -> str:
+    def larger(a: str, b: str) -> str:
+        """max(a, b) per series, either side may be missing."""
+        return f"(({a}) >= ({b}) or ({b}) or ({a}))"
+
+    def per_claim(metric: str, selector: str) -> str:
+        return f"max by ({by}, persistentvolumeclaim) ({metric}{{{selector}}})"
+
+    def by_class(per: str) -> str:
         info = f"max by ({by}, persistentvolumeclaim, storageclass) ({m['claimInfo']}{{{ksm}}})"
-        return (f"sum by ({by}, storageclass) ({metric}{{{selector}}} "
-                f"* on ({by}, persistentvolumeclaim) group_left(storageclass) {info})")
+        return f"sum by ({by}, storageclass) ({per} * on ({by}, persistentvolumeclaim) group_left(storageclass) {info})"
 
     def up(source: str, selector: str) -> str:
-        group = f"min by ({s.cluster_label}) " if s.cluster_label else "min "
+        group = f"min by ({label}) " if label else "min "
         return f'label_replace({group}({m["up"]}{{{selector}}}), "source", "{source}", "", "")'
 
-    running = f'(max by ({by}, pod) ({m["podPhase"]}{{{ksm},phase=~"Pending|Running"}}) == 1)'
+    def gpu(metric: str) -> str:
+        return f'max by ({by}, pod) ({m[metric]}{{{ksm},resource="nvidia_com_gpu"}})'
+
+    egress = f"8 * sum by ({by}) (rate({_with(w.egress, f)}[{rate}]))" if w.egress else network(m["transmit"])
+    claimed, written = per_claim(m["claimRequests"], ksm), per_claim(m["volumeUsed"], kub)
+    # Kubernetes' effective request of a pod: the larger of its largest init container and the sum
+    # of its app containers (init containers run one at a time, before the others).
+    app_gpus = f'sum by ({by}, pod) ({m["gpuRequests"]}{{{ksm},resource="nvidia_com_gpu"}})'
+    running_pods = f'count by ({by}) ({running} * on ({by}, pod) group_left() {pods})'
+    measured = f"count by ({by}) ({m['memory']}{{{containers}}})"
+    listed = f'count by ({by}, pod) ({m["transmit"]}{{{cad}}})'
     return {
         "up": " or ".join(up(n, sel) for n, sel in (("cadvisor", cad), ("kubelet", kub), ("kube-state-metrics", ksm))),
-        "quota": f'max by ({by}, resource, type) ({m["quota"]}{{{ksm},resourcequota="{s.quota_name}"}})',
-        "cpu": f'sum by ({by}) (rate({m["cpu"]}{{{cad},container!="",image!=""}}[{w}]))',
-        "memory": f'sum by ({by}) ({m["memory"]}{{{cad},container!="",image!=""}})',
-        "nvidia.com/gpu": (f'sum by ({by}) ({m["gpuRequests"]}{{{ksm},resource="nvidia_com_gpu"}} '
+        "quota": f'count by ({by}) ({m["quota"]}{{{ksm},resourcequota="{s.quota_name}"}})',
+        "gaps": (f'label_replace({running_pods} unless on ({by}) {measured}, "gap", "cadvisor", "", "") or '
+                 f'label_replace(count by ({by}) ({listed} unless on ({by}, pod) {m["podInfo"]}{{{ksm}}}), '
+                 f'"gap", "podinfo", "", "")'),
+        "cpu": f'sum by ({by}) (rate({m["cpu"]}{{{containers}}}[{rate}]))',
+        "memory": f'sum by ({by}) ({m["memory"]}{{{containers}}})',
+        "nvidia.com/gpu": (f"sum by ({by}) ({larger(gpu('gpuInitRequests'), app_gpus)} "
                            f"* on ({by}, pod) group_left() {running})"),
-        "storage-requested": storage(m["claimRequests"], ksm),
-        "storage-used": storage(m["volumeUsed"], kub),
-        "bandwidth/egress": network(m["transmit"]),
+        "storage": by_class(larger(claimed, written)),
+        "storage-requested": by_class(claimed),
+        "storage-used": by_class(written),
+        "bandwidth/egress": egress,
         "bandwidth/ingress": network(m["receive"]),
     }
 
 
 Asker = Callable[[str], list[dict[str, Any]]]
+RangeAsker = Callable[[str, float, float, float], list[dict[str, Any]]]
+"""``(promql, start, end, step)`` → the matrix' rows (``{"metric": …, "values": [[t, "v"], …]}``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,85 +247,177 @@ class Timing:
 
 
 class Prometheus:
-    """One PromQL endpoint; ``measure`` asks it one cycle's queries and records how long each took."""
+    """One PromQL endpoint; ``history`` asks it one cycle's queries and records how long each took."""
 
-    def __init__(self, s: Settings, *, ask: Asker | None = None) -> None:
+    def __init__(self, s: Settings, *, ask: Asker | None = None, ask_range: RangeAsker | None = None) -> None:
         self.settings = s
-        self._ask = ask or _connect(s)
+        if ask is None and ask_range is None:
+            ask, ask_range = _connect(s)
+        self._ask = ask
+        self._ask_range = ask_range
         self.timings: list[Timing] = []
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         started = time.perf_counter()
         try:
+            if self._ask is None:
+                raise BackendError("no instant query function")
             return self._ask(promql)
         finally:
             self.timings.append(Timing(query=promql, seconds=time.perf_counter() - started))
 
+    def query_range(self, promql: str, *, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """A range query; an endpoint given only an instant asker answers a zero-length range with it."""
+        if self._ask_range is None:
+            if start != end:
+                raise BackendError("this client can only ask instant queries")
+            return [{"metric": r.get("metric", {}), "values": [r["value"]]} for r in self.query(promql)
+                    if "value" in r]
+        started = time.perf_counter()
+        try:
+            return self._ask_range(promql, start, end, step)
+        finally:
+            self.timings.append(Timing(query=promql, seconds=time.perf_counter() - started))
+
     def measure(self, namespaces: Mapping[str, str], *, at: dt.datetime) -> usage.Usage:
-        """Usage of ``namespaces`` (name → pool). An unreachable endpoint gives a Usage with ``error`` set."""
-        s = self.settings
-        wanted = queries(s)
+        """Usage of ``namespaces`` (name → pool) now; an unreachable endpoint gives a Usage with ``error``."""
+        where = _legacy_scope(self.settings, set(namespaces.values()))
+        return self.history(namespaces, where=where, now=at, window=0).latest
+
+    def history(self, namespaces: Mapping[str, str], *, where: Scope, now: dt.datetime, window: int,
+                step: int | None = None) -> usage.Series:
+        """Usage of ``namespaces`` (name → pool) at every ``step`` of the last ``window`` seconds, up to ``now``.
+
+        Every query of the cycle is one range query, so each point is judged with the same rules as
+        the current one (an exporter down or a namespace's series missing at that time: unknown).
+        """
+        pace = step or self.settings.step_seconds
+        count = window // pace
+        now = now.replace(microsecond=0)  # the range's ends are whole seconds
+        end = now.timestamp()
+        start = end - count * pace
+        wanted = queries(self.settings, where)
         answers: dict[str, list[dict[str, Any]]] = {}
         down: dict[str, str] = {}
-        for name, promql in wanted.items():
+        for name in CYCLE:
             try:
-                answers[name] = self.query(promql)
+                answers[name] = self.query_range(wanted[name], start=start, end=end, step=pace)
             except BackendError as exc:
                 if name in ("up", "quota"):  # without these nothing can be trusted
-                    return usage.Usage(at=at, error=str(exc), queries=len(answers) + 1)
-                down[name.split("-")[0]] = f"query {name} failed: {exc}"
-        expected = {s.cluster(p) for p in namespaces.values()} if s.cluster_label else {""}
-        gaps: dict[tuple[str, str], str] = {}
-        for source, measures in SOURCES.items():
-            health = {_label(r, s.cluster_label): _value(r) for r in answers["up"]
-                      if r.get("metric", {}).get("source") == source}
-            for cluster in expected:
-                state = health.get(cluster)
-                if state == 1:
-                    continue
-                where = f" in cluster {cluster}" if cluster else ""
-                why = (f"{source} has no scrape target{where}" if state is None
-                       else f"a {source} scrape target{where} is down")
-                for ns, pool in namespaces.items():
-                    if not cluster or s.cluster(pool) == cluster:
-                        for m in measures:
-                            gaps.setdefault((ns, m), why)
-        amounts: dict[str, dict[str, Decimal]] = {}
-
-        def belongs(row: Mapping[str, Any]) -> str | None:
-            ns = row.get("metric", {}).get("namespace")
-            if ns not in namespaces:
-                return None
-            if s.cluster_label and _label(row, s.cluster_label) != s.cluster(namespaces[ns]):
-                return None
-            return str(ns)
-
-        seen = {found for row in answers["quota"] if (found := belongs(row))}
+                    return usage.Series.of(usage.Usage(at=now, error=str(exc), queries=len(answers) + 1), step=pace)
+                answers[name] = []
+                down[usage.measure(name) if name != "gaps" else "gaps"] = f"query {name} failed: {exc}"
+        if "gaps" in down:  # without it a vanished namespace could read as zero: every measure it guards
+            why = down.pop("gaps")
+            for measures in _GAP_MEASURES.values():
+                for measure in measures:
+                    down.setdefault(measure, why)
+        slots: list[dict[str, list[dict[str, Any]]]] = [{name: [] for name in CYCLE} for _ in range(count + 1)]
         for name, rows in answers.items():
-            if name in ("up", "quota"):
-                continue
             for row in rows:
-                owner = belongs(row)
-                if owner is None:
+                for t, v in row.get("values") or ():
+                    index = round((float(t) - start) / pace)
+                    if 0 <= index <= count:
+                        slots[index][name].append({"metric": row.get("metric", {}), "value": [t, v]})
+        points = tuple(
+            _point(self.settings, where, namespaces, slots[i], down=down, queries=len(CYCLE),
+                   at=now - dt.timedelta(seconds=(count - i) * pace))
+            for i in range(count + 1))
+        return usage.Series(points=points, step=pace)
+
+
+def _point(s: Settings, where: Scope, namespaces: Mapping[str, str], answers: Mapping[str, list[dict[str, Any]]],
+           *, down: Mapping[str, str], queries: int, at: dt.datetime) -> usage.Usage:
+    """The usage at one time from the cycle's answers at that time."""
+    label = where.label if where.clusters else s.cluster_label
+
+    def cluster_of(pool: str) -> str:
+        return where.cluster(pool) or s.cluster(pool)
+
+    expected = {cluster_of(p) for p in namespaces.values()} if label else {""}
+    gaps: dict[tuple[str, str], str] = {}
+    for source, measures in SOURCES.items():
+        health = {_label(r, label): _value(r) for r in answers["up"]
+                  if r.get("metric", {}).get("source") == source}
+        for cluster in expected:
+            state = health.get(cluster)
+            if state == 1:
+                continue
+            place = f" in cluster {cluster}" if cluster else ""
+            why = (f"{source} has no scrape target{place}" if state is None
+                   else f"a {source} scrape target{place} is down")
+            for ns, pool in namespaces.items():
+                if not cluster or cluster_of(pool) == cluster:
+                    for measure in measures:
+                        gaps.setdefault((ns, measure), why)
+
+    def belongs(row: Mapping[str, Any]) -> str | None:
+        ns = row.get("metric", {}).get("namespace")
+        if ns not in namespaces:
+            return None
+        if label and _label(row, label) != cluster_of(namespaces[ns]):
+            return None
+        return str(ns)
+
+    for row in answers["gaps"]:
+        owner = belongs(row)
+        kind = str(row.get("metric", {}).get("gap", ""))
+        if owner is None or kind not in _GAP_MEASURES:
+            continue
+        count = _value(row)
+        pods = f"{count:f}" if count is not None else "some"
+        why = (f"kube-state-metrics shows {pods} running pod(s) in {owner} but cAdvisor has no container series "
+               "for it" if kind == "cadvisor" else
+               f"{pods} pod(s) in {owner} have network series but no kube_pod_info (hostNetwork unknown)")
+        for measure in _GAP_MEASURES[kind]:
+            if measure == "bandwidth/egress" and kind == "podinfo" and where.egress:
+                continue  # an external egress source is not joined to kube_pod_info
+            gaps.setdefault((owner, measure), why)
+    seen = {found for row in answers["quota"] if (found := belongs(row))}
+    amounts: dict[str, dict[str, Decimal]] = {}
+    for name in CYCLE[3:]:
+        for row in answers[name]:
+            owner = belongs(row)
+            if owner is None:
+                continue
+            key = name
+            if name == "storage":
+                storage_class = str(row["metric"].get("storageclass") or "")
+                if not storage_class:
+                    # A claim without a class draws from no envelope: its bytes cannot be charged,
+                    # so the namespace's storage is unknown rather than silently lighter.
+                    gaps.setdefault((owner, "storage"), f"a claim in {owner} has no storage class")
                     continue
-                ns = owner
-                key = name
-                if name.startswith("storage"):
-                    storage_class = str(row["metric"].get("storageclass") or "")
-                    if not storage_class:
-                        continue  # a claim without a class draws from no envelope
-                    key = resources.storage(storage_class)
-                value = _value(row)
-                if value is None or value < 0:
-                    gaps[ns, usage.measure(key)] = (
-                        f"query {name} gave a value that is not a usable number for namespace {ns}")
-                    continue
-                amount = _round(key, value)
-                current = amounts.setdefault(ns, {})
-                # Storage held is the larger of what is claimed and what is written.
-                current[key] = max(current.get(key, Decimal(0)), amount)
-        return usage.Usage(at=at, amounts=amounts, seen=frozenset(seen), down=down, gaps=gaps,
-                           queries=len(wanted))
+                key = resources.storage(storage_class)
+            value = _value(row)
+            if value is None or value < 0:
+                gaps[owner, usage.measure(key)] = (
+                    f"query {name} gave a value that is not a usable number for namespace {owner}")
+                continue
+            current = amounts.setdefault(owner, {})
+            current[key] = current.get(key, Decimal(0)) + _round(key, value)
+    return usage.Usage(at=at, amounts=amounts, seen=frozenset(seen), down=down, gaps=gaps, queries=queries)
+
+
+def _with(selector: str, matcher: str) -> str:
+    """``metric{a="b"}`` with ``matcher`` (``,cluster="x"``) added to its label matchers."""
+    if not matcher:
+        return selector
+    if selector.endswith("}"):
+        inner = selector[selector.index("{") + 1:-1].strip()
+        return f"{selector[:selector.index('{')]}{{{inner}{matcher if inner else matcher[1:]}}}"
+    return f"{selector}{{{matcher[1:]}}}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _seconds(text: str, *, field_name: str) -> int:
+    found = re.fullmatch(r"\s*(\d+)\s*(s|m|h)?\s*", str(text))
+    if not found or int(found.group(1)) == 0:
+        raise UserError(f"{field_name} {text!r} is not a duration; write e.g. 30s, 1m or 5m", location=field_name)
+    return int(found.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[found.group(2)]
 
 
 def _label(row: Mapping[str, Any], name: str) -> str:
@@ -264,8 +449,8 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _connect(s: Settings) -> Asker:
-    """A function that runs one instant query through prometheus-api-client with auth from the environment."""
+def _connect(s: Settings) -> tuple[Asker, RangeAsker]:
+    """Functions that run an instant and a range query through prometheus-api-client, auth from the environment."""
     import requests
     from prometheus_api_client import PrometheusConnect
     from prometheus_api_client.exceptions import PrometheusApiClientException
@@ -283,11 +468,11 @@ def _connect(s: Settings) -> Asker:
                                    retry=Retry(total=0), timeout=s.timeout)
     except (ValueError, TypeError) as exc:
         raise BackendError(f"Prometheus at {where}: {exc}") from None
+    params = {"timeout": f"{round(s.timeout * 1000)}ms"}
 
-    def ask(promql: str) -> list[dict[str, Any]]:
+    def guarded(call: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
         try:
-            result: list[dict[str, Any]] = client.custom_query(
-                promql, params={"timeout": f"{round(s.timeout * 1000)}ms"}, timeout=s.timeout)
+            return call()
         except requests.exceptions.Timeout:
             raise BackendError(f"Prometheus at {where} did not answer within {s.timeout:g} s") from None
         except requests.exceptions.RequestException as exc:
@@ -296,10 +481,18 @@ def _connect(s: Settings) -> Asker:
             raise BackendError(f"Prometheus at {where} refused a query: {str(exc)[:300]}") from None
         except ValueError:
             raise BackendError(f"Prometheus at {where} did not answer JSON") from None
-        return result
 
-    return ask
+    def ask(promql: str) -> list[dict[str, Any]]:
+        return guarded(lambda: client.custom_query(promql, params=params, timeout=s.timeout))
 
+    def ask_range(promql: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        # Whole seconds: the client rounds the range's ends to seconds, and the points must fall on
+        # the grid that the cycle judges (``Prometheus.history`` keeps its ends whole).
+        begin, until = (dt.datetime.fromtimestamp(t, dt.UTC) for t in (start, end))
+        return guarded(lambda: client.custom_query_range(promql, begin, until, f"{step:g}", params=params,
+                                                         timeout=s.timeout))
+
+    return ask, ask_range
 
 
 def post_alerts(url: str, alerts: list[dict[str, Any]], *, timeout: float) -> None:
@@ -317,6 +510,7 @@ def post_alerts(url: str, alerts: list[dict[str, Any]], *, timeout: float) -> No
         raise BackendError(f"webhook at {redact(url)} failed: {type(exc).__name__}") from None
 
 
-def sources(s: Settings) -> dict[str, str]:
-    """The ``up`` selector of each exporter the measures come from."""
-    return {"cadvisor": s.cadvisor, "kubelet": s.kubelet, "kube-state-metrics": s.kube_state_metrics}
+def sources(s: Settings, where: Scope | None = None) -> dict[str, str]:
+    """The ``up`` selector of each exporter the measures come from (with the scope's cluster matcher)."""
+    f = (where or _legacy_scope(s)).matcher
+    return {"cadvisor": s.cadvisor + f, "kubelet": s.kubelet + f, "kube-state-metrics": s.kube_state_metrics + f}

@@ -43,6 +43,12 @@ class Pool:
     capacity: Mapping[str, Decimal]
     reserve: Mapping[str, Decimal] = field(default_factory=dict)
     overcommit: Mapping[str, Decimal] = field(default_factory=dict)
+    cluster: str = ""  # value of the data centre's cluster label on this pool's series ("" = the pool's name)
+
+    @property
+    def cluster_value(self) -> str:
+        """The value this pool's series carry in the cluster label (``cluster`` unless set: the pool's name)."""
+        return self.cluster or self.name
 
     @property
     def resources(self) -> tuple[str, ...]:
@@ -60,6 +66,25 @@ class Pool:
         return max(value, Decimal(0))
 
 
+CADVISOR_EGRESS = ""
+"""The default egress source: cAdvisor's transmit counters, all traffic (an upper bound of egress)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """How this data centre's usage is read from Prometheus (``spec.prometheus`` in datacentre.yaml).
+
+    ``cluster_label`` is the label that tells pools apart on a shared query endpoint (Thanos Query,
+    Mimir, a federating Prometheus); every query, rule and dashboard filters by it. Empty: each pool
+    has its own endpoint and its series carry no such label. ``egress`` is a PromQL selector of a
+    byte counter of traffic leaving the data centre, labelled by namespace (Cilium/Hubble flows to
+    ``world``, egress-gateway counters); empty means cAdvisor's transmit counters (all traffic).
+    """
+
+    cluster_label: str = "cluster"
+    egress: str = CADVISOR_EGRESS
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataCentre:
     """The whole data centre: its storage classes and pools."""
@@ -68,6 +93,7 @@ class DataCentre:
     display_name: DisplayName
     storage_classes: tuple[StorageClass, ...]
     pools: tuple[Pool, ...]
+    metrics: Metrics = field(default_factory=Metrics)
 
     def pool(self, name: str) -> Pool:
         for p in self.pools:

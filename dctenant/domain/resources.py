@@ -123,6 +123,12 @@ _RATES = (("Tbps", 10**12), ("Gbps", 10**9), ("Mbps", 10**6), ("Kbps", 10**3))
 
 def humanize(key: str, value: Decimal) -> str:
     """A short, approximate spelling for tables (``204.8Ti``, ``1.2Tbps``, ``31.2k``); JSON keeps exact values."""
+    number, suffix = humanize_parts(key, value)
+    return number + suffix
+
+
+def humanize_parts(key: str, value: Decimal) -> tuple[str, str]:
+    """``humanize`` as its number and its unit suffix (``("204.8", "Ti")``; ``""`` in base units)."""
     k = kind(key)
     units = _BINARY if k in (Kind.MEMORY, Kind.STORAGE) else _RATES if k is Kind.BANDWIDTH else ()
     suffix = "bps" if k is Kind.BANDWIDTH else ""
@@ -133,7 +139,27 @@ def humanize(key: str, value: Decimal) -> str:
     text = f"{value:.1f}" if value != value.to_integral_value() else f"{value:.0f}"
     if k is Kind.CPU and value != value.to_integral_value():
         text = f"{value:.3f}".rstrip("0")
-    return text.removesuffix(".0") + suffix
+    return text.removesuffix(".0"), suffix
+
+
+def quota_keys(key: str) -> tuple[str, ...]:
+    """The ResourceQuota ``hard`` keys that hold a resource, in the order they are rendered.
+
+    cpu and memory are held as requests and limits; GPUs as requests only (extended resources
+    cannot be overcommitted); a storage class by its own per-class key. Bandwidth has none: it is
+    not a ResourceQuota resource. The renderer and the enforcer both call this, so that a throttle
+    lowers exactly the keys that ``apply`` writes.
+    """
+    k = kind(key)
+    if k is Kind.CPU:
+        return ("requests.cpu", "limits.cpu")
+    if k is Kind.MEMORY:
+        return ("requests.memory", "limits.memory")
+    if k is Kind.GPU:
+        return (f"requests.{GPU}",)
+    if k is Kind.STORAGE:
+        return (f"{key.removeprefix(STORAGE_PREFIX)}.storageclass.storage.k8s.io/requests.storage",)
+    return ()
 
 
 def plain(value: Decimal) -> str:

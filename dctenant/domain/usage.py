@@ -85,6 +85,31 @@ class Usage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Series:
+    """Usage at every ``step`` over a window ending now, oldest first: Prometheus' own history.
+
+    The last point is the current measurement. A point whose data was missing says so (its
+    ``missing``), and a point that was never asked for is simply absent: either way the engine
+    cannot claim that usage stayed over (or under) a threshold through it.
+    """
+
+    points: tuple[Usage, ...]
+    step: int = 60  # seconds between points
+
+    @property
+    def latest(self) -> Usage:
+        return self.points[-1]
+
+    @property
+    def queries(self) -> int:
+        return self.latest.queries
+
+    @staticmethod
+    def of(*points: Usage, step: int = 60) -> Series:
+        return Series(points=tuple(points), step=step)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Decision:
     """What the enforcer concluded about one tenant, pool and resource, and the action it takes now.
 
@@ -113,25 +138,30 @@ class Decision:
 
 @dataclass(frozen=True, kw_only=True)
 class Track:
-    """The memory of one tenant × pool × resource: timers and the actions in force, oldest first."""
+    """What the enforcer did about one tenant × pool × resource: the actions in force, oldest first.
 
-    over_since: dt.datetime | None = None  # first cycle above the breach threshold in the current run-up
-    below_since: dt.datetime | None = None  # first cycle below the warning threshold while actions are in force
+    Only what was done is kept (to undo it, and to space escalations by the grace period): never a
+    timer of usage. Whether usage has been over for ``sustainedFor`` or below for ``recoveryWindow``
+    is read from Prometheus' history each cycle, so a dry run, a fresh process and a long-running
+    loop decide alike.
+    """
+
     warned: bool = False  # a warning notice was sent for the current episode
     taken: tuple[str, ...] = ()
+    acted_at: dt.datetime | None = None  # when the newest action (or undo) was carried out
 
     @property
     def idle(self) -> bool:
         return self == Track()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"overSince": _iso(self.over_since), "belowSince": _iso(self.below_since),
-                "warned": self.warned, "taken": list(self.taken)}
+        return {"warned": self.warned, "taken": list(self.taken), "actedAt": _iso(self.acted_at)}
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> Track:
-        return Track(over_since=_time(data.get("overSince")), below_since=_time(data.get("belowSince")),
-                     warned=bool(data.get("warned")), taken=tuple(str(a) for a in data.get("taken") or ()))
+        """A saved track; the timers of version-1 files (``overSince``, ``belowSince``) are ignored."""
+        return Track(warned=bool(data.get("warned")), taken=tuple(str(a) for a in data.get("taken") or ()),
+                     acted_at=_time(data.get("actedAt")))
 
 
 Key = tuple[str, str, str]  # tenant, pool, resource

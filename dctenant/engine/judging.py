@@ -3,12 +3,17 @@
 This is the judgement of metrics-based enforcement, kept apart from measuring (Prometheus) and
 acting (Kubernetes) so that its rules can be tested exhaustively with hand-made numbers and times:
 
-* **Warning** at ``warningAt`` × envelope; **breach** when usage stays above ``breachAt`` × envelope
-  for ``sustainedFor``. A breach takes the policy's first action; each further ``gracePeriod``
-  in breach takes the next one (at most one step a cycle, mildest first).
-* **Hysteresis**: once an action is in force, the tenant returns to normal only after usage
-  stays below the warning threshold for ``recoveryWindow``; then the actions are undone in
-  reverse order, one a cycle.
+* **Warning** at ``warningAt`` × envelope (usage ≥ it); **breach** when usage is above
+  ``breachAt`` × envelope (strictly) at every point of Prometheus' history from ``sustainedFor``
+  ago to now. A breach takes the policy's first action; while the breach stays sustained,
+  each further ``gracePeriod`` after the previous action takes the next one (at most one step a
+  cycle, mildest first).
+* **Hysteresis**: once an action is in force, the tenant returns to normal only after usage was
+  below the warning threshold (strictly) at every point from ``recoveryWindow`` ago to now; then the
+  actions are undone in reverse order, one a cycle.
+* **History, not memory**: "over for" and "below for" are read from the measured ``Series``
+  (Prometheus' history), never from a clock kept between cycles, so a dry run, a freshly started
+  process and a long-running loop reach the same decision. The memory keeps what was done.
 * **Licences**: a notice before expiry and during grace; an expired (beyond grace), suspended or
   revoked licence suspends the tenant, and a licence in order again undoes that suspension.
 * **Unknown data** is never zero: the decision is ``unknown``, timers stand still and nothing
@@ -20,7 +25,6 @@ Pure: it reads no clock, file or network; ``now`` is a parameter.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Collection
 from decimal import Decimal
 
@@ -38,7 +42,7 @@ def decide(
     model: quotas.Quotas,
     *,
     allocation: allocations.Allocation,
-    measured: usage.Usage,
+    measured: usage.Series,
     memory: usage.Memory,
     now: dt.datetime,
     pools: Collection[str] = (),
@@ -63,9 +67,10 @@ def decide(
             envelope = granted.shares[pool].envelope
             for resource in resources.ordered(envelope):
                 key = (tenant.id, pool, resource)
+                history = tuple((p.at, _sum(p, namespaces, resource)) for p in measured.points)
                 decision, tracks[key] = _resource(
-                    tenant.id, pool, resource, envelope=envelope[resource],
-                    used=_sum(measured, namespaces, resource), missing=_missing(measured, namespaces, resource),
+                    tenant.id, pool, resource, envelope=envelope[resource], history=history,
+                    step=measured.step, missing=_missing(measured.latest, namespaces, resource),
                     track=tracks.get(key, Track()), rules=rules, now=now)
                 decisions.append(decision)
     kept = {k: t for k, t in tracks.items() if not t.idle}
@@ -105,9 +110,14 @@ def _licence(tenant: tenants.Tenant, pool: str, state: tenants.LicenceState, tra
     return decision(st, "", text, Track(warned=st is State.WARNING, taken=track.taken))
 
 
-def _resource(tenant: str, pool: str, resource: str, *, envelope: Decimal, used: Decimal | None, missing: str,
-              track: Track, rules: policies.Enforcement, now: dt.datetime) -> tuple[Decision, Track]:
+History = tuple[tuple[dt.datetime, Decimal | None], ...]
+"""A tenant's usage of one resource at each point of the window, oldest first; ``None`` when unknown."""
+
+
+def _resource(tenant: str, pool: str, resource: str, *, envelope: Decimal, history: History, step: int,
+              missing: str, track: Track, rules: policies.Enforcement, now: dt.datetime) -> tuple[Decision, Track]:
     name = f"{tenant} {_name(resource)}"
+    used = history[-1][1] if history and history[-1][0] == now else None
 
     def decision(st: State, action: str, reason: str, new: Track) -> tuple[Decision, Track]:
         return (Decision(tenant=tenant, pool=pool, resource=resource, state=st, usage=used, envelope=envelope,
@@ -115,58 +125,80 @@ def _resource(tenant: str, pool: str, resource: str, *, envelope: Decimal, used:
 
     if used is None:
         held = f"; {len(track.taken)} action(s) stay in force" if track.taken else ""
-        return decision(State.UNKNOWN, "", f"{name}: no data ({missing}); nothing is escalated or undone{held}",
+        why = missing or "no measurement at this cycle's time"
+        return decision(State.UNKNOWN, "", f"{name}: no data ({why}); nothing is escalated or undone{held}",
                         track)
-    amount = f"{_amount(resource, used)}"
+    breach_limit, warning_limit = envelope * rules.breach_at, envelope * rules.warning_at
+    amount = _amount(resource, used)
     limit = f"{_amount(resource, envelope)} envelope"
-    over = used > envelope * rules.breach_at
-    near = used >= envelope * rules.warning_at
-    if over:
-        since = track.over_since or now
-        lasted = now - since
-        new = Track(over_since=since, warned=track.warned, taken=track.taken)
+    if used > breach_limit:
         window = dt.timedelta(seconds=rules.sustained_for)
+        lasted = _lasted(history, now, lambda v: v > breach_limit)
         text = f"{name} {amount} > {limit} for {_duration(lasted)} (window {_duration(window)})"
-        if lasted < window:
-            return _warn(decision, text, new)
-        elapsed = (lasted - window).total_seconds()
-        target = len(rules.actions) if rules.grace_period == 0 else min(
-            len(rules.actions), 1 + int(elapsed // rules.grace_period))
-        if len(track.taken) < target:
+        if not _throughout(history, now, rules.sustained_for, step, lambda v: v > breach_limit):
+            return _warn(decision, text, Track(warned=track.warned, taken=track.taken, acted_at=track.acted_at))
+        due = not track.taken or rules.grace_period == 0 or track.acted_at is None or (
+            now - track.acted_at >= dt.timedelta(seconds=rules.grace_period))
+        if len(track.taken) < len(rules.actions) and due:
             action = rules.actions[len(track.taken)]
             return decision(State.BREACH, action, text,
-                            Track(over_since=since, warned=track.warned, taken=(*track.taken, action)))
-        return decision(State.BREACH, "", text + _in_force(track), new)
+                            Track(warned=track.warned, taken=(*track.taken, action), acted_at=now))
+        return decision(State.BREACH, "", text + _in_force(track), track)
     if track.taken:
-        return _recover(decision, name, amount, resource, envelope, track, rules, now, near=near)
-    if near:
+        return _recover(decision, name, amount, resource, envelope, history, step, track, rules, now,
+                        near=used >= warning_limit)
+    if used >= warning_limit:
         text = f"{name} {amount} ≥ {rules.warning_at:.0%} of {limit}"
         return _warn(decision, text, Track(warned=track.warned))
     return decision(State.OK, "", f"{name} {amount} within {limit}", Track())
+
+
+def _throughout(history: History, now: dt.datetime, seconds: int, step: int,
+                holds: Callable[[Decimal], bool]) -> bool:
+    """Whether ``holds`` at every point from ``now - seconds`` to ``now``, both included, none missing.
+
+    That is ``seconds // step + 1`` points (the current one alone for a zero window): usage held at
+    every sample through the window, at the history's resolution. A point that is unknown, or absent
+    (Prometheus had no data then), breaks the run: nothing is claimed about a time not measured.
+    """
+    start = now - dt.timedelta(seconds=seconds)
+    inside = [v for at, v in history if start <= at <= now]
+    return len(inside) >= seconds // max(step, 1) + 1 and all(v is not None and holds(v) for v in inside)
+
+
+def _lasted(history: History, now: dt.datetime, holds: Callable[[Decimal], bool]) -> dt.timedelta:
+    """How far back the current run of points where ``holds`` reaches (within the history)."""
+    since = now
+    for at, value in reversed(history):
+        if value is None or not holds(value):
+            break
+        since = at
+    return now - since
 
 
 def _warn(decision: _Make, text: str, new: Track) -> tuple[Decision, Track]:
     """A warning notifies once per episode."""
     if new.warned:
         return decision(State.WARNING, "", text, new)
-    return decision(State.WARNING, NOTIFY, text, Track(over_since=new.over_since, warned=True, taken=new.taken))
+    return decision(State.WARNING, NOTIFY, text, Track(warned=True, taken=new.taken, acted_at=new.acted_at))
 
 
-def _recover(decision: _Make, name: str, amount: str, resource: str, envelope: Decimal, track: Track,
-             rules: policies.Enforcement, now: dt.datetime, *, near: bool) -> tuple[Decision, Track]:
-    """Below the breach threshold with actions in force: undo them only after the recovery window."""
+def _recover(decision: _Make, name: str, amount: str, resource: str, envelope: Decimal, history: History,
+             step: int, track: Track, rules: policies.Enforcement, now: dt.datetime, *,
+             near: bool) -> tuple[Decision, Track]:
+    """Not over the breach threshold with actions in force: undo them only after the recovery window."""
     window = dt.timedelta(seconds=rules.recovery_window)
+    limit = envelope * rules.warning_at
     threshold = f"{rules.warning_at:.0%} of the {_amount(resource, envelope)} envelope"
     if near:
         text = (f"{name} {amount} is back under the envelope but not below {threshold}; "
                 f"recovery needs {_duration(window)} below it" + _in_force(track))
-        return decision(State.BREACH, "", text, Track(warned=track.warned, taken=track.taken))
-    since = track.below_since or now
-    lasted = now - since
-    if lasted < window:
+        return decision(State.BREACH, "", text, track)
+    lasted = _lasted(history, now, lambda v: v < limit)
+    if not _throughout(history, now, rules.recovery_window, step, lambda v: v < limit):
         text = (f"{name} {amount} below {threshold} for {_duration(lasted)} "
                 f"(recovery window {_duration(window)})" + _in_force(track))
-        return decision(State.BREACH, "", text, Track(below_since=since, warned=track.warned, taken=track.taken))
+        return decision(State.BREACH, "", text, track)
     # Actions are undone newest first; a notice needs no undoing.
     rest = list(track.taken)
     while rest and rest[-1] == NOTIFY:
@@ -179,8 +211,7 @@ def _recover(decision: _Make, name: str, amount: str, resource: str, envelope: D
         rest.pop()
     text = f"{name} {amount} below {threshold} for {_duration(lasted)}: undoing {undone}"
     return decision(State.BREACH if rest else State.OK, usage.UNDO + undone, text,
-                    Track(below_since=since if rest else None, warned=track.warned if rest else False,
-                          taken=tuple(rest)))
+                    Track(warned=track.warned if rest else False, taken=tuple(rest), acted_at=now if rest else None))
 
 
 def _in_force(track: Track) -> str:
@@ -215,11 +246,7 @@ _UNITS = {resources.Kind.CPU: " cores", resources.Kind.GPU: " GPUs"}
 
 def _amount(resource: str, value: Decimal) -> str:
     """``46.2 Gbps``, ``1.5 TiB``, ``12.5 cores``: approximate, for reasons (JSON keeps exact values)."""
-    text = resources.humanize(resource, value)
-    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", text)
-    if match is None:
-        return text
-    number, unit = match.groups()
+    number, unit = resources.humanize_parts(resource, value)
     if unit.endswith("i"):
         unit += "B"
     elif not unit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,8 +12,12 @@ from dctenant.loaders.documents import Path
 from dctenant.loaders.fields import Reader
 from dctenant.loaders.resourcemaps import Mode
 
-SPEC_FIELDS = ("storageClasses", "pools", "reserve", "overcommit")
-POOL_FIELDS = ("name", "site", "context", "capacity", "reserve", "overcommit")
+SPEC_FIELDS = ("storageClasses", "pools", "reserve", "overcommit", "prometheus")
+POOL_FIELDS = ("name", "site", "context", "capacity", "reserve", "overcommit", "cluster")
+PROMETHEUS_FIELDS = ("clusterLabel", "egress")
+# A PromQL selector: a metric name with optional label matchers, so dctenant can add its own matchers.
+_SELECTOR = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?", re.DOTALL)
+_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def load(reader: Reader, *, incomplete: set[str] | None = None) -> pools.DataCentre | None:
@@ -54,7 +59,36 @@ def load(reader: Reader, *, incomplete: set[str] | None = None) -> pools.DataCen
     name = reader.name(("metadata", "name"), metadata.get("name")) or "datacentre"
     raw_display = metadata.get("displayName", {"en": name, "fa": name})
     display = headers.display_name(reader, ("metadata", "displayName"), raw_display, fallback=name)
-    return pools.DataCentre(name=name, display_name=display, storage_classes=classes, pools=tuple(found))
+    metrics = _metrics(reader, spec.get("prometheus"))
+    return pools.DataCentre(name=name, display_name=display, storage_classes=classes, pools=tuple(found),
+                            metrics=metrics)
+
+
+def _metrics(reader: Reader, raw: Any) -> pools.Metrics:
+    """``spec.prometheus``: the cluster label of a shared query endpoint and the egress source."""
+    if raw is None:
+        return pools.Metrics()
+    path: Path = ("spec", "prometheus")
+    found = reader.mapping(path, raw, optional=PROMETHEUS_FIELDS) or {}
+    label = found.get("clusterLabel", "cluster")
+    if label is None:
+        label = ""
+    if not isinstance(label, str) or (label and not _LABEL.fullmatch(label)):
+        reader.report((*path, "clusterLabel"), f"{label!r} is not a Prometheus label name",
+                      hint='write e.g. cluster, or "" when every pool has its own Prometheus')
+        label = "cluster"
+    egress = found.get("egress", "cadvisor")
+    if not isinstance(egress, str) or not egress.strip():
+        reader.report((*path, "egress"), "expected cadvisor or a PromQL selector",
+                      hint='e.g. hubble_flows_bytes_total{destination="world"}')
+        egress = "cadvisor"
+    egress = egress.strip()
+    if egress != "cadvisor" and not _SELECTOR.fullmatch(egress):
+        reader.report((*path, "egress"), f"{egress!r} is not a PromQL selector (metric{{matchers}})",
+                      hint="name a byte counter labelled by namespace, e.g. "
+                           'hubble_flows_bytes_total{destination="world"}')
+        egress = "cadvisor"
+    return pools.Metrics(cluster_label=label, egress="" if egress == "cadvisor" else egress)
 
 
 def _storage_classes(reader: Reader, raw: Any) -> tuple[pools.StorageClass, ...]:
@@ -100,6 +134,7 @@ def _pool(
                                     storage_classes=class_names)
     own_overcommit = resourcemaps.read(reader, (*path, "overcommit"), fields.get("overcommit", {}),
                                        mode=Mode.OVERCOMMIT, storage_classes=class_names)
+    cluster = reader.string((*path, "cluster"), fields.get("cluster", name or ""), empty=True) or ""
     if name is None or context is None:
         return None
     reserve = _resolve({**default_reserve}, own_reserve, capacity)
@@ -115,7 +150,8 @@ def _pool(
             reader.report((*path, "reserve"), f"reserve of {key} ({resources.format_amount(key, reserve[key])}) "
                           f"exceeds the capacity ({resources.format_amount(key, usable)})",
                           hint="lower the reserve")
-    return pools.Pool(name=name, site=site, context=context, capacity=capacity, reserve=reserve, overcommit=overcommit)
+    return pools.Pool(name=name, site=site, context=context, capacity=capacity, reserve=reserve, overcommit=overcommit,
+                      cluster="" if cluster == name else cluster)
 
 
 def _resolve(

@@ -43,18 +43,6 @@ PARAMS = {resources.EGRESS: admission.MAX_EGRESS, resources.INGRESS: admission.M
 Replaced = MutableMapping[str, Any]
 
 
-def quota_keys(resource: str) -> tuple[str, ...]:
-    """The ResourceQuota ``hard`` keys that hold a resource (only the class's own key for storage)."""
-    if resource == resources.CPU:
-        return ("requests.cpu", "limits.cpu")
-    if resource == resources.MEMORY:
-        return ("requests.memory", "limits.memory")
-    if resource == resources.GPU:
-        return (f"requests.{resources.GPU}",)
-    storage_class = resource.removeprefix(resources.STORAGE_PREFIX)
-    return (f"{storage_class}.storageclass.storage.k8s.io/requests.storage",)
-
-
 def perform(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str, replaced: Replaced,
             held: Collection[str], now: dt.datetime | None = None) -> str:
     """Carry out ``decision.action`` in one namespace; returns what was done, in words.
@@ -128,7 +116,7 @@ def _throttle(cluster: kube.Cluster, decision: usage.Decision, *, namespace: str
     quota = cluster.get(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace) or {}
     hard = (quota.get("spec") or {}).get("hard") or {}
     used = (quota.get("status") or {}).get("used") or {}
-    keys = quota_keys(resource)
+    keys = resources.quota_keys(resource)
     kept[resource] = {"quota": {k: hard.get(k) for k in keys}}
     new = {k: used.get(k, "0") for k in keys}
     cluster.patch(kube.KINDS["ResourceQuota"], name=kubernetes.QUOTA, namespace=namespace, patch={

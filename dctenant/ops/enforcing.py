@@ -1,22 +1,25 @@
 """``dctenant enforce``: measure in Prometheus, decide (pure engine), and — with ``--act`` — act and record.
 
 One cycle: load ``quotas/`` and allocate it (the envelopes), ask Prometheus the fixed set of
-queries, let ``judging.enforcing`` decide from the measurements and the remembered state, and then
+queries as range queries over the last ``max(sustainedFor, recoveryWindow)`` (its own history of
+usage), let ``judging`` decide from that history and from what was done before, and then
 
 * in a dry run (the default): nothing else — no cluster is contacted, no state or ledger written;
-* with ``act``: carry out each decision's action on the tenant's namespaces in its pool's cluster
+* with ``act``: record the intent of every action in the audit ledger *before* touching a cluster
+  (no intent recorded, no action), carry each out on the tenant's namespaces in its pool's cluster
   (``ops.acting``), post one Alertmanager webhook for the notices, save the state atomically, and
-  record every decision that is not "ok" and every action in the audit ledger, in one transaction.
+  record every decision that is not "ok" and every action's outcome, in one transaction.
 
-An action that fails leaves that track as it was, so the next cycle tries again. The ledger is
-``dctenant.clients.ledger_db`` when present; until it lands, an append-only JSON Lines file.
+An action that fails leaves that track as it was, so the next cycle tries again. Because sustained
+breaches and recoveries are read from Prometheus, a dry run, a fresh process and a long-running
+loop decide alike; the state file holds only what was done.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,7 @@ from dctenant.loaders import loading
 from dctenant.ops import acting, planning
 
 ACTOR = "dctenant-enforcer"
+INTENDED = "action-intended"  # recorded before an action touches a cluster; its outcome follows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,17 +102,23 @@ class Enforcer:
     state_path: pathlib.Path | None = None
     ledger: str | None = None
     webhook: str | None = None
-    asker: prometheus.Asker | None = None  # tests and benchmarks may answer queries themselves
+    asker: prometheus.RangeAsker | None = None  # tests and benchmarks may answer queries themselves
+    connect: Callable[[str], kube.Cluster] | None = None  # pool's kubeconfig context → cluster (tests: fakes)
+    open_ledger: Callable[[], ledger_db.Ledger] | None = None  # tests: a ledger that fails on purpose
     _saved: enforcement_state.Saved | None = field(default=None, repr=False)
 
     def cycle(self, *, now: dt.datetime, at: dt.date) -> Cycle:
         """Measure, decide and (with ``act``) act, as of ``now`` (usage) and ``at`` (licences)."""
+        now = now.replace(microsecond=0)  # Prometheus' range queries are asked on whole seconds
         model = loading.load(self.path)
         self._check_pools(model)
         allocation = planning.allocate(model, at=at)
         namespaces = {g.namespace: g.pool for g in allocation.namespaces if not self.pools or g.pool in self.pools}
-        client = prometheus.Prometheus(self.settings, ask=self.asker)
-        measured = client.measure(namespaces, at=now)
+        client = prometheus.Prometheus(self.settings, ask_range=self.asker) if self.asker else prometheus.Prometheus(
+            self.settings)
+        rules = model.policy.enforcement
+        measured = client.history(namespaces, where=prometheus.scope(self.settings, model.datacentre, self.pools),
+                                  now=now, window=max(rules.sustained_for, rules.recovery_window))
         saved = self._state()
         verdict = judging.decide(model, allocation=allocation, measured=measured, memory=saved.memory, now=now,
                                 pools=self.pools)
@@ -116,6 +126,7 @@ class Enforcer:
         if not self.act:
             self._saved = enforcement_state.Saved(memory=verdict.memory, replaced=saved.replaced)
             return Cycle(at=now, act=False, decisions=verdict.decisions, queries=measured.queries, seconds=seconds)
+        self._intend(verdict, model, now=now)  # raises when the ledger cannot be written: nothing is done
         actions, memory, replaced = self._act(model, verdict, saved, now=now)
         self._saved = enforcement_state.Saved(memory=memory, replaced=replaced)
         enforcement_state.save(self._state_file(), self._saved)
@@ -155,8 +166,7 @@ class Enforcer:
                 for namespace in spaces:
                     try:
                         cluster = clusters.get(decision.pool) or clusters.setdefault(
-                            decision.pool, kube.connect(context=model.datacentre.pool(decision.pool).context,
-                                                        kubeconfig=self.kubeconfig))
+                            decision.pool, self._connect(model.datacentre.pool(decision.pool).context))
                         what = acting.perform(cluster, decision, namespace=namespace, replaced=replaced, held=held,
                                              now=now)
                         done.append(Action(tenant=decision.tenant, pool=decision.pool, resource=decision.resource,
@@ -183,6 +193,34 @@ class Enforcer:
                                    error=str(exc)))
         return tuple(done), usage.Memory(tracks=tracks), replaced
 
+    def _connect(self, context: str) -> kube.Cluster:
+        if self.connect is not None:
+            return self.connect(context)
+        return kube.connect(context=context, kubeconfig=self.kubeconfig)
+
+    def _ledger(self) -> ledger_db.Ledger:
+        return self.open_ledger() if self.open_ledger is not None else ledger_db.open_ledger(self.ledger)
+
+    def _intend(self, verdict: usage.Verdict, model: quotas.Quotas, *, now: dt.datetime) -> None:
+        """Record each action this cycle will attempt, per namespace, before any cluster is touched.
+
+        Issue 15's rule for cluster actions: no change without its event. Should the process die
+        between the intent and the outcome, the ledger still says what may have been changed.
+        """
+        drafts = [ledger_db.Draft(
+            kind=INTENDED, actor=ACTOR, subject={"tenant": d.tenant, "pool": d.pool, "resource": d.resource,
+                                                 "namespace": ns.name, "action": d.action},
+            after=d.as_dict(), reason=d.reason, at=now)
+            for d in verdict.decisions if d.action
+            for ns in model.tenant(d.tenant).namespaces if ns.pool == d.pool]
+        if not drafts:
+            return
+        journal = self._ledger()
+        try:
+            journal.append_many(drafts)
+        finally:
+            journal.close()
+
     def _record(self, cycle: Cycle, before: usage.Memory) -> None:
         drafts: list[ledger_db.Draft] = []
         for d in cycle.decisions:
@@ -201,7 +239,7 @@ class Enforcer:
                 after=a.as_dict(), reason=a.error or a.done, at=cycle.at))
         if not drafts:
             return
-        journal = ledger_db.open_ledger(self.ledger)
+        journal = self._ledger()
         try:
             journal.append_many(drafts)
         finally:

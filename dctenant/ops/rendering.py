@@ -97,8 +97,9 @@ def rule_files(model: quotas.Quotas, allocation: allocations.Allocation) -> dict
     settings = promql.Settings(url="")
     out: dict[str, tuple[dict[str, Any], ...]] = {}
     for pool in model.datacentre.pool_names:
-        groups = prometheus_rules.rules(model, allocation, pool=pool, queries=promql.queries(settings),
-                             sources=promql.sources(settings))
+        where = promql.scope(settings, model.datacentre, [pool])  # the pool's cluster label and egress source
+        groups = prometheus_rules.rules(model, allocation, pool=pool, queries=promql.queries(settings, where),
+                                        sources=promql.sources(settings, where))
         out[f"{pool}/{prometheus_rules.RULES_FILE}"] = (groups,)
         out[f"{pool}/{prometheus_rules.RULE_OBJECT_FILE}"] = (prometheus_rules.rule_object(model, pool, groups),)
     return out

@@ -293,10 +293,17 @@ def _unit(key: str) -> str:
     return _UNITS[resources.kind(key)]
 
 
-def _at_quota(quota_series: str) -> str:
+def _keys(model: quotas.Quotas) -> str:
+    """What identifies a namespace on the endpoint: ``cluster, namespace`` when pools share one (same names may
+    exist in two clusters; ``dctenant:namespace:info`` carries each pool's cluster), else ``namespace``."""
+    label = model.datacentre.metrics.cluster_label
+    return f"{label}, namespace" if label else "namespace"
+
+
+def _at_quota(quota_series: str, keys: str) -> str:
     """Per namespace: 1 when the dctenant quota's ``pods`` is 0 (what suspension sets), else 0."""
     selector = quota_series.rstrip("}") + ',resource="pods",type="hard"}'
-    return f"max by (namespace) ({selector} == bool 0)"
+    return f"max by ({keys}) ({selector} == bool 0)"
 
 
 def _alerts(where: str) -> str:
@@ -366,8 +373,8 @@ def _capacity(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -
         description="Firing dctenant alerts; `enforcement` is what the enforcer does about them."))
     board.with_panel(_timeline(
         "Suspension in force (pods quota 0)",
-        _q(f"max by (tenant) ({_at_quota(quota_series)} * on (namespace) group_left (tenant) "
-           f"max by (namespace, tenant) ({prometheus_rules.INFO}{{{p}}}))", "{{tenant}}"),
+        _q(f"max by (tenant) ({_at_quota(quota_series, _keys(model))} * on ({_keys(model)}) group_left (tenant) "
+           f"max by ({_keys(model)}, tenant) ({prometheus_rules.INFO}{{{p}}}))", "{{tenant}}"),
         mappings={0: ("serving", "green"), 1: ("suspended", "red")}, width=24,
         description="What the enforcer did, as kube-state-metrics sees it: a namespace whose dctenant quota "
                     "allows no pods is suspended."))
@@ -415,7 +422,8 @@ def _tenant(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -> 
             _q(f"sum by (pool) ({prometheus_rules.ENVELOPE}{{{t}{r}}})", "envelope {{pool}}", ref="B"),
             unit=_unit(key), width=8, dashed="^envelope"))
     board.with_row(_row("Namespaces"))
-    join = f"* on (namespace) group_left (tenant) max by (namespace, tenant) ({prometheus_rules.INFO}{{{t}}})"
+    on = _keys(model)
+    join = f"* on ({on}) group_left (tenant) max by ({on}, tenant) ({prometheus_rules.INFO}{{{t}}})"
     for measure, title, unit, by in (
             ("cpu", "CPU (cores)", "short", "namespace"), ("memory", "Memory", "bytes", "namespace"),
             ("nvidia.com/gpu", "GPUs requested", "short", "namespace"),
@@ -441,7 +449,7 @@ def _tenant(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -> 
                             hidden=("Time", "Value", "__name__", "alertstate", "tenant")))
     board.with_panel(_timeline(
         "Namespaces suspended (pods quota 0)",
-        _q(f"{_at_quota(quota_series)} {join}", "{{namespace}}"),
+        _q(f"{_at_quota(quota_series, on)} {join}", "{{namespace}}"),
         mappings={0: ("serving", "green"), 1: ("suspended", "red")}))
     return board
 

@@ -236,10 +236,9 @@ def _object(api_version: str, kind: str, name: str, namespace: str, labels: Mapp
 
 
 def quota_key(key: str) -> str:
-    """The ResourceQuota ``hard`` key that holds a resource key's requests (``storage:ssd`` → per-class storage)."""
-    if key.startswith(resources.STORAGE_PREFIX):
-        return f"{key.removeprefix(resources.STORAGE_PREFIX)}.storageclass.storage.k8s.io/requests.storage"
-    return f"requests.{key}"
+    """The ResourceQuota ``hard`` key that holds a resource key's requests (the one source:
+    ``domain.resources.quota_keys``, which the enforcer's actions use too)."""
+    return resources.quota_keys(key)[0]
 
 
 def quota_hard(
@@ -266,11 +265,12 @@ def quota_hard(
         allowed = not service_type or service_type in isolation.service_types
         return str(n) if served and allowed else "0"
 
+    (requests_cpu, limits_cpu), (requests_memory, limits_memory) = map(resources.quota_keys, ("cpu", "memory"))
     hard = {
-        quota_key(resources.CPU): _format(cpu),
-        "limits.cpu": _format(_floor(resources.CPU, cpu * policy.limits_ratio.get("cpu", Decimal(1)))),
-        quota_key(resources.MEMORY): _format(memory),
-        "limits.memory": _format(_floor(resources.MEMORY, memory * policy.limits_ratio.get("memory", Decimal(1)))),
+        requests_cpu: _format(cpu),
+        limits_cpu: _format(_floor(resources.CPU, cpu * policy.limits_ratio.get("cpu", Decimal(1)))),
+        requests_memory: _format(memory),
+        limits_memory: _format(_floor(resources.MEMORY, memory * policy.limits_ratio.get("memory", Decimal(1)))),
         quota_key(resources.GPU): _format(amount(resources.GPU)),
         "requests.storage": _format(sum(storage.values(), Decimal(0))),
         f"requests.{EPHEMERAL}": _format(ephemeral),

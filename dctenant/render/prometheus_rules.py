@@ -36,6 +36,7 @@ GRACE_END = "dctenant:tenant_licence_grace_end:timestamp"
 STATUS = "dctenant:tenant_licence:status"
 NAMESPACE_RECORDS = {"cpu": "dctenant:namespace_cpu:cores", "memory": "dctenant:namespace_memory:bytes",
                      "nvidia.com/gpu": "dctenant:namespace_gpu:requests",
+                     "storage": "dctenant:namespace_storage_held:bytes",
                      "storage-requested": "dctenant:namespace_storage_requested:bytes",
                      "storage-used": "dctenant:namespace_storage_used:bytes",
                      "bandwidth/egress": "dctenant:namespace_egress:bps",
@@ -48,88 +49,129 @@ def rules(model: quotas.Quotas, allocation: allocations.Allocation, *, pool: str
           sources: Mapping[str, str]) -> Rules:
     """The rules file of one pool: ``{"groups": [...]}``.
 
-    ``queries`` are the enforcer's per-namespace expressions by measure (``clients.prometheus.queries``)
-    and ``sources`` the ``up`` selector of each exporter; both are passed in so that the rules and
-    the enforcer cannot disagree on what usage means.
+    ``queries`` are the enforcer's per-namespace expressions by measure (``clients.prometheus.queries``,
+    scoped to the pool's cluster label and the data centre's egress source) and ``sources`` the
+    ``up`` selector of each exporter; both are passed in so that the rules and the enforcer cannot
+    disagree on what usage means, or on which cluster's series they read.
     """
-    rules_ = model.policy.enforcement
     spaces = sorted((g for g in allocation.namespaces if g.pool == pool), key=lambda g: g.namespace)
     tenant_ids = sorted({g.tenant for g in spaces})
-    records: list[dict[str, Any]] = [
-        {"record": NAMESPACE_RECORDS[name], "expr": queries[name]} for name in NAMESPACE_RECORDS]
-    records += [{"record": INFO, "expr": "vector(1)",
-                 "labels": {"namespace": g.namespace, "tenant": g.tenant, "pool": pool}} for g in spaces]
+    records = [*_measure_records(queries), *_info_records(model, spaces, pool),
+               *_envelope_records(allocation, tenant_ids, pool), *_usage_records(),
+               *_licence_records(model, tenant_ids)]
+    return {"groups": [{"name": f"dctenant-{pool}-usage", "rules": records},
+                       capacity_rules.group(model.datacentre.pool(pool)),
+                       {"name": f"dctenant-{pool}-alerts", "rules": _alerts(model, pool, queries, sources)}]}
+
+
+def _measure_records(queries: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The enforcer's own per-namespace expressions, recorded as they are."""
+    return [{"record": record, "expr": queries[name]} for name, record in NAMESPACE_RECORDS.items()]
+
+
+def _info_records(model: quotas.Quotas, spaces: list[allocations.NamespaceQuota], pool: str) -> list[dict[str, Any]]:
+    """``dctenant:namespace:info``: which tenant each namespace of the pool belongs to, and in which cluster.
+
+    The cluster label (when pools share an endpoint) lets dashboards join raw series on cluster and
+    namespace: a namespace of the same name in another cluster is not this tenant's.
+    """
+    label = model.datacentre.metrics.cluster_label
+    where = {label: model.datacentre.pool(pool).cluster_value} if label else {}
+    return [{"record": INFO, "expr": "vector(1)", "labels": {"namespace": g.namespace, "tenant": g.tenant,
+                                                            "pool": pool, **where}} for g in spaces]
+
+
+def _envelope_records(allocation: allocations.Allocation, tenant_ids: list[str], pool: str) -> list[dict[str, Any]]:
+    """Each tenant's envelope per resource, as a constant (re-render after a change to quotas/)."""
+    out: list[dict[str, Any]] = []
     for tid in tenant_ids:
         share = allocation.tenants[tid].shares.get(pool)
         if share is None:
             continue
         for key in resources.ordered(share.envelope):
-            records.append({"record": ENVELOPE, "expr": f"vector({resources.plain(share.envelope[key])})",
-                            "labels": {"tenant": tid, "pool": pool, "resource": key}})
+            out.append({"record": ENVELOPE, "expr": f"vector({resources.plain(share.envelope[key])})",
+                        "labels": {"tenant": tid, "pool": pool, "resource": key}})
+    return out
+
+
+def _usage_records() -> list[dict[str, Any]]:
+    """Tenant usage per resource (the sum over its namespaces) and its ratio to the envelope."""
     join = f"* on (namespace) group_left (tenant, pool) {INFO}"
-    for name in ("cpu", "memory", "nvidia.com/gpu", "bandwidth/egress", "bandwidth/ingress"):
-        records.append({"record": USAGE, "expr": f'label_replace(sum by (tenant, pool) ({NAMESPACE_RECORDS[name]} '
-                                                 f'{join}), "resource", "{name}", "", "")'})
-    storage = (f"max by (tenant, pool, storageclass) (sum by (tenant, pool, storageclass) "
-               f"({NAMESPACE_RECORDS['storage-requested']} {join}) or sum by (tenant, pool, storageclass) "
-               f"({NAMESPACE_RECORDS['storage-used']} {join}))")
-    records.append({"record": USAGE, "expr": f'label_replace({storage}, "resource", "storage/$1", "storageclass", '
-                                             '"(.+)")'})
-    records.append({"record": RATIO, "expr": f"max without (storageclass) ({USAGE}) / on (tenant, pool, resource) "
-                                             f"{ENVELOPE}"})
+    out: list[dict[str, Any]] = [
+        {"record": USAGE, "expr": f'label_replace(sum by (tenant, pool) ({NAMESPACE_RECORDS[name]} {join}), '
+                                  f'"resource", "{name}", "", "")'}
+        for name in ("cpu", "memory", "nvidia.com/gpu", "bandwidth/egress", "bandwidth/ingress")]
+    # Storage held per class: the larger of claimed and written per claim, as the enforcer reads it.
+    storage = f"sum by (tenant, pool, storageclass) ({NAMESPACE_RECORDS['storage']} {join})"
+    out.append({"record": USAGE, "expr": f'label_replace({storage}, "resource", "storage/$1", "storageclass", '
+                                         '"(.+)")'})
+    out.append({"record": RATIO, "expr": f"max without (storageclass) ({USAGE}) / on (tenant, pool, resource) "
+                                         f"{ENVELOPE}"})
+    return out
+
+
+def _licence_records(model: quotas.Quotas, tenant_ids: list[str]) -> list[dict[str, Any]]:
+    """Licence expiry, end of grace and status as series, for the licence alerts and dashboards."""
     by_id = {t.id: t for t in model.tenants}
+    out: list[dict[str, Any]] = []
     for tid in tenant_ids:
         lic = by_id[tid].licence
         grace_end = lic.expires + dt.timedelta(days=model.policy.licences.grace_days + 1)
         labels = {"tenant": tid, "licence": lic.number}
-        records += [{"record": EXPIRY, "expr": f"vector({_epoch(lic.expires + dt.timedelta(days=1))})",
-                     "labels": labels},
-                    {"record": GRACE_END, "expr": f"vector({_epoch(grace_end)})", "labels": labels},
-                    {"record": STATUS, "expr": "vector(1)", "labels": {**labels, "status": lic.status.value}}]
-    warning, breach = _ratio(rules_.warning_at), _ratio(rules_.breach_at)
-    sustained = _duration(rules_.sustained_for)
-    warning_days = model.policy.licences.warning_days
+        out += [{"record": EXPIRY, "expr": f"vector({_epoch(lic.expires + dt.timedelta(days=1))})", "labels": labels},
+                {"record": GRACE_END, "expr": f"vector({_epoch(grace_end)})", "labels": labels},
+                {"record": STATUS, "expr": "vector(1)", "labels": {**labels, "status": lic.status.value}}]
+    return out
 
-    def alert(name: str, expr: str, *, severity: str, summary: str, for_: str | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {"alert": name, "expr": expr, "labels": {"severity": severity, "pool": pool},
-                               "annotations": {"summary": summary}}
-        if for_:
-            out["for"] = for_
-        return out
 
-    alerts = [
-        alert("DctenantTenantNearEnvelope", f"{RATIO} >= {warning} and {RATIO} <= {breach}", severity="warning",
-              for_="5m", summary="{{ $labels.tenant }} uses {{ $value | humanizePercentage }} of its "
-                                 "{{ $labels.resource }} envelope in pool {{ $labels.pool }}"),
-        alert("DctenantTenantOverEnvelope", f'{RATIO}{{resource!~"bandwidth/.*"}} > {breach}', severity="critical",
-              for_=sustained, summary="{{ $labels.tenant }} is over its {{ $labels.resource }} envelope "
-                                      "({{ $value | humanizePercentage }}) in pool {{ $labels.pool }}"),
-        alert("DctenantBandwidthOverEnvelope", f'{RATIO}{{resource=~"bandwidth/.*"}} > {breach}', severity="critical",
-              for_=sustained, summary="{{ $labels.tenant }} {{ $labels.resource }} is at "
-                                      "{{ $value | humanizePercentage }} of its envelope in pool {{ $labels.pool }}"),
-        alert("DctenantLicenceExpiring", f"({EXPIRY} - time()) < {warning_days * 86400} and ({EXPIRY} - time()) > 0",
-              severity="warning", summary="{{ $labels.tenant }} licence {{ $labels.licence }} expires in "
-                                          "{{ $value | humanizeDuration }}"),
-        alert("DctenantLicenceInGrace", f"time() >= {EXPIRY} and time() < {GRACE_END}", severity="warning",
-              summary="{{ $labels.tenant }} licence {{ $labels.licence }} has expired; served in grace"),
-        alert("DctenantLicenceExpired", f"time() >= {GRACE_END}", severity="critical",
-              summary="{{ $labels.tenant }} licence {{ $labels.licence }} expired beyond grace: suspend the tenant"),
-        alert("DctenantLicenceSuspended", f'{STATUS}{{status!="active"}}', severity="critical",
-              summary="{{ $labels.tenant }} licence {{ $labels.licence }} is {{ $labels.status }}"),
-        alert("DctenantNamespaceNotMeasured", f"{INFO} unless on (namespace) ({queries['quota']})",
-              severity="warning", for_="10m",
-              summary="kube-state-metrics reports no dctenant quota for {{ $labels.namespace }}: "
-                      "its usage is unknown to the enforcer"),
+def _alert(pool: str, name: str, expr: str, *, severity: str, summary: str, for_: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"alert": name, "expr": expr, "labels": {"severity": severity, "pool": pool},
+                           "annotations": {"summary": summary}}
+    if for_:
+        out["for"] = for_
+    return out
+
+
+def _alerts(model: quotas.Quotas, pool: str, queries: Mapping[str, str],
+            sources: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Envelope, licence and missing-data alerts of one pool."""
+    e = model.policy.enforcement
+    warning, breach, sustained = _ratio(e.warning_at), _ratio(e.breach_at), _duration(e.sustained_for)
+    days = model.policy.licences.warning_days
+    out = [
+        _alert(pool, "DctenantTenantNearEnvelope", f"{RATIO} >= {warning} and {RATIO} <= {breach}",
+               severity="warning", for_="5m",
+               summary="{{ $labels.tenant }} uses {{ $value | humanizePercentage }} of its "
+                       "{{ $labels.resource }} envelope in pool {{ $labels.pool }}"),
+        _alert(pool, "DctenantTenantOverEnvelope", f'{RATIO}{{resource!~"bandwidth/.*"}} > {breach}',
+               severity="critical", for_=sustained,
+               summary="{{ $labels.tenant }} is over its {{ $labels.resource }} envelope "
+                       "({{ $value | humanizePercentage }}) in pool {{ $labels.pool }}"),
+        _alert(pool, "DctenantBandwidthOverEnvelope", f'{RATIO}{{resource=~"bandwidth/.*"}} > {breach}',
+               severity="critical", for_=sustained,
+               summary="{{ $labels.tenant }} {{ $labels.resource }} is at "
+                       "{{ $value | humanizePercentage }} of its envelope in pool {{ $labels.pool }}"),
+        _alert(pool, "DctenantLicenceExpiring", f"({EXPIRY} - time()) < {days * 86400} and ({EXPIRY} - time()) > 0",
+               severity="warning", summary="{{ $labels.tenant }} licence {{ $labels.licence }} expires in "
+                                           "{{ $value | humanizeDuration }}"),
+        _alert(pool, "DctenantLicenceInGrace", f"time() >= {EXPIRY} and time() < {GRACE_END}", severity="warning",
+               summary="{{ $labels.tenant }} licence {{ $labels.licence }} has expired; served in grace"),
+        _alert(pool, "DctenantLicenceExpired", f"time() >= {GRACE_END}", severity="critical",
+               summary="{{ $labels.tenant }} licence {{ $labels.licence }} expired beyond grace: suspend the tenant"),
+        _alert(pool, "DctenantLicenceSuspended", f'{STATUS}{{status!="active"}}', severity="critical",
+               summary="{{ $labels.tenant }} licence {{ $labels.licence }} is {{ $labels.status }}"),
+        _alert(pool, "DctenantNamespaceNotMeasured", f"{INFO} unless on (namespace) ({queries['quota']})",
+               severity="warning", for_="10m",
+               summary="kube-state-metrics reports no dctenant quota for {{ $labels.namespace }}: "
+                       "its usage is unknown to the enforcer"),
     ]
     for source, selector in sorted(sources.items()):
-        alerts.append(alert("DctenantEnforcementDataMissing", f"absent(up{{{selector}}}) or min(up{{{selector}}}) < 1",
-                            severity="critical", for_="5m",
-                            summary=f"{source} ({selector}) is down or not scraped: enforcement cannot measure "
-                                    f"{', '.join(m for m in usage.MEASURES if _feeds(source, m))}"))
-        alerts[-1]["labels"]["source"] = source
-    return {"groups": [{"name": f"dctenant-{pool}-usage", "rules": records},
-                       capacity_rules.group(model.datacentre.pool(pool)),
-                       {"name": f"dctenant-{pool}-alerts", "rules": alerts}]}
+        missing = f"absent(up{{{selector}}}) or min(up{{{selector}}}) < 1"
+        out.append(_alert(pool, "DctenantEnforcementDataMissing", missing, severity="critical", for_="5m",
+                          summary=f"{source} ({selector}) is down or not scraped: enforcement cannot measure "
+                                  f"{', '.join(m for m in usage.MEASURES if _feeds(source, m))}"))
+        out[-1]["labels"]["source"] = source
+    return out
 
 
 def rule_object(model: quotas.Quotas, pool: str, groups: Rules) -> dict[str, Any]:

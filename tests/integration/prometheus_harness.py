@@ -5,6 +5,11 @@ as three jobs shaped like kube-prometheus: ``kubelet`` twice (``metrics_path`` `
 and ``/metrics``, set by relabelling as kube-prometheus does) and ``kube-state-metrics``, so that
 dctenant's default job selectors are the ones under test. ``honor_labels`` keeps the exporter's
 ``namespace`` and ``pod`` labels as they are.
+
+Several simulators may be scraped at once, one per cluster: each target's series get a ``cluster``
+label (as a Thanos Query or Mimir shows each cluster's external label), so one Prometheus plays a
+shared query endpoint. ``backfill`` writes history with ``promtool tsdb create-blocks-from
+openmetrics`` before the start.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 BINARY = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
 
 
 def free_port() -> int:
@@ -32,28 +39,58 @@ def free_port() -> int:
         return port
 
 
-def config(target: str, *, interval: str = "1s") -> dict[str, Any]:
-    def job(name: str, path: str, job_label: str, path_label: str | None) -> dict[str, Any]:
-        relabel = [{"target_label": "job", "replacement": job_label}]
-        if path_label:
-            relabel.append({"target_label": "metrics_path", "replacement": path_label})
-        return {"job_name": name, "metrics_path": path, "honor_labels": True, "scrape_interval": interval,
-                "static_configs": [{"targets": [target]}], "relabel_configs": relabel}
+CLUSTER = "thr-ab"  # the example's first pool: dctenant's default cluster label value for it
+
+
+def config(targets: str | Mapping[str, str], *, interval: str = "1s") -> dict[str, Any]:
+    """Scrape configuration: ``targets`` maps a cluster label value to a simulator's address."""
+    chosen = {CLUSTER: targets} if isinstance(targets, str) else dict(targets)
+
+    def job(name: str, path: str, job_label: str, path_label: str | None) -> list[dict[str, Any]]:
+        out = []
+        for cluster, target in sorted(chosen.items()):
+            relabel = [{"target_label": "job", "replacement": job_label}]
+            if path_label:
+                relabel.append({"target_label": "metrics_path", "replacement": path_label})
+            if cluster:
+                relabel.append({"target_label": "cluster", "replacement": cluster})
+            out.append({"job_name": f"{name}-{cluster}" if cluster else name, "metrics_path": path,
+                        "honor_labels": True, "scrape_interval": interval,
+                        "static_configs": [{"targets": [target]}], "relabel_configs": relabel})
+        return out
 
     return {"global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "scrape_configs": [job("kubelet-cadvisor", "/metrics/cadvisor", "kubelet", "/metrics/cadvisor"),
-                               job("kubelet", "/metrics", "kubelet", "/metrics"),
-                               job("kube-state-metrics", "/metrics/ksm", "kube-state-metrics", None)]}
+            "scrape_configs": [*job("kubelet-cadvisor", "/metrics/cadvisor", "kubelet", "/metrics/cadvisor"),
+                               *job("kubelet", "/metrics", "kubelet", "/metrics"),
+                               *job("kube-state-metrics", "/metrics/ksm", "kube-state-metrics", None)]}
 
 
 class Prometheus:
     """One Prometheus process; ``query`` asks it directly (for waiting and for the benchmark)."""
 
-    def __init__(self, target: str, *, interval: str = "1s") -> None:
+    def __init__(self, target: str | Mapping[str, str] = (), *, interval: str = "1s",
+                 query_log: bool = False) -> None:
         self.directory = pathlib.Path(tempfile.mkdtemp(prefix="dctenant-prometheus-"))
         self.port = free_port()
-        (self.directory / "prometheus.yml").write_text(yaml.safe_dump(config(target, interval=interval)))
+        settings = config(target, interval=interval) if target else {"global": {"evaluation_interval": interval}}
+        if query_log:
+            settings["global"]["query_log_file"] = str(self.query_log)
+        (self.directory / "prometheus.yml").write_text(yaml.safe_dump(settings))
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def query_log(self) -> pathlib.Path:
+        return self.directory / "queries.log"
+
+    def backfill(self, openmetrics: str) -> None:
+        """History before the start: ``promtool tsdb create-blocks-from openmetrics`` into the TSDB."""
+        source = self.directory / "history.om"
+        source.write_text(openmetrics, encoding="utf-8")
+        done = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source),
+                               str(self.directory / "data")], capture_output=True, text=True, timeout=300, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"promtool backfill failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+        source.unlink()
 
     @property
     def url(self) -> str:

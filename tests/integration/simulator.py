@@ -4,12 +4,20 @@ There is no cluster here, so tests (and the benchmark) let a real Prometheus scr
 instead. It serves three paths, as the three real sources would be scraped:
 
 * ``/metrics/cadvisor``: ``container_cpu_usage_seconds_total`` and ``container_memory_working_set_bytes``
-  per container (plus the pod-level cgroup series, ``container=""``, that queries must not count
-  twice) and ``container_network_{transmit,receive}_bytes_total`` per pod;
-* ``/metrics`` (kubelet): ``kubelet_volume_stats_used_bytes`` per claim;
+  per container, plus the pod-level cgroup series (``container=""``) and the dockershim/cri-dockerd
+  sandbox (``container="POD"``, the pause image, 64 MiB) that queries must not count, and
+  ``container_network_{transmit,receive}_bytes_total`` per pod (with ``dockershim``, reported by
+  the app container and the sandbox alike, as cri-dockerd does: the same network namespace twice);
+* ``/metrics`` (kubelet): ``kubelet_volume_stats_used_bytes`` per claim and per node that mounts it
+  (a ReadWriteMany claim on two nodes appears twice);
 * ``/metrics/ksm`` (kube-state-metrics): ``kube_pod_info`` (with ``host_network``),
-  ``kube_pod_status_phase``, GPU requests, claims with their storage class and size, and
-  ``kube_resourcequota`` of the ``dctenant-quota`` object.
+  ``kube_pod_status_phase``, GPU requests of app and init containers, claims with their storage
+  class and size, and ``kube_resourcequota`` of the ``dctenant-quota`` object.
+
+A namespace can lose its cAdvisor series while kube-state-metrics still lists its pods
+(``cadvisor=False``), and a pod can be missing from ``kube_pod_info`` (``listed=False``).
+``openmetrics`` writes the same series as a history for ``promtool tsdb create-blocks-from
+openmetrics``, labelled as the scrape would label them.
 
 Counters grow at the configured rates from the moment the simulator starts (or a load changes),
 so ``rate()`` over them gives those rates back. ``loads_for`` builds loads from an allocation:
@@ -41,8 +49,10 @@ class Pod:
     egress: float = 0.0  # bits per second
     ingress: float = 0.0
     gpus: int = 0
+    init_gpus: int = 0  # the largest init container's GPU request
     host_network: bool = False
     phase: str = "Running"
+    listed: bool = True  # kube-state-metrics reports it in kube_pod_info
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +61,7 @@ class Claim:
     storage_class: str
     requested: float  # bytes
     used: float
+    nodes: int = 1  # kubelets that mount it (ReadWriteMany: several, each reporting the same bytes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,9 +71,12 @@ class NamespaceLoad:
     claims: tuple[Claim, ...] = ()
     quota: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # resource → (hard, used)
     has_quota: bool = True  # kube-state-metrics reports the dctenant-quota object
+    cadvisor: bool = True  # cAdvisor reports the namespace's containers
+    dockershim: bool = False  # network series reported by the sandbox and the app container alike
 
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+SANDBOX_MEMORY = 64 * 2**20  # the pause container's working set: counted, it would show
 
 
 class _Source(Collector):
@@ -88,28 +102,38 @@ class _Source(Collector):
                                  labels=["namespace", "pod", "interface"])
         rx = CounterMetricFamily("container_network_receive_bytes_total", "Bytes received",
                                  labels=["namespace", "pod", "interface"])
+        tx = CounterMetricFamily("container_network_transmit_bytes_total", "Bytes sent",
+                                 labels=["namespace", "pod", "container", "interface"])
+        rx = CounterMetricFamily("container_network_receive_bytes_total", "Bytes received",
+                                 labels=["namespace", "pod", "container", "interface"])
         for load in loads:
             ns = load.namespace
+            if not load.cadvisor:
+                continue
             for pod in load.pods:
                 seconds = base.get((ns, pod.name, "cpu"), 0.0) + pod.cpu * elapsed
                 cpu.add_metric([ns, pod.name, "app", "registry.example/app:1", "total"], seconds)
                 cpu.add_metric([ns, pod.name, "", "", "total"], seconds)  # the pod's cgroup: same time again
+                cpu.add_metric([ns, pod.name, "POD", "registry.k8s.io/pause:3.9", "total"], 0.5 * elapsed)
                 mem.add_metric([ns, pod.name, "app", "registry.example/app:1"], pod.memory)
                 mem.add_metric([ns, pod.name, "", ""], pod.memory)
+                mem.add_metric([ns, pod.name, "POD", "registry.k8s.io/pause:3.9"], SANDBOX_MEMORY)
                 sent = base.get((ns, pod.name, "tx"), 0.0) + pod.egress / 8 * elapsed
                 got = base.get((ns, pod.name, "rx"), 0.0) + pod.ingress / 8 * elapsed
-                tx.add_metric([ns, pod.name, "eth0"], sent)
-                rx.add_metric([ns, pod.name, "eth0"], got)
+                for container in ("POD", "app") if load.dockershim else ("app",):  # one network namespace
+                    tx.add_metric([ns, pod.name, container, "eth0"], sent)
+                    rx.add_metric([ns, pod.name, container, "eth0"], got)
         yield from (cpu, mem, tx, rx)
 
     @staticmethod
     def _kubelet(loads: Iterable[NamespaceLoad], elapsed: float,
                  base: Mapping[tuple[str, str, str], float]) -> Iterator[Metric]:
         used = GaugeMetricFamily("kubelet_volume_stats_used_bytes", "Used bytes",
-                                 labels=["namespace", "persistentvolumeclaim"])
+                                 labels=["namespace", "persistentvolumeclaim", "node"])
         for load in loads:
             for claim in load.claims:
-                used.add_metric([load.namespace, claim.name], claim.used)
+                for node in range(claim.nodes):
+                    used.add_metric([load.namespace, claim.name, f"node-{node + 1}"], claim.used)
         yield used
 
     @staticmethod
@@ -119,6 +143,8 @@ class _Source(Collector):
         phase = GaugeMetricFamily("kube_pod_status_phase", "Pod phase", labels=["namespace", "pod", "phase"])
         gpu = GaugeMetricFamily("kube_pod_container_resource_requests", "Requests",
                                 labels=["namespace", "pod", "container", "resource", "unit"])
+        init = GaugeMetricFamily("kube_pod_init_container_resource_requests", "Init requests",
+                                 labels=["namespace", "pod", "container", "resource", "unit"])
         claim_info = GaugeMetricFamily("kube_persistentvolumeclaim_info", "Claim info",
                                        labels=["namespace", "persistentvolumeclaim", "storageclass", "volumename"])
         claim_size = GaugeMetricFamily("kube_persistentvolumeclaim_resource_requests_storage_bytes", "Claim size",
@@ -128,12 +154,15 @@ class _Source(Collector):
         for load in loads:
             ns = load.namespace
             for pod in load.pods:
-                info.add_metric([ns, pod.name, str(pod.host_network).lower(), "node-1"], 1)
+                if pod.listed:
+                    info.add_metric([ns, pod.name, str(pod.host_network).lower(), "node-1"], 1)
                 for p in PHASES:
                     phase.add_metric([ns, pod.name, p], 1 if p == pod.phase else 0)
                 gpu.add_metric([ns, pod.name, "app", "cpu", "core"], 0.1)
                 if pod.gpus:
                     gpu.add_metric([ns, pod.name, "app", "nvidia_com_gpu", "integer"], pod.gpus)
+                if pod.init_gpus:
+                    init.add_metric([ns, pod.name, "warm-up", "nvidia_com_gpu", "integer"], pod.init_gpus)
             for claim in load.claims:
                 claim_info.add_metric([ns, claim.name, claim.storage_class, f"pv-{ns}-{claim.name}"], 1)
                 claim_size.add_metric([ns, claim.name], claim.requested)
@@ -141,7 +170,7 @@ class _Source(Collector):
                 for resource, (hard, used) in (load.quota or {"pods": ("100", "0")}).items():
                     quota.add_metric([ns, "dctenant-quota", resource, "hard"], float(hard))
                     quota.add_metric([ns, "dctenant-quota", resource, "used"], float(used))
-        yield from (info, phase, gpu, claim_info, claim_size, quota)
+        yield from (info, phase, gpu, init, claim_info, claim_size, quota)
 
 
 PATHS = {"/metrics/cadvisor": "cadvisor", "/metrics": "kubelet", "/metrics/ksm": "kube-state-metrics"}
@@ -276,3 +305,48 @@ def _namespace(namespace: str, amounts: Mapping[str, Decimal], *, pods: int) -> 
                          used=float(value) * 0.6)
                    for key, value in sorted(amounts.items()) if key.startswith(resources.STORAGE_PREFIX) and value)
     return NamespaceLoad(namespace=namespace, pods=tuple(pod_list), claims=claims)
+
+
+SOURCE_LABELS = {"cadvisor": {"job": "kubelet", "metrics_path": "/metrics/cadvisor"},
+                 "kubelet": {"job": "kubelet", "metrics_path": "/metrics"},
+                 "kube-state-metrics": {"job": "kube-state-metrics"}}
+
+
+def openmetrics(phases: Iterable[tuple[float, float, Iterable[NamespaceLoad]]], *, step: float,
+                cluster: str = "") -> str:
+    """The simulator's series as an OpenMetrics history, for ``promtool tsdb create-blocks-from openmetrics``.
+
+    ``phases`` are ``(start, end, loads)`` in Unix seconds, each half-open ``[start, end)``, one
+    sample every ``step``; counters carry on from phase to phase. Every series is labelled as the
+    test Prometheus' scrape would label it (``job``, ``metrics_path``, ``instance``, ``cluster``),
+    and ``up`` of the three sources is 1 at every sample.
+    """
+    series: dict[str, dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]] = {}
+    base: dict[tuple[str, str, str], float] = {}
+    for start, end, loads in phases:
+        chosen = tuple(loads)
+        t = start
+        while t < end:
+            for kind, extra in SOURCE_LABELS.items():
+                labels = {**extra, "instance": "simulator", **({"cluster": cluster} if cluster else {})}
+                method = getattr(_Source, "_" + kind.replace("-", "_"))
+                for family in method(chosen, t - start, base):
+                    for sample in family.samples:
+                        key = tuple(sorted({**sample.labels, **labels}.items()))
+                        series.setdefault(sample.name, {}).setdefault(key, []).append((t, sample.value))
+                series.setdefault("up", {}).setdefault(tuple(sorted(labels.items())), []).append((t, 1.0))
+            t += step
+        for load in chosen:  # counters continue from where the phase left them
+            for pod in load.pods:
+                for key, rate in (("cpu", pod.cpu), ("tx", pod.egress / 8), ("rx", pod.ingress / 8)):
+                    k = (load.namespace, pod.name, key)
+                    base[k] = base.get(k, 0.0) + rate * (end - start)
+    lines: list[str] = []
+    for name, by_labels in sorted(series.items()):
+        lines.append(f"# TYPE {name} unknown")
+        for key, points in sorted(by_labels.items()):
+            text = ",".join(f'{k}="{v}"' for k, v in key if v != "")
+            for t, value in points:
+                lines.append(f"{name}{{{text}}} {value!r} {t:.3f}")
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"

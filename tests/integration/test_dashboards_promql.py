@@ -61,9 +61,13 @@ def prom(example: pathlib.Path) -> Iterator[prometheus_harness.Prometheus]:
     allocation = planning.allocate(model, at=dt.date.fromisoformat(AT))
     # The enforcer's queries with a 5 s rate window (as in the enforcement test): over the default
     # 5 m, rate() of counters a few seconds old reads far below the simulated rates.
+    # Scoped as `dctenant render` scopes them: every selector filters by the pool's cluster label, which
+    # the harness puts on every scraped series (as a shared endpoint shows each cluster's external label).
     settings = prometheus.Settings(url="", rate_window=RATE_WINDOW)
-    groups = prometheus_rules.rules(model, allocation, pool=POOL, queries=prometheus.queries(settings),
-                                    sources=prometheus.sources(settings))
+    where = prometheus.scope(settings, model.datacentre, [POOL])
+    assert where.matcher == f',cluster="{prometheus_harness.CLUSTER}"'
+    groups = prometheus_rules.rules(model, allocation, pool=POOL, queries=prometheus.queries(settings, where),
+                                    sources=prometheus.sources(settings, where))
     assert capacity_rules.group(model.datacentre.pool(POOL)) in groups["groups"]
     sim = simulator.Simulator(simulator.loads_for(model, allocation, pools=[POOL], overrides=OVER)).start()
     server = prometheus_harness.Prometheus(sim.address)

@@ -56,6 +56,8 @@ def _interval(_ctx: click.Context, _param: click.Parameter, value: str | None) -
               help="YAML file with metric names, job selectors, cluster label (docs/enforcement.md).")
 @click.option("--cluster-label", metavar="LABEL", help="Label telling clusters apart on a shared endpoint.")
 @click.option("--rate-window", metavar="DURATION", help="Window of rate() for CPU and bandwidth (default 5m).")
+@click.option("--step", metavar="DURATION",
+              help="Resolution of the history that sustained breaches and recoveries are judged on (default 1m).")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Timeout of each query (default 10).")
 @click.option("--act", is_flag=True, help="Carry out the actions (default: dry run, nothing is changed).")
 @click.option("--once", is_flag=True, help="Run one cycle and exit (the default without --interval).")
@@ -71,7 +73,8 @@ def _interval(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 @click.option("--exit-code", is_flag=True, help="Exit 3 when any tenant is in breach.")
 @options.output
 def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | None, cluster_label: str | None,
-            rate_window: str | None, timeout: float | None, act: bool, once: bool, interval: int | None,
+            rate_window: str | None, step: str | None, timeout: float | None, act: bool, once: bool,
+            interval: int | None,
             at: dt.date | None, kubeconfig: str | None, state: str | None, ledger: str | None, webhook: str | None,
             exit_code: bool, output: str) -> None:
     """Compare every tenant's measured usage with its envelope and act on breaches (dry run by default)."""
@@ -81,7 +84,7 @@ def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | N
     if once and interval:
         raise click.UsageError("--once and --interval exclude each other")
     settings = prometheus.settings(url, config=metrics_config, cluster_label=cluster_label,
-                                   rate_window=rate_window, timeout=timeout)
+                                   rate_window=rate_window, step=step, timeout=timeout)
     enforcer = enforcing.Enforcer(path=path, settings=settings, pools=pools, act=act, kubeconfig=kubeconfig,
                                   state_path=pathlib.Path(state) if state else None, ledger=ledger, webhook=webhook)
     while True:

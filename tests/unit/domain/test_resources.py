@@ -131,3 +131,12 @@ def test_humanize(key: str, value: Decimal, text: str) -> None:
 ])
 def test_plain(value: Decimal, text: str) -> None:
     assert resources.plain(value) == text
+
+
+def test_quota_keys_of_every_kind() -> None:
+    """The keys the renderer writes and the enforcer lowers (one mapping, in domain.resources)."""
+    assert resources.quota_keys("cpu") == ("requests.cpu", "limits.cpu")
+    assert resources.quota_keys("memory") == ("requests.memory", "limits.memory")
+    assert resources.quota_keys("nvidia.com/gpu") == ("requests.nvidia.com/gpu",)
+    assert resources.quota_keys("storage/ssd") == ("ssd.storageclass.storage.k8s.io/requests.storage",)
+    assert resources.quota_keys("bandwidth/egress") == ()

@@ -1,5 +1,8 @@
 """The enforcement engine on a hand-made data centre: thresholds, hysteresis, grace, escalation, undo,
-unknown data and licences, with times and usage chosen by the test (the engine reads no clock)."""
+unknown data and licences, with times and usage chosen by the test (the engine reads no clock).
+
+``Run`` plays Prometheus' part: it remembers the usage set at each minute and hands the engine the
+history of the last 15 minutes at a one-minute step, as ``clients.prometheus`` would."""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def allocation(m: quotas.Quotas, at: dt.date = DAY) -> allocations.Allocation:
     return allocating.allocate(m.datacentre, tenants=m.tenants, policy=m.policy, at=at)
 
 
-def measured(gbps: float | None, *, at: dt.datetime) -> usage.Usage:
+def point(gbps: float | None, *, at: dt.datetime) -> usage.Usage:
     """Egress split over the two namespaces; cpu at 1 core; ``None`` = Prometheus unreachable."""
     if gbps is None:
         return usage.Usage(at=at, error="Prometheus at http://p is unreachable")
@@ -52,19 +55,36 @@ def measured(gbps: float | None, *, at: dt.datetime) -> usage.Usage:
 
 
 class Run:
-    """Cycles of the engine with memory carried over, as the enforcer runs it."""
+    """Cycles of the engine with memory carried over, as the enforcer runs it, over a usage history."""
 
     def __init__(self, m: quotas.Quotas | None = None) -> None:
         self.model = m or model()
         self.alloc = allocation(self.model)
         self.memory = usage.Memory()
+        self.timeline: list[tuple[float, float | None]] = []  # (minute, Gbps) as set, in order
+
+    def history(self, minutes: float) -> usage.Series:
+        """Points every minute over the last 15 (max of window and recovery), each the usage last set."""
+        points = []
+        for k in range(15, -1, -1):
+            t = minutes - k
+            before = [g for m, g in self.timeline if m <= t]
+            if before:
+                points.append(point(before[-1], at=T0 + dt.timedelta(minutes=t)))
+        return usage.Series(points=tuple(points), step=60)
 
     def at(self, minutes: float, gbps: float | None, resource: str = EGRESS) -> usage.Decision:
         now = T0 + dt.timedelta(minutes=minutes)
-        verdict = judging.decide(self.model, allocation=self.alloc, measured=measured(gbps, at=now),
-                                   memory=self.memory, now=now)
+        self.timeline.append((minutes, gbps))
+        verdict = judging.decide(self.model, allocation=self.alloc, measured=self.history(minutes),
+                                 memory=self.memory, now=now)
         self.memory = verdict.memory
         return next(d for d in verdict.decisions if d.resource == resource)
+
+
+def measured(gbps: float | None, *, at: dt.datetime) -> usage.Series:
+    """One point only: the current measurement without history."""
+    return usage.Series.of(point(gbps, at=at))
 
 
 def test_reason_names_usage_envelope_duration_and_window() -> None:
@@ -103,10 +123,13 @@ def test_escalation_follows_the_policy_order_one_grace_period_each() -> None:
     assert run.memory.track(("bale", "p1", EGRESS)).taken == ("notify", "throttle", "scale-down", "suspend")
 
 
-def test_escalation_takes_one_step_a_cycle_even_after_a_long_gap() -> None:
+def test_escalation_waits_a_grace_period_after_each_action_even_after_a_long_gap() -> None:
+    """The history reaches back 15 minutes, not to the start of a long breach: the first action is
+    taken at once, each next one a grace period after the previous (recorded with what was done)."""
     run = Run()
     run.at(0, 50)
-    assert [run.at(m, 50).action for m in (600, 601, 602, 603)] == ["notify", "throttle", "scale-down", "suspend"]
+    assert [run.at(m, 50).action for m in (600, 601, 602, 629)] == ["notify", "", "", ""]
+    assert [run.at(m, 50).action for m in (630, 631, 660)] == ["throttle", "", "scale-down"]
 
 
 def test_hysteresis_then_undo_in_reverse_order() -> None:
@@ -145,11 +168,13 @@ def test_a_namespace_not_seen_is_unknown_not_zero() -> None:
     m = model()
     now = T0
     partial = usage.Usage(at=now, amounts={"bale-a": {EGRESS: Decimal(10**9)}}, seen=frozenset({"bale-a"}))
-    verdict = judging.decide(m, allocation=allocation(m), measured=partial, memory=usage.Memory(), now=now)
+    verdict = judging.decide(m, allocation=allocation(m), measured=usage.Series.of(partial), memory=usage.Memory(),
+                             now=now)
     egress = next(d for d in verdict.decisions if d.resource == EGRESS)
     assert egress.state is State.UNKNOWN and "bale-b has no kube_resourcequota series" in egress.reason
     down = usage.Usage(at=now, seen=frozenset({"bale-a", "bale-b"}), down={"cpu": "cadvisor is down"})
-    verdict = judging.decide(m, allocation=allocation(m), measured=down, memory=usage.Memory(), now=now)
+    verdict = judging.decide(m, allocation=allocation(m), measured=usage.Series.of(down), memory=usage.Memory(),
+                             now=now)
     states = {d.resource: d.state for d in verdict.decisions}
     assert states == {"licence": State.OK, "cpu": State.UNKNOWN, EGRESS: State.OK}
 
@@ -214,3 +239,89 @@ def test_properties_of_any_sequence(steps: list[tuple[int, int | None]]) -> None
             assert d.state is State.BREACH and gbps > 40
         if d.state is State.OK:
             assert after.taken == ()
+
+
+def flat(run: Run, gbps: float, *, until: int) -> usage.Decision:
+    """Usage ``gbps`` from minute 0 to ``until``, one cycle a minute; the last decision."""
+    decision = run.at(0, gbps)
+    for m in range(1, until + 1):
+        decision = run.at(m, gbps)
+    return decision
+
+
+def test_exactly_at_breach_at_is_a_warning_not_a_breach() -> None:
+    """breachAt is exceeded strictly: 40 Gbps of a 40 Gbps envelope (breachAt 100%) never breaches."""
+    at_limit = flat(Run(), 40, until=20)
+    assert (at_limit.state, at_limit.action) == (State.WARNING, "")
+    assert at_limit.usage == at_limit.envelope == Decimal(40 * 10**9)
+    over = flat(Run(), 40.000000001, until=20)  # one bit per second over
+    assert over.state is State.BREACH
+
+
+def test_exactly_at_warning_at_is_a_warning() -> None:
+    """warningAt is reached inclusively: 32 Gbps is 80% of 40 Gbps."""
+    at = Run().at(0, 32)
+    assert (at.state, at.action) == (State.WARNING, "notify")
+    below = Run().at(0, 31.999999999)
+    assert (below.state, below.action) == (State.OK, "")
+
+
+def test_recovery_needs_usage_strictly_below_warning_at_for_the_whole_window() -> None:
+    for gbps, undone in ((32, False), (31.999999999, True)):
+        run = Run()
+        for m in (0, 10, 40):
+            run.at(m, 50)  # notify, then throttle at 40
+        decisions = [run.at(m, gbps) for m in range(41, 60)]
+        undo = [d.action for d in decisions if d.action]
+        assert undo == (["undo-throttle"] if undone else []), gbps
+        if undone:  # the first cycle whose 15 minutes all lie below: 41 + 15
+            assert next(i for i, d in enumerate(decisions) if d.action) + 41 == 56
+
+
+def test_a_breach_must_hold_at_every_point_of_the_window() -> None:
+    run = Run()
+    run.at(0, 50)
+    assert run.at(9, 50).state is State.WARNING  # over for 9 minutes of 10
+    assert run.at(10, 50).state is State.BREACH  # every point from 0 to 10
+    dip = Run()
+    dip.at(0, 50)
+    dip.at(5, 39)  # one minute under the breach threshold resets the run-up
+    dip.at(6, 50)
+    assert [dip.at(m, 50).state for m in (10, 15, 16)] == [State.WARNING, State.WARNING, State.BREACH]
+
+
+def test_an_unknown_point_in_the_window_neither_breaches_nor_recovers() -> None:
+    run = Run()
+    run.at(0, 50)
+    run.at(4, None)  # one minute without data
+    run.at(5, 50)
+    assert run.at(10, 50).state is State.WARNING  # minute 4 unknown: not sustained yet
+    assert run.at(15, 50).state is State.BREACH  # 5..15 measured and over
+    for m in (16, 45):
+        run.at(m, 50)
+    run.at(46, 10)
+    run.at(50, None)
+    run.at(51, 10)
+    assert [run.at(m, 10).action for m in (61, 65, 66)] == ["", "", "undo-throttle"]
+
+
+def test_a_fresh_process_decides_like_a_long_running_loop() -> None:
+    """The sustained breach comes from the history, not from memory: a process started at minute 12
+    with no state takes the same action as one that watched from minute 0."""
+    loop = Run()
+    for m in range(0, 13):
+        kept = loop.at(m, 46)
+    fresh = Run()
+    fresh.timeline = list(loop.timeline)
+    now = T0 + dt.timedelta(minutes=12)
+    first = next(d for d in judging.decide(fresh.model, allocation=fresh.alloc, measured=fresh.history(12),
+                                           memory=usage.Memory(), now=now).decisions if d.resource == EGRESS)
+    assert (first.state, first.action) == (kept.state, "notify") == (State.BREACH, "notify")
+
+
+def test_reasons_spell_units_without_reparsing_text() -> None:
+    assert judging._amount("memory", Decimal(3 * 2**30)) == "3 GiB"
+    assert judging._amount("cpu", Decimal("12.5")) == "12.5 cores"
+    assert judging._amount("nvidia.com/gpu", Decimal(4)) == "4 GPUs"
+    assert judging._amount("storage/ssd", Decimal(512)) == "512 bytes"
+    assert judging._amount(EGRESS, Decimal(46_200_000_000)) == "46.2 Gbps"

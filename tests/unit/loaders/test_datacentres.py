@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from dctenant.domain import quantities
+from dctenant.domain import pools, quantities
 from tests.conftest import QuotasCopy
 
 DC = "datacentre.yaml"
@@ -273,3 +273,25 @@ def test_wrong_api_version(qcopy: QuotasCopy) -> None:
     assert (problem.line, problem.field) == (qcopy.line(DC, "apiVersion: dctenant.io/v1"), "apiVersion")
     assert problem.message == "unsupported apiVersion 'dctenant.io/v1'"
     assert problem.hint == "write dctenant.io/v1alpha1"
+
+
+def test_prometheus_defaults_cluster_label_and_cadvisor_egress(qcopy: QuotasCopy) -> None:
+    dc = qcopy.load().datacentre
+    assert (dc.metrics.cluster_label, dc.metrics.egress) == ("cluster", "")
+    assert dc.pool("thr-ab").cluster_value == "thr-ab"
+
+
+def test_prometheus_cluster_label_per_pool_and_external_egress(qcopy: QuotasCopy) -> None:
+    qcopy.edit(DC, "  pools:\n", '  prometheus:\n    clusterLabel: site\n'
+                                 '    egress: \'hubble_flows_bytes_total{destination="world"}\'\n  pools:\n')
+    qcopy.edit(DC, "      context: ndc-thr-ab\n", "      context: ndc-thr-ab\n      cluster: tehran-ab\n")
+    dc = qcopy.load().datacentre
+    assert dc.metrics == pools.Metrics(cluster_label="site", egress='hubble_flows_bytes_total{destination="world"}')
+    assert (dc.pool("thr-ab").cluster_value, dc.pool("thr-pd").cluster_value) == ("tehran-ab", "thr-pd")
+
+
+def test_prometheus_fields_are_checked(qcopy: QuotasCopy) -> None:
+    qcopy.edit(DC, "  pools:\n", "  prometheus:\n    clusterLabel: my-cluster\n    egress: 'rate(x[5m])'\n  pools:\n")
+    problems = [(p.field, p.message) for p in qcopy.problems() if p.file == qcopy.file(DC)]
+    assert problems == [("spec.prometheus.clusterLabel", "'my-cluster' is not a Prometheus label name"),
+                        ("spec.prometheus.egress", "'rate(x[5m])' is not a PromQL selector (metric{matchers})")]

@@ -30,8 +30,9 @@ def rules_for(path: pathlib.Path, at: str, pool: str) -> dict[str, object]:
     model = loading.load(path)
     allocation = planning.allocate(model, at=dt.date.fromisoformat(at))
     settings = prometheus.Settings(url="")
-    return prometheus_rules.rules(model, allocation, pool=pool, queries=prometheus.queries(settings),
-                            sources=prometheus.sources(settings))
+    where = prometheus.scope(settings, model.datacentre, [pool])
+    return prometheus_rules.rules(model, allocation, pool=pool, queries=prometheus.queries(settings, where),
+                                  sources=prometheus.sources(settings, where))
 
 
 def promtool(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
