@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from rich.cells import cell_len
 from rich.console import Console
 
-from dctenant.cli import console, plan_tables
+from dctenant.cli import console
 from dctenant.cli.commands import enforce
 from dctenant.cli.main import cli
 from dctenant.domain import usage
