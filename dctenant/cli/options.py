@@ -36,7 +36,7 @@ def _quotas_dir(_ctx: click.Context, _param: click.Parameter, value: str | None)
 def quotas_path(func: F) -> F:
     """The optional PATH argument: the quotas directory (default ``quotas/`` or ``$DCTENANT_QUOTAS``)."""
     return click.argument("path", required=False, default=None, metavar="[PATH]", callback=_quotas_dir,
-                          type=click.Path(file_okay=False))(func)
+                          type=click.Path())(func)
 
 
 def output(func: F) -> F:
@@ -93,8 +93,20 @@ def _quotas_for(ctx: click.Context) -> Any:
     """The quotas/ of the command being completed (its PATH, else the default), or None if unreadable."""
     from dctenant.loaders import loading
 
+    import os
+    import shlex
+
+    # Click's completion stops parsing at the option being completed, so a PATH typed before it never
+    # reaches ctx.params; every shell click supports passes the command line in COMP_WORDS instead.
+    try:
+        words = shlex.split(os.environ.get("COMP_WORDS", ""))
+    except ValueError:
+        words = []
+    typed = [w for w in words[1:] if not w.startswith("-") and os.path.isfile(os.path.join(w, "datacentre.yaml"))]
+    if not typed and any(not w.startswith("-") and os.path.isdir(w) for w in words[1:]):
+        return None  # a directory was given as PATH but holds no quotas: nothing to offer
     root: click.Context | None = ctx
-    path = None
+    path = typed[0] if typed else None
     while root is not None and path is None:
         path = root.params.get("path")
         root = root.parent
