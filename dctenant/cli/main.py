@@ -34,7 +34,6 @@ COMMANDS = {
     "request": ("dctenant.cli.commands.request", "File a quota-increase request through the self-service API."),
     "dashboards": ("dctenant.cli.commands.dashboards", "Generate the Grafana dashboards into dashboards/."),
     "completion": ("dctenant.cli.commands.completion", "Print the shell completion script (bash, zsh or fish)."),
-    "sandbox": ("dctenant.cli.commands.sandbox", "Run a local sandbox: Kubernetes emulator, Prometheus, API."),
 }
 
 EXIT_MISSING_TOOL = 4
