@@ -1,7 +1,8 @@
 """The ``dctenant`` command group and the single place where errors become messages and exit codes.
 
 Commands are imported only when they run (``LazyGroup``), so ``dctenant --help`` stays fast.
-Exit codes: 0 ok, 1 error, 2 usage, 3 changes pending / shortfalls / violations with ``--exit-code``.
+Exit codes: 0 ok, 1 error, 2 usage, 3 changes pending / shortfalls / violations with ``--exit-code``,
+4 a required tool or optional extra is not installed (one line that says what to install).
 """
 
 from __future__ import annotations
@@ -34,6 +35,27 @@ COMMANDS = {
     "dashboards": ("dctenant.cli.commands.dashboards", "Generate the Grafana dashboards into dashboards/."),
     "reclaim": ("dctenant.cli.commands.reclaim", "Idle envelope per tenant, and proposals to reclaim it."),
     "forecast": ("dctenant.cli.commands.forecast", "When each pool runs out: demand and usage trends with intervals."),
+    "completion": ("dctenant.cli.commands.completion", "Print the shell completion script (bash, zsh or fish)."),
+}
+
+EXIT_MISSING_TOOL = 4
+
+# Optional dependencies live in extras (pyproject.toml) so that the bare package stays small. A
+# command that needs one imports it lazily; when it is absent the user gets one line naming the
+# extra instead of a traceback. The keys are top-level import names, the values extras.
+EXTRAS = {
+    "fastapi": "serve",
+    "starlette": "serve",
+    "pydantic": "serve",
+    "uvicorn": "serve",
+    "multipart": "serve",
+    "python_multipart": "serve",
+    "grafana_foundation_sdk": "dashboards",
+    "pulumi": "stacks",
+    "pulumi_kubernetes": "stacks",
+    "pulumi_policy": "stacks",
+    "kmock": "sandbox",
+    "prometheus_client": "sandbox",
 }
 
 
@@ -48,12 +70,30 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(COMMANDS[cmd_name][0])
         command: click.Command = module.command
+        _attach_completion(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from the table above, so that --help imports no command module.
         with formatter.section("Commands"):
             formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
+
+
+def _attach_completion(command: click.Command) -> None:
+    """Let every ``--pool``/``--tenant``/``--explain`` complete from quotas/, in whichever command it is.
+
+    Click has no public setter for a parameter's completion after it is built; ``_custom_shell_complete``
+    is what ``shell_complete=`` sets (click 8.x), and a parameter with its own completion keeps it.
+    """
+    from dctenant.cli import options
+
+    for param in command.params:
+        completer = options.COMPLETERS.get(param.name or "")
+        if isinstance(param, click.Option) and completer and param._custom_shell_complete is None:
+            param._custom_shell_complete = completer
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _attach_completion(sub)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,6 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
+    except ModuleNotFoundError as exc:
+        if _debug(argv):
+            raise
+        click.secho(missing_module(exc, argv=sys.argv[1:] if argv is None else argv), fg="red", err=True)
+        sys.exit(EXIT_MISSING_TOOL)
     except DctenantError as exc:
         if _debug(argv):
             raise
@@ -90,6 +135,18 @@ def main(argv: list[str] | None = None) -> None:
             click.secho(str(exc.message), fg="red", bold=True, err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+def missing_module(exc: ModuleNotFoundError, *, argv: list[str]) -> str:
+    """One line saying which extra to install for the module that could not be imported."""
+    module = (exc.name or "").split(".")[0]
+    command = next((a for a in argv if a in COMMANDS), "this command")
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return (f"dctenant {command} needs the Python module {module!r}, which is not installed; "
+                "reinstall dctenant: pip install dctenant")
+    return (f"dctenant {command} needs the {extra!r} extra ({module} is not installed): "
+            f"pip install 'dctenant[{extra}]'")
 
 
 def _debug(argv: list[str] | None) -> bool:

@@ -18,10 +18,25 @@ def _default_path() -> str:
     return os.environ.get("DCTENANT_QUOTAS") or "quotas"
 
 
+def _quotas_dir(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    """PATH must be a directory; say what PATH is and where its default comes from when it is not."""
+    import os
+
+    path = value or _default_path()
+    if os.path.isdir(path):
+        return path
+    where = ("given as PATH" if value else
+             "$DCTENANT_QUOTAS" if os.environ.get("DCTENANT_QUOTAS") else "the default, from the current directory")
+    problem = "is not a directory" if os.path.exists(path) else "does not exist"
+    raise click.BadParameter(f"the quotas directory {path!r} ({where}) {problem}; pass the directory that holds "
+                             "datacentre.yaml, e.g. `dctenant validate quotas/`, or set $DCTENANT_QUOTAS",
+                             param_hint="PATH")
+
+
 def quotas_path(func: F) -> F:
     """The optional PATH argument: the quotas directory (default ``quotas/`` or ``$DCTENANT_QUOTAS``)."""
-    return click.argument("path", required=False, default=None, metavar="[PATH]",
-                          callback=lambda _c, _p, v: v or _default_path())(func)
+    return click.argument("path", required=False, default=None, metavar="[PATH]", callback=_quotas_dir,
+                          type=click.Path())(func)
 
 
 def output(func: F) -> F:
@@ -61,3 +76,62 @@ def instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(f"{value!r} is not an ISO 8601 day or time, e.g. 2026-11-27 or "
                                  "2026-11-27T08:00:00Z") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def period(text: str, *, calendar: str) -> Any:
+    """Parse ``--period`` (YYYY-MM, YYYY-Qn, FROM..TO) as a usage error (exit 2), like every other option."""
+    from dctenant.errors import UserError
+    from dctenant.ops import reporting
+
+    try:
+        return reporting.period(text, calendar=calendar)
+    except UserError as exc:
+        raise click.BadParameter(exc.message, param_hint="'--period'") from None
+
+
+def _quotas_for(ctx: click.Context) -> Any:
+    """The quotas/ of the command being completed (its PATH, else the default), or None if unreadable."""
+    import os
+    import shlex
+
+    from dctenant.loaders import loading
+
+    # Click's completion stops parsing at the option being completed, so a PATH typed before it never
+    # reaches ctx.params; every shell click supports passes the command line in COMP_WORDS instead.
+    try:
+        words = shlex.split(os.environ.get("COMP_WORDS", ""))
+    except ValueError:
+        words = []
+    typed = [w for w in words[1:] if not w.startswith("-") and os.path.isfile(os.path.join(w, "datacentre.yaml"))]
+    if not typed and any(not w.startswith("-") and os.path.isdir(w) for w in words[1:]):
+        return None  # a directory was given as PATH but holds no quotas: nothing to offer
+    root: click.Context | None = ctx
+    path = typed[0] if typed else None
+    while root is not None and path is None:
+        path = root.params.get("path")
+        root = root.parent
+    try:
+        return loading.load(path or _default_path())
+    except Exception:  # completion must never print a traceback into the user's shell
+        return None
+
+
+def complete_pools(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a pool name from quotas/datacentre.yaml."""
+    model = _quotas_for(ctx)
+    names = sorted(model.datacentre.pool_names) if model is not None else []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_tenants(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a tenant id from quotas/tenants/."""
+    model = _quotas_for(ctx)
+    names = sorted(t.id for t in model.tenants) if model is not None else []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+# Options with these parameter names complete from quotas/ in every command (cli.main attaches them,
+# so commands owned by other areas need no change to take part).
+COMPLETERS: dict[str, Callable[[click.Context, click.Parameter, str], list[str]]] = {
+    "pool": complete_pools, "pools": complete_pools, "tenant": complete_tenants, "explain": complete_tenants,
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from rich.padding import Padding
 from rich.text import Text
 
 from dctenant.cli import console
@@ -16,6 +17,13 @@ def show(result: planning.PlanResult) -> None:
     console.stdout.print(f"[bold]Allocation plan[/bold] as of {allocation.at}")
     for pool in allocation.pools.values():
         _pool(allocation, pool)
+
+
+def explain(lines: tuple[str, ...]) -> None:
+    """The explanation's lines, each wrapped under its own indentation (a hanging indent)."""
+    for line in lines:
+        text = line.lstrip(" ")
+        console.stdout.print(Padding(Text(text), (0, 0, 0, len(line) - len(text)), expand=False))
 
 
 def _pool(allocation: allocations.Allocation, pool: allocations.PoolAllocation) -> None:
@@ -43,5 +51,5 @@ def _pool(allocation: allocations.Allocation, pool: allocations.PoolAllocation) 
             cells.append(Text(f"{amount(k, env)} / {amount(k, dem)}", style="yellow" if env < dem else ""))
         t.add_row(tid, console.state(tenant.state), f"{share.fraction:.1%}", f"{share.weighted_share:.4f}",
                   share.limited_by, *cells)
-    console.keep(t, "tenant", "state", "limited by")
+    console.keep(t, "tenant")
     console.stdout.print(t)

@@ -12,7 +12,7 @@ import pathlib
 import re
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,7 @@ from dctenant.cli import options
 from dctenant.cli.commands.diff import kubeconfig, pools
 
 if TYPE_CHECKING:
+    from dctenant.domain.usage import Decision
     from dctenant.ops.enforcing import Cycle
 
 EXIT_MISSING = 1
@@ -71,12 +72,14 @@ def _interval(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 @click.option("--webhook", envvar="DCTENANT_WEBHOOK", metavar="URL",
               help="Alertmanager-compatible webhook for notices; also $DCTENANT_WEBHOOK.")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when any tenant is in breach.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Show every row; by default 'unknown' rows with the same cause are grouped into one.")
 @options.output
 def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | None, cluster_label: str | None,
             rate_window: str | None, step: str | None, timeout: float | None, act: bool, once: bool,
             interval: int | None,
             at: dt.date | None, kubeconfig: str | None, state: str | None, ledger: str | None, webhook: str | None,
-            exit_code: bool, output: str) -> None:
+            exit_code: bool, show_all: bool, output: str) -> None:
     """Compare every tenant's measured usage with its envelope and act on breaches (dry run by default)."""
     from dctenant.clients import prometheus
     from dctenant.ops import enforcing
@@ -91,7 +94,7 @@ def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | N
         started = time.monotonic()
         now = dt.datetime.now(dt.UTC)
         cycle = enforcer.cycle(now=now, at=at or now.date())
-        _show(cycle, output=output)
+        _show(cycle, output=output, show_all=show_all)
         if interval is None:
             break
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
@@ -101,7 +104,31 @@ def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | N
         sys.exit(EXIT_BREACH)
 
 
-def _show(cycle: Cycle, *, output: str) -> None:
+def _cause(d: Decision) -> str:
+    """The reason without its leading "TENANT RESOURCE: ", which is what unknown rows share."""
+    return d.reason.split(": ", 1)[-1]
+
+
+def _named(values: list[str], noun: str) -> str:
+    """One name, up to three names, or a count: a grouped row stays one short line."""
+    distinct = sorted(set(values))
+    return ", ".join(distinct) if len(distinct) <= 3 else f"{len(distinct)} {noun}"
+
+
+def grouped(rows: list[Decision]) -> list[tuple[list[Decision], str]]:
+    """Rows to print: every known row alone; unknown rows with the same action and cause as one group.
+
+    An unreachable Prometheus makes every tenant × pool × resource unknown for the same cause
+    (125 rows on the example); one row saying so, with the counts, is what a reader needs.
+    """
+    groups: dict[tuple[Any, ...], list[Decision]] = {}
+    for d in rows:
+        key: tuple[Any, ...] = ("unknown", d.action, _cause(d)) if d.state.value == "unknown" else ("row", id(d))
+        groups.setdefault(key, []).append(d)
+    return [(members, _cause(members[0]) if len(members) > 1 else members[0].reason) for members in groups.values()]
+
+
+def _show(cycle: Cycle, *, output: str, show_all: bool = False) -> None:
     from dctenant.cli import console
     from dctenant.domain import usage
 
@@ -109,12 +136,19 @@ def _show(cycle: Cycle, *, output: str) -> None:
         rows = [d for d in cycle.decisions if d.state is not usage.State.OK or d.action]
         title = (f"enforcement {cycle.at:%Y-%m-%d %H:%M:%S} UTC ({'act' if cycle.act else 'dry run'}): "
                  f"{len(cycle.decisions)} decisions, {len(rows)} not ok, {cycle.queries} queries")
-        grid = console.new_table(title, "tenant", "pool", "resource", "state", "action", "reason")
-        for d in rows:
-            grid.add_row(d.tenant, d.pool, d.resource, console.styled(d.state.value, STYLES[d.state.value]),
-                         d.action or "", d.reason)
-        console.keep(grid, "tenant", "pool", "resource")
+        grid = console.new_table(title, "tenant", "pool", "resource", "state", "action", "reason",
+                                 keys=("tenant", "pool", "resource"), wrap=("reason",))
+        groups = [([d], d.reason) for d in rows] if show_all else grouped(rows)
+        for members, reason in groups:
+            d = members[0]
+            state = d.state.value if len(members) == 1 else f"{d.state.value} ×{len(members)}"
+            grid.add_row(_named([m.tenant for m in members], "tenants"), _named([m.pool for m in members], "pools"),
+                         _named([m.resource for m in members], "resources"),
+                         console.styled(state, STYLES[d.state.value]), d.action or "", reason)
         console.stdout.print(grid)
+        if len(groups) < len(rows):
+            console.stdout.print(f"{len(rows)} rows shown as {len(groups)}: unknown rows with the same cause are "
+                                 "grouped; --all shows every row", markup=False)
         for a in cycle.actions:
             line = f"{a.action} {a.namespace}: {a.error or a.done}"
             console.stdout.print(console.styled(line, "red" if a.error else ""))

@@ -39,8 +39,7 @@ def command(path: str, at: dt.date, explain: str | None, strict: bool, what_if: 
 
     def table() -> None:
         if explain:
-            for line in result.explanation:
-                console.stdout.print(line, markup=False)
+            plan_tables.explain(result.explanation)
             return
         plan_tables.show(result)
 

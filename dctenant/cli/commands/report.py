@@ -42,7 +42,7 @@ def command(kind: str, path: str, period: str, tenant: str | None, calendar: str
 
     now = generated_at or dt.datetime.now(dt.UTC)
     style = cells.Style(calendar=calendar, digits=persian_digits)
-    chosen = reporting.period(period, calendar=calendar)
+    chosen = options.period(period, calendar=calendar)
     with ledger_db.open_ledger(ledger) as opened:
         report = reporting.build(kind, path=path, period=chosen, now=now, ledger=opened, tenant=tenant)
         if output == "table":

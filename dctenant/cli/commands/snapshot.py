@@ -25,9 +25,9 @@ def command(path: str, period: str, calendar: str, url: str, config: str | None,
     """Store a period's per-tenant usage rollups (replacing earlier ones) and record it in the ledger."""
     from dctenant.cli import console
     from dctenant.clients import ledger_db
-    from dctenant.ops import reporting, snapshotting
+    from dctenant.ops import snapshotting
 
-    chosen = reporting.period(period, calendar=calendar)
+    chosen = options.period(period, calendar=calendar)
     with ledger_db.open_ledger(ledger) as opened:
         result = snapshotting.snapshot(path, period=chosen, now=dt.datetime.now(dt.UTC), ledger=opened, url=url,
                                        config=config, step=step, actor=ledger_db.os_actor())

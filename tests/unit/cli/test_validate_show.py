@@ -94,8 +94,11 @@ def test_validate_subprocess_exit_codes(qcopy: QuotasCopy) -> None:
 
 def test_validate_not_a_directory(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(["validate", str(tmp_path / "nowhere")], capsys)
-    assert code == 1
-    assert err.strip() == f"{tmp_path / 'nowhere'}: {tmp_path / 'nowhere'} is not a directory"
+    assert code == 2  # a usage error, like a bad --at
+    assert err.strip().splitlines()[-1] == (
+        f"Error: Invalid value for PATH: the quotas directory '{tmp_path / 'nowhere'}' (given as PATH) does not "
+        "exist; pass the directory that holds datacentre.yaml, e.g. `dctenant validate quotas/`, or set "
+        "$DCTENANT_QUOTAS")
 
 
 def test_verbose_gives_a_traceback(qcopy: QuotasCopy) -> None:
