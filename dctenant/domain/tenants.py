@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dctenant.domain import policies, pools
+from dctenant.domain import policies, pools, quantities, resources
 
 
 class LicenceStatus(enum.Enum):
@@ -90,6 +90,12 @@ class Tenant:
     owners: Owners
     demand: Mapping[str, Mapping[str, Decimal]]
     namespaces: tuple[Namespace, ...] = field(default_factory=tuple)
+    # The demand per pool as plain numbers, derived once here for the allocator's hot loop.
+    numbers: Mapping[str, quantities.Numbers] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "numbers", {
+            p: quantities.Numbers.of(a, order=resources.ordered) for p, a in self.demand.items()})
 
     def namespace_total(self, pool: str) -> dict[str, Decimal]:
         """The sum of this tenant's namespace quotas in one pool."""
