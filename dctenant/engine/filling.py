@@ -255,7 +255,12 @@ def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64
     if contested.any():
         low_chosen = np.where(chosen, remainder - error, np.inf).min(axis=0)
         high_withheld = np.where(eligible & ~chosen, remainder + error, -np.inf).max(axis=0)
-        for r in np.flatnonzero(contested & (low_chosen <= high_withheld)).tolist():
+        # Intervals that overlap, or touch while one of them has a width: the exact values may cross.
+        # (Equal values known exactly, with no error, are a tie: the float order already gave it
+        # to the lower index.)
+        widths = np.where(eligible, error, 0.0).max(axis=0, initial=0.0)
+        overlap = (low_chosen < high_withheld) | ((low_chosen == high_withheld) & (widths > 0))
+        for r in np.flatnonzero(contested & overlap).tolist():
             # The tenants whose exact remainders could lie on either side of the cut.
             near = eligible[:, r] & (remainder[:, r] + error[:, r] >= low_chosen[r]) \
                 & (remainder[:, r] - error[:, r] <= high_withheld[r])
@@ -264,8 +269,18 @@ def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64
             if ranked is None:
                 return None
             # Those outside the contested rows are clearly chosen or withheld; within them, as many
-            # as the float order chose, in exact order.
+            # as the float order chose, in exact order, provided that no row the exact order moves
+            # across the cut could pass one outside it.
             winners = int(chosen[rows, r].sum())
+            column, slack = remainder[:, r], error[:, r]
+            outside = eligible[:, r] & ~near
+            demoted = [i for i in ranked[winners:] if chosen[i, r]]
+            promoted = [i for i in ranked[:winners] if not chosen[i, r]]
+            lowest_kept = np.where(outside & chosen[:, r], column - slack, np.inf).min(initial=np.inf)
+            highest_left = np.where(outside & ~chosen[:, r], column + slack, -np.inf).max(initial=-np.inf)
+            if any(column[i] + slack[i] >= lowest_kept for i in demoted) or \
+                    any(column[i] - slack[i] <= highest_left for i in promoted):
+                return None
             chosen[rows, r] = False
             chosen[ranked[:winners], r] = True
     handed: I64 = chosen.astype(np.int64)
