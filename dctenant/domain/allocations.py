@@ -87,6 +87,19 @@ class Share:
     limited_by: str  # DEMAND, GUARANTEE, LICENCE or the key of the saturated resource
     round: int  # the progressive-filling round in which it froze (0-based)
 
+    @classmethod
+    def quick(cls, *, pool: str, demand: Mapping[str, Decimal], envelope: Mapping[str, Decimal], fraction: Decimal,
+              weighted_share: Decimal, dominant: str, limited_by: str, round: int) -> Share:
+        """The same value as ``Share(...)``, built without the frozen ``__init__``'s per-field setattr.
+
+        The allocator builds one share per tenant and pool (tens of thousands per plan), and a frozen
+        dataclass's ``__init__`` is most of that cost; the fields are the same, set all at once.
+        """
+        share = object.__new__(cls)
+        share.__dict__.update(pool=pool, demand=demand, envelope=envelope, fraction=fraction,
+                              weighted_share=weighted_share, dominant=dominant, limited_by=limited_by, round=round)
+        return share
+
     @property
     def short(self) -> bool:
         """True when the envelope is below the demand on some resource."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dctenant.domain import policies, pools
+from dctenant.domain import policies, pools, quantities, resources
 
 
 class LicenceStatus(enum.Enum):
@@ -94,6 +94,12 @@ class Tenant:
     domains: tuple[str, ...] = ()
     # The tier's isolation with this tenant's overrides applied by the loader; None: the tier's as is.
     isolation: policies.Isolation | None = None
+    # The demand per pool as plain numbers, derived once here for the allocator's hot loop.
+    numbers: Mapping[str, quantities.Numbers] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "numbers", {
+            p: quantities.Numbers.of(a, order=resources.ordered) for p, a in self.demand.items()})
 
     def isolation_under(self, policy: policies.Policy) -> policies.Isolation:
         """What this tenant's namespaces may hold: its own overrides, else its tier's isolation."""

@@ -11,6 +11,7 @@ Pure: it reads no clock, file or network and prints nothing; "today" is the ``at
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import operator
 from collections.abc import Iterable, Sequence
@@ -118,7 +119,7 @@ def _allocate_pool(
         reason = names[limited]
         if limited in unservable:
             warnings.append(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable")
-        shares[tenant.id] = allocations.Share(
+        shares[tenant.id] = allocations.Share.quick(
             pool=pool.name,
             demand=asked,
             envelope=allocations.UnitAmounts(index=index, units=unit, counts=row),
@@ -189,26 +190,28 @@ def _float_outcome(data: _PoolData) -> _Outcome | None:
     result = filling.fill(demand=data.demand, capacity=capacity, weights=weights, guarantees=guarantees)
     if not result.clear:
         return None
-    counts = _certified_units(result, data)
+    exactly = _ExactRemainders(result, data)
+    counts = _certified_units(result, data, exactly)
     if counts is None:
         return None
     # Tenants frozen together share one level, and many are served in full: format each value once.
     shown: dict[float, Decimal] = {}
     fractions = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.fraction.tolist()]
     levels = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.level.tolist()]
-    scale = Fraction(1) if result.guarantee_scale == 1.0 else _exact_guarantee_scale(data)
+    scale = exactly.scale()
     return _Outcome(counts=counts, fraction=fractions, level=levels, limited_by=result.limited_by.tolist(),
                     frozen_round=result.frozen_round.tolist(), saturated=result.saturated.tolist(),
                     guarantee_scale=scale, rounds=result.rounds)
 
 
-def _certified_units(result: filling.Fill, data: _PoolData) -> list[list[int]] | None:
+def _certified_units(result: filling.Fill, data: _PoolData, exactly: _ExactRemainders) -> list[list[int]] | None:
     """Whole units from the float fill where its error cannot change them, else None.
 
     Tenants served in full get exactly the floor of their demand. Every other envelope is the float
-    ``fraction × demand``, trusted to ``_RELATIVE_ERROR``: its floor counts only when no whole number
-    lies within that error, and the leftover units only when the last remainder served and the first
-    withheld are further apart than their errors.
+    ``fraction × demand``, trusted to ``_RELATIVE_ERROR``: its floor counts when no whole number lies
+    within that error, and a tenant held on its floor whose value is that close to a whole number
+    (it often is one) gets its exact value instead. The leftover units follow the float order where
+    the last remainder served and the first withheld are further apart than their errors.
     """
     exact = result.fraction[:, None] * data.demand
     error = exact * _RELATIVE_ERROR
@@ -217,19 +220,81 @@ def _certified_units(result: filling.Fill, data: _PoolData) -> list[list[int]] |
     # An exact zero (no demand, or nothing served) is certain; any other value must sit strictly
     # between two whole numbers, error included.
     certain = capped | (exact == 0) | ((low == high) & (exact - error > low))
-    if not certain.all():
-        return None
     base = np.where(capped, data.demand_floor, low.astype(np.int64))
+    exactly.base = base
+    whole = np.zeros_like(certain)  # exactly a whole number of units: no remainder to round
+    for i, r in np.argwhere(~certain).tolist():
+        value = exactly.value(i, r)
+        if value is None:
+            return None
+        base[i, r] = math.floor(value)
+        remainder = value - base[i, r]
+        exact[i, r], error[i, r], whole[i, r] = base[i, r] + float(remainder), 0.0, remainder == 0
     house = _house(result, data, exact, error)
     if house is None:
         return None
-    eligible = ~capped & (exact > 0) & (base < data.demand_floor)
+    eligible = ~capped & ~whole & (exact > 0) & (base < data.demand_floor)
     chosen = filling.hand_out_leftovers(remainder=exact - base, error=error, eligible=eligible,
-                                        leftover=house - base.sum(axis=0))
+                                        leftover=house - base.sum(axis=0), exact_order=exactly.order)
     if chosen is None:
         return None
     counts: list[list[int]] = (base + chosen).tolist()
     return counts
+
+
+class _ExactRemainders:
+    """Exact remainders of a few tenants' envelopes, without running the exact fill.
+
+    A tenant held on its floor gets exactly ``scale × g × demand``, and the exact guarantee scale is
+    one sum over the resource that sets it. A tenant rising in round k gets ``t_k × w × demand / d``
+    with an exact level that is costly to compute, but tenants of one round whose factor
+    ``w × demand / d`` and floor are the same have the same remainder. Anything else is unknown.
+    """
+
+    def __init__(self, result: filling.Fill, data: _PoolData) -> None:
+        self.result, self.data = result, data
+        self.base = np.zeros(data.demand.shape, dtype=np.int64)  # the floors, once they are known
+        self._scale: Fraction | None = None
+
+    def order(self, r: int, rows: list[int]) -> list[int] | None:
+        """``rows`` by exact remainder of resource ``r``, largest first, ties to the lower index; or None."""
+        data, n_res = self.data, len(self.data.keys)
+        if all(self.result.limited_by[i] == filling.LIMITED_BY_GUARANTEE for i in rows):
+            # Tenants of one tier with the same demand and floor are common: each distinct one once.
+            scale, unit = self.scale(), Fraction(data.unit[r])
+            distinct: dict[tuple[Decimal, Decimal, int], Fraction] = {}
+            remainder = {}
+            for i in rows:
+                key = (data.guarantees[i], data.values[i * n_res + r], int(self.base[i, r]))
+                if key not in distinct:
+                    distinct[key] = scale * Fraction(key[0]) * Fraction(key[1]) / unit - key[2]
+                remainder[i] = distinct[key]
+            return sorted(rows, key=lambda i: (-remainder[i], i))
+        keys = {i: self._key(i, r) for i in rows}
+        if len(set(keys.values())) == 1 and keys[rows[0]][0] == "level":
+            return sorted(rows)
+        return None
+
+    def value(self, i: int, r: int) -> Fraction | None:
+        """The exact envelope in units of a tenant held on its floor; None for any other tenant."""
+        key = self._key(i, r)
+        return self.scale() * key[1] if key[0] == "floor" else None  # type: ignore[operator]
+
+    def scale(self) -> Fraction:
+        if self._scale is None:
+            self._scale = _exact_guarantee_scale(self.data) if self.result.guarantee_scale < 1 else Fraction(1)
+        return self._scale
+
+    def _key(self, i: int, r: int) -> tuple[object, ...]:
+        data, n_res = self.data, len(self.data.keys)
+        demand = Fraction(data.values[i * n_res + r]) / Fraction(data.unit[r])
+        base = int(self.base[i, r])
+        if self.result.limited_by[i] == filling.LIMITED_BY_GUARANTEE:
+            return ("floor", Fraction(data.guarantees[i]) * demand, base)
+        row = [Fraction(v) / Fraction(u) for v, u in zip(data.values[i * n_res:(i + 1) * n_res], data.unit,
+                                                          strict=True)]
+        dominant = max(v / c for v, c in zip(row, data.capacity, strict=True) if v > 0)
+        return ("level", int(self.result.frozen_round[i]), Fraction(data.weights[i]) * demand / dominant, base)
 
 
 def _house(result: filling.Fill, data: _PoolData, exact: npt.NDArray[np.float64],
@@ -266,19 +331,23 @@ def _exact_outcome(data: _PoolData) -> _Outcome:
 
 
 def _exact_guarantee_scale(data: _PoolData) -> Fraction:
-    """The common factor the guarantees are scaled by, exactly (only shown, and warned about)."""
+    """The common factor the guarantees are scaled by, exactly.
+
+    Only called when the float fill's scale is below 1 and clear, so one resource sets it: the one
+    with the smallest float ratio of allocatable to guaranteed use, summed here exactly.
+    """
+    capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
+    guarantees = np.array([float(g) for g in data.guarantees], dtype=np.float64)
+    live = (data.demand > 0).any(axis=1) & ~((data.demand > 0) & (capacity == 0)).any(axis=1)
+    floor_use = guarantees[live] @ data.demand[live]
+    with np.errstate(divide="ignore"):
+        ratio = np.where(floor_use > 0, capacity / np.where(floor_use > 0, floor_use, 1.0), np.inf)
+    r = int(np.argmin(ratio))
     n_res = len(data.keys)
-    ratios = []
-    blocked = {i for i in range(len(data.members)) for j in range(n_res)
-               if data.values[i * n_res + j] > 0 and data.capacity[j] == 0}
-    for r in range(n_res):
-        if data.capacity[r] == 0:
-            continue
-        use = sum((Fraction(data.guarantees[i] * data.values[i * n_res + r]) for i in range(len(data.members))
-                   if i not in blocked), Fraction(0)) / Fraction(data.unit[r])
-        if use > 0:
-            ratios.append(data.capacity[r] / use)
-    return min([Fraction(1), *ratios])
+    with decimal.localcontext(prec=200):  # exact: products and sums of quantities need far fewer digits
+        total = sum((data.guarantees[i] * data.values[i * n_res + r] for i in np.flatnonzero(live).tolist()),
+                    ZERO)
+    return min(Fraction(1), data.capacity[r] / (Fraction(total) / Fraction(data.unit[r])))
 
 
 def _dominant_resources(data: _PoolData) -> npt.NDArray[np.int64]:
@@ -297,27 +366,59 @@ def _demand_in_units(
 ) -> tuple[list[Decimal], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Demands in base units, and in units of each resource: as floats for the fill, and floored exactly.
 
-    Converting every Decimal exactly would dominate the allocator's time at 10,000 tenants, so the
-    floor comes from the float; only where the float lies within float error of a whole number (where
-    it may have rounded across it) is the exact floor taken instead.
+    The exact floor is counted in integers from each amount's ``mantissa × 10^exponent`` (derived
+    when the tenant was loaded), so that no Decimal is converted here one by one. Amounts too large
+    for 64-bit integers are floored in fractions.
     """
+    n_res = len(keys)
     # itemgetter reads all of a full demand in one C call; it returns a bare value for a single key.
-    pick = operator.itemgetter(*keys) if len(keys) > 1 else None
+    pick = operator.itemgetter(*keys) if n_res > 1 else lambda amounts: (amounts[keys[0]],)
     values: list[Decimal] = []
+    floats: list[float] = []
+    mantissas: list[int] = []
+    exponents: list[int] = []
     for t in members:
-        asked = t.demand[pool_name]
-        if pick is not None and len(asked) == len(keys):
+        asked, numbers = t.demand[pool_name], t.numbers[pool_name]
+        if numbers.keys == keys:  # the common case: a demand for everything the pool has, in its order
             values.extend(pick(asked))
+            floats.extend(numbers.floats)
+            mantissas.extend(numbers.mantissas)
+            exponents.extend(numbers.exponents)
         else:
+            at = {k: j for j, k in enumerate(numbers.keys)}
             values.extend(asked.get(k, ZERO) for k in keys)
-    shape = (len(members), len(keys))
+            floats.extend(numbers.floats[at[k]] if k in at else 0.0 for k in keys)
+            mantissas.extend(numbers.mantissas[at[k]] if k in at else 0 for k in keys)
+            exponents.extend(numbers.exponents[at[k]] if k in at else 0 for k in keys)
+    shape = (len(members), n_res)
     scale = np.array([float(u) for u in unit], dtype=np.float64)
-    demand = np.array(values, dtype=np.float64).reshape(shape) / scale
-    nearest = np.rint(demand)
-    doubtful = (np.abs(nearest - demand) <= 1e-9 * np.maximum(1.0, demand)) | (demand >= _FLOAT_LIMIT)
-    units = np.floor(np.minimum(demand, _FLOAT_LIMIT)).astype(np.int64)
-    for flat in np.flatnonzero(doubtful).tolist():
-        row, col = divmod(flat, len(keys))
+    demand = np.array(floats, dtype=np.float64).reshape(shape) / scale
+    units = np.zeros(shape, dtype=np.int64)
+    if not members:
+        return values, demand, units
+    # A unit is ``unit_mantissa × 10^unit_exponent``; whole units of an amount m × 10^e are then
+    # m × 10^(e − unit_exponent) // unit_mantissa, in int64 where every factor fits.
+    unit_parts = [quantities.decompose(u) for u in unit]
+    unit_mantissa = np.array([m for m, _ in unit_parts], dtype=np.int64)
+    unit_exponent = np.array([e for _, e in unit_parts], dtype=np.int64)
+    try:
+        mantissa = np.array(mantissas, dtype=np.int64).reshape(shape)
+    except OverflowError:
+        mantissa = None
+    if mantissa is not None:
+        shift = np.array(exponents, dtype=np.int64).reshape(shape) - unit_exponent
+        up = np.clip(shift, 0, 18)
+        down = np.clip(-shift, 0, 18)
+        fits = (np.abs(shift) <= 18) & (np.abs(mantissa).astype(np.float64) * 10.0 ** up < 9.0e18) \
+            & (unit_mantissa.astype(np.float64) * 10.0 ** down < 9.0e18)
+        safe_mantissa = np.where(fits, mantissa, 0)
+        units = np.where(shift >= 0, (safe_mantissa * 10 ** up) // unit_mantissa,
+                         safe_mantissa // (unit_mantissa * 10 ** down))
+        rest = np.flatnonzero(~fits).tolist()
+    else:
+        rest = list(range(len(values)))
+    for flat in rest:
+        row, col = divmod(flat, n_res)
         exact = math.floor(Fraction(values[flat]) / Fraction(unit[col]))
         units[row, col] = min(exact, 2**62)  # beyond the float range only the exact fill reads them
     return values, demand, units

@@ -20,6 +20,7 @@ Pure: it reads no clock, file or network, prints nothing and never mutates its a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -228,14 +229,17 @@ def _saturation_levels(*, breakpoints: F64, order: I64, active: B, slope: F64, c
     return np.where(fills, level, np.inf)
 
 
-def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64) -> I64 | None:
+def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64,
+                       exact_order: Callable[[int, list[int]], list[int] | None]) -> I64 | None:
     """Which tenants get one more unit: the ``leftover[r]`` largest remainders of each resource.
 
     Ties go to the lower index. ``remainder`` holds float approximations, each within ``error`` of
-    its exact value; the answer is returned only when that error cannot change it (the last unit
-    handed out and the first withheld are apart by more than their errors), else None, so that the
-    caller recomputes exactly. Only ``eligible`` tenants (below their demand, with a positive
-    remainder) take part.
+    its exact value. Where the last unit handed out and the first withheld are further apart than
+    their errors, the float order decides. Where they are not, the tenants whose remainders could
+    cross are put in exact order by ``exact_order(r, rows)`` (largest exact remainder of resource
+    ``r`` first, ties to the lower index), and the first of them get the units; when it cannot
+    order them (None), None is returned, so that the caller recomputes the pool exactly. Only
+    ``eligible`` tenants (below their demand, with a positive remainder) take part.
     """
     n = remainder.shape[0]
     key = np.where(eligible, -remainder, np.inf)
@@ -251,8 +255,34 @@ def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64
     if contested.any():
         low_chosen = np.where(chosen, remainder - error, np.inf).min(axis=0)
         high_withheld = np.where(eligible & ~chosen, remainder + error, -np.inf).max(axis=0)
-        if (contested & (low_chosen <= high_withheld)).any():
-            return None
+        # Intervals that overlap, or touch while one of them has a width: the exact values may cross.
+        # (Equal values known exactly, with no error, are a tie: the float order already gave it
+        # to the lower index.)
+        widths = np.where(eligible, error, 0.0).max(axis=0, initial=0.0)
+        overlap = (low_chosen < high_withheld) | ((low_chosen == high_withheld) & (widths > 0))
+        for r in np.flatnonzero(contested & overlap).tolist():
+            # The tenants whose exact remainders could lie on either side of the cut.
+            near = eligible[:, r] & (remainder[:, r] + error[:, r] >= low_chosen[r]) \
+                & (remainder[:, r] - error[:, r] <= high_withheld[r])
+            rows = np.flatnonzero(near).tolist()
+            ranked = exact_order(r, rows)
+            if ranked is None:
+                return None
+            # Those outside the contested rows are clearly chosen or withheld; within them, as many
+            # as the float order chose, in exact order, provided that no row the exact order moves
+            # across the cut could pass one outside it.
+            winners = int(chosen[rows, r].sum())
+            column, slack = remainder[:, r], error[:, r]
+            outside = eligible[:, r] & ~near
+            demoted = [i for i in ranked[winners:] if chosen[i, r]]
+            promoted = [i for i in ranked[:winners] if not chosen[i, r]]
+            lowest_kept = np.where(outside & chosen[:, r], column - slack, np.inf).min(initial=np.inf)
+            highest_left = np.where(outside & ~chosen[:, r], column + slack, -np.inf).max(initial=-np.inf)
+            if any(column[i] + slack[i] >= lowest_kept for i in demoted) or \
+                    any(column[i] - slack[i] <= highest_left for i in promoted):
+                return None
+            chosen[rows, r] = False
+            chosen[ranked[:winners], r] = True
     handed: I64 = chosen.astype(np.int64)
     return handed
 

@@ -22,7 +22,8 @@ def explain(model: quotas.Quotas, allocation: allocations.Allocation, tenant_id:
     result = allocation.tenants[tenant_id]
     licence = tenant.licence
     days = licence.days_to_expiry(at=allocation.at)
-    when = f"expires {licence.expires}, in {days} days" if days >= 0 else f"expired {licence.expires}, {-days} days ago"
+    when = (f"expires {licence.expires}, in {_days(days)}" if days >= 0
+            else f"expired {licence.expires}, {_days(-days)} ago")
     lines = [
         f"{tenant.display_name.en} ({tenant.display_name.fa}, id {tenant.id}) is in tier {tenant.tier}: "
         f"weight {result.weight}, guaranteed {result.guaranteed:.0%} of its demand.",
@@ -38,7 +39,12 @@ def explain(model: quotas.Quotas, allocation: allocations.Allocation, tenant_id:
     return tuple(lines)
 
 
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
 def _pool(allocation: allocations.Allocation, pool_name: str, share: allocations.Share, weight: Decimal) -> list[str]:
+    """Sentences for one pool; every number is one the plan prints, so that they never disagree."""
     pool = allocation.pools[pool_name]
     by_key = {r.key: r for r in pool.resources}
     out = [f"In pool {pool_name}:"]
@@ -46,23 +52,47 @@ def _pool(allocation: allocations.Allocation, pool_name: str, share: allocations
     if dom:
         asked = share.demand[dom]
         available = by_key[dom].allocatable
-        part = f"{asked / available:.1%} of the pool's allocatable" if available else "although none is allocatable"
+        part = (f"{asked / available:.4%} of the pool's allocatable {resources.humanize(dom, available)}"
+                if available else "although none is allocatable")
         out.append(f"  its dominant resource is {dom}: it asked for {resources.humanize(dom, asked)}, {part}.")
-    out.append(f"  it receives {share.fraction:.2%} of its demand on every resource "
-                f"(weighted dominant share {share.weighted_share:.4f} = dominant share / weight {weight}).")
+    out.append(f"  its fair share is {share.fraction} of its demand on every resource, before rounding to whole "
+               f"units (weighted dominant share {share.weighted_share} = {share.fraction} × dominant share "
+               f"/ weight {weight}).")
+    full = [k for k in resources.ordered(share.demand) if k in by_key and by_key[k].saturated and share.demand[k] > 0]
     if share.limited_by == allocations.DEMAND:
         out.append("  it is limited by its own demand: it gets everything it asked for.")
     elif share.limited_by == allocations.GUARANTEE:
-        out.append(f"  it holds its guaranteed floor ({share.fraction:.2%} after any scaling of guarantees): "
-                   f"a resource it needs saturated in round {share.round + 1} before its fair level rose above it.")
-    else:
+        what = " and ".join(full) if full else "a resource it needs"
+        out.append(f"  it holds its guaranteed floor ({share.fraction} of its demand, after any scaling of "
+                   f"guarantees): {what} filled up in round {share.round + 1} before the common level rose "
+                   "above that floor.")
+    elif share.limited_by != allocations.LICENCE:
         key = share.limited_by
-        others = sorted(tid for tid, t in allocation.tenants.items() if tid != "" and pool_name in t.shares
-                        and t.shares[pool_name].limited_by == key and t.shares[pool_name] is not share)
-        out.append(f"  it froze in round {share.round + 1} at weighted share {share.weighted_share:.4f}, when "
-                   f"{key} saturated ({resources.humanize(key, by_key[key].allocatable)} allocatable, all handed out).")
-        out.append("  tenants sharing that bottleneck: " + (", ".join(
-            f"{o} ({allocation.tenants[o].shares[pool_name].weighted_share:.4f})" for o in others) or "none") + ".")
+        line = by_key[key]
+        out.append(f"  it froze in round {share.round + 1} at weighted share {share.weighted_share}, when {key} "
+                   f"saturated ({resources.humanize(key, line.allocated)} of "
+                   f"{resources.humanize(key, line.allocatable)} allocatable handed out in whole units).")
+        out.append("  tenants sharing that bottleneck: " + (", ".join(_sharers(allocation, pool_name, share, key))
+                                                           or "none") + ".")
     if pool.guarantee_scale < 1:
-        out.append(f"  guarantees in this pool did not all fit and were scaled to {pool.guarantee_scale:.2%}.")
+        out.append(f"  guarantees in this pool did not all fit and were scaled to {pool.guarantee_scale:.4%}.")
+    return out
+
+
+def _sharers(allocation: allocations.Allocation, pool_name: str, share: allocations.Share, key: str) -> list[str]:
+    """Every other served tenant that asked for ``key`` in the pool, with its level and why it stopped.
+
+    Those frozen by the same resource share the level; those holding a guarantee or served in full
+    took their part of it first (a tenant can be starved by others' guarantees alone).
+    """
+    out = []
+    for tid in sorted(allocation.tenants):
+        other = allocation.tenants[tid].shares.get(pool_name)
+        if other is None or other is share or not allocation.tenants[tid].licence.served:
+            continue
+        if other.demand.get(key, Decimal(0)) > 0:
+            why = {allocations.GUARANTEE: "holding its guarantee", allocations.DEMAND: "served in full"}.get(
+                other.limited_by, f"limited by {other.limited_by}")
+            out.append(f"{tid} (weighted share {other.weighted_share}, {why}, "
+                       f"{resources.humanize(key, other.envelope.get(key, Decimal(0)))} of it)")
     return out

@@ -1,7 +1,11 @@
 """Benchmark of the whole domain-level allocator (Decimal in, rounded Decimal envelopes out).
 
 Run: python -m pytest tests/benchmarks/bench_allocating.py -p no:cacheprovider -s
-Targets (issue 3): 10,000 tenants × 50 pools × 6 resources; `dctenant plan` on the example < 1 s.
+Targets (issue 13): the whole ``allocate()`` (Decimal in, rounded Decimal envelopes out) for 10,000
+tenants × 50 pools × 6 resources under 0.25 s median on one core, 1,000 tenants × 1 pool under 10 ms;
+`dctenant plan` on the example < 1 s. Tenants are built (loaded) before timing: their demands'
+numeric form is derived at load time. Both wall time and process CPU time are reported, because a
+shared machine stretches wall time; neither is asserted (a benchmark reports, it does not fail).
 """
 
 from __future__ import annotations
@@ -88,31 +92,37 @@ def estate(
 
 
 def median_seconds(fn: object, repeats: int) -> float:
-    times = []
+    return medians(fn, repeats)[0]
+
+
+def medians(fn: object, repeats: int) -> tuple[float, float]:
+    """Median wall and median CPU seconds of ``repeats`` calls."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def test_allocate_10k_tenants_50_pools() -> None:
     dc, ts = estate(10_000, 50, (2, 5))
     at = dt.date(2026, 11, 27)
-    seconds = median_seconds(lambda: allocating.allocate(dc, tenants=ts, policy=POLICY, at=at), 5)
+    seconds, cpu = medians(lambda: allocating.allocate(dc, tenants=ts, policy=POLICY, at=at), 7)
     entries = sum(len(t.demand) for t in ts)
     print(
         f"\nallocate(): 10,000 tenants x 50 pools x 6 resources ({entries} tenant-pool demands): "
-        f"median {seconds * 1000:.0f} ms"
+        f"median {seconds * 1000:.0f} ms wall, {cpu * 1000:.0f} ms CPU (target < 250 ms)"
     )
-    assert seconds < 30  # a sanity bound only; the figure is what the benchmark reports
 
 
 def test_allocate_1k_tenants_1_pool() -> None:
     dc, ts = estate(1_000, 1, (1, 1))
     at = dt.date(2026, 11, 27)
-    seconds = median_seconds(lambda: allocating.allocate(dc, tenants=ts, policy=POLICY, at=at), 11)
-    print(f"\nallocate(): 1,000 tenants x 1 pool x 6 resources: median {seconds * 1000:.1f} ms")
+    seconds, cpu = medians(lambda: allocating.allocate(dc, tenants=ts, policy=POLICY, at=at), 21)
+    print(f"\nallocate(): 1,000 tenants x 1 pool x 6 resources: median {seconds * 1000:.1f} ms wall, "
+          f"{cpu * 1000:.1f} ms CPU (target < 10 ms)")
 
 
 def test_plan_command_on_the_example() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import re
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import assume, given, settings
@@ -504,3 +505,26 @@ def test_percent_and_ratio_agree(hundredths: int, places: int) -> None:
     assert ratio == number / 100
     if number <= 100:
         assert quantities.parse_percent(f"{plain(number)}%") == ratio
+
+
+# -- boundaries that a mutation of the rules would move ---------------------------------------------------
+
+
+def test_format_prefers_binary_when_the_decimal_spelling_is_not_strictly_shorter() -> None:
+    # 10112000 = 10112k = 9875Ki: equal lengths, so the binary spelling wins ("strictly shorter" rule).
+    assert Quantity.format(Decimal(10112000)) == "9875Ki"
+    # 1024000 = 1024k (5 characters) vs 1000Ki (6): the decimal spelling is strictly shorter.
+    assert Quantity.format(Decimal(1024000)) == "1024k"
+    assert Quantity.format(Decimal(1024)) == "1Ki"
+
+
+@pytest.mark.parametrize(("value", "step", "expected"), [
+    (Decimal("0.0035"), Decimal("0.001"), Decimal("0.003")),  # half a step: down, not to even (0.004)
+    (Decimal("0.0045"), Decimal("0.001"), Decimal("0.004")),  # half a step: down, not up
+    (Decimal("0.004"), Decimal("0.001"), Decimal("0.004")),  # exactly a whole number of steps: unchanged
+    (Decimal("0.0039999999999999999999999999999"), Decimal("0.001"), Decimal("0.003")),  # beyond 28 digits
+    (Decimal(2**70) + Decimal("0.5"), Decimal(1), Decimal(2**70)),
+    (Fraction(7, 3), Decimal("0.5"), Decimal("2")),  # a Fraction is floored without a rounded division
+])
+def test_floor_to_step(value: Decimal | Fraction, step: Decimal, expected: Decimal) -> None:
+    assert quantities.floor_to_step(value, step) == expected

@@ -391,12 +391,17 @@ def test_does_not_mutate_inputs() -> None:
 # --- hand_out_leftovers ------------------------------------------------------------------------------
 
 
-def _hand_out(remainder: list[float], leftover: int, *, error: float = 0.0,
-              eligible: list[bool] | None = None) -> list[int] | None:
+def _hand_out(remainder: list[float], leftover: int, *, error: float = 0.0, eligible: list[bool] | None = None,
+              exact: list[int] | None = None) -> list[int] | None:
+    """One resource; ``exact`` is the exact order of all rows (largest remainder first), else unknown."""
     rem = np.array(remainder)[:, None]
     ok = np.array(eligible if eligible is not None else [True] * len(remainder))[:, None]
+
+    def exact_order(r: int, rows: list[int]) -> list[int] | None:
+        return None if exact is None else [i for i in exact if i in rows]
+
     got = filling.hand_out_leftovers(remainder=rem, error=np.full_like(rem, error), eligible=ok,
-                                     leftover=np.array([leftover]))
+                                     leftover=np.array([leftover]), exact_order=exact_order)
     return None if got is None else got[:, 0].tolist()
 
 
@@ -417,3 +422,15 @@ def test_leftovers_are_refused_when_float_error_could_reorder_them() -> None:
     # When every eligible tenant gets a unit, or none does, the error does not matter.
     assert _hand_out([0.5, 0.5], 2, error=0.4) == [1, 1]
     assert _hand_out([0.5, 0.5], 0, error=0.4) == [0, 0]
+
+
+def test_leftovers_too_close_for_floats_follow_the_exact_order() -> None:
+    # Two remainders within float error: the exact order decides. Equal exact values (a tie) go to
+    # the lower index; a larger exact value at index 1 wins the unit.
+    assert _hand_out([0.5, 0.5, 0.1], 1, error=1e-12, exact=[0, 1, 2]) == [1, 0, 0]
+    assert _hand_out([0.5, 0.5, 0.1], 1, error=1e-12, exact=[1, 0, 2]) == [0, 1, 0]
+    # Two units, errors of 0.1: 0.55 is clearly in, 0.45 and 0.3 are contested and the exact order
+    # puts 0.3 first. 0.45 then drops out, but it might exceed 0.55 (0.45 + 0.1 >= 0.55 - 0.1): refused.
+    assert _hand_out([0.55, 0.45, 0.3], 2, error=0.1, exact=[0, 2, 1]) is None
+    # With 0.8 clearly above anything 0.45 could be, the exact order stands.
+    assert _hand_out([0.8, 0.45, 0.3], 2, error=0.1, exact=[0, 2, 1]) == [1, 0, 1]
