@@ -54,7 +54,8 @@ def test_privileged_is_refused(qcopy: QuotasCopy) -> None:
     expect(qcopy.only_problem(), qcopy, POLICY, "        podSecurity: privileged",
            "spec.tiers.national.isolation.podSecurity",
            'the Pod Security level "privileged" is not allowed for tenants: it lets a pod take over its node (host '
-           "namespaces, host paths, privileged containers)", 'use "baseline" for workloads that cannot meet "restricted"')
+           "namespaces, host paths, privileged containers)",
+           'use "baseline" for workloads that cannot meet "restricted"')
 
 
 def test_a_tenant_cannot_override_to_privileged(qcopy: QuotasCopy) -> None:
@@ -104,7 +105,8 @@ def test_bad_isolation_fields(qcopy: QuotasCopy, field: str, value: str, message
 
 
 def test_a_duplicate_list_item_is_refused(qcopy: QuotasCopy) -> None:
-    qcopy.edit(POLICY, "        ephemeralStorage: 50Gi\n", "        ephemeralStorage: 50Gi\n        gatewayClasses: [a, a]\n")
+    qcopy.edit(POLICY, "        ephemeralStorage: 50Gi\n",
+               "        ephemeralStorage: 50Gi\n        gatewayClasses: [a, a]\n")
     problem = qcopy.only_problem()
     assert (problem.field, problem.message) == ("spec.tiers.startup.isolation.gatewayClasses[1]",
                                                 '"a" is listed twice')
@@ -113,7 +115,7 @@ def test_a_duplicate_list_item_is_refused(qcopy: QuotasCopy) -> None:
 @pytest.mark.parametrize("moved", ["persistentVolumeClaims: 200", "loadBalancers: 2", "nodePorts: 0"])
 def test_counts_moved_to_the_tiers_are_reported_with_their_new_place(qcopy: QuotasCopy, moved: str) -> None:
     qcopy.edit(POLICY, "    monitoringNamespace: monitoring\n", f"    monitoringNamespace: monitoring\n    {moved}\n")
-    name = moved.split(":")[0]
+    name = moved.split(":", maxsplit=1)[0]
     expect(qcopy.only_problem(), qcopy, POLICY, f"    {moved}", f"spec.kubernetes.{name}",
            f"{name} is now set per tier", f"move it to spec.tiers.<tier>.isolation.objects.{name}")
 
