@@ -110,7 +110,10 @@ def dashboard_files(model: quotas.Quotas) -> dict[str, tuple[dict[str, Any], ...
     from dctenant.ops import dashboarding
 
     maps = tuple(dashboarding.config_maps(model))
-    return {f"{pool}/{DASHBOARDS_FILE}": maps for pool in model.datacentre.pool_names}
+    # Labelled with their pool like every other object dctenant renders (docs/kubernetes.md).
+    return {f"{pool}/{DASHBOARDS_FILE}": tuple(
+        {**m, "metadata": {**m["metadata"], "labels": {**m["metadata"]["labels"], kubernetes.POOL_LABEL: pool}}}
+        for m in maps) for pool in model.datacentre.pool_names}
 
 
 def render(path: str, *, at: dt.date, out: str, force: bool = False) -> RenderResult:

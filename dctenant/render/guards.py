@@ -135,8 +135,11 @@ def placement_policy(*, labels: Mapping[str, str]) -> dict[str, Any]:
         _check(images, "an image from a registry the tier does not allow",
                "variables.subject + ' uses an image outside the allowed registries: ' + params.data.registries"),
     ], conditions=[{"name": "creates-or-changes-a-pod", "expression": (
-        "request.operation == 'CREATE' || object.kind == 'Pod'"
-        " || (object.kind == 'CronJob' ? dyn(object).spec.jobTemplate.spec.template"
+        # A pod's spec changes only where Kubernetes allows it (tolerations added, images); updates of
+        # its metadata alone (a controller adopting it, a finalizer) are left alone, so a pod admitted
+        # under older parameters can still be garbage-collected and relabelled.
+        "request.operation == 'CREATE' || (object.kind == 'Pod' ? object.spec != oldObject.spec"
+        " : object.kind == 'CronJob' ? dyn(object).spec.jobTemplate.spec.template"
         " != dyn(oldObject).spec.jobTemplate.spec.template"
         " : dyn(object).spec.template != dyn(oldObject).spec.template)")}])
 

@@ -559,3 +559,16 @@ def test_pruning_leaves_updates_deletes_and_other_kinds_alone(clusters: dict[str
                                 group="apps")).allowed
     assert pruned.submit(apiserver.Request(user=BALE[0], groups=BALE[1], operation="DELETE", group="apps",
                                            resource="deployments", namespace="bale-media", old=dep)).allowed
+
+
+def test_metadata_updates_of_running_pods_are_left_alone(clusters: dict[str, apiserver.Cluster]) -> None:
+    """A pod admitted before its tier gained a node selector can still be relabelled (or garbage-collected);
+    the same pod with a toleration added is checked (the control that the policy does apply to pod updates)."""
+    old = apiserver.Cluster([]).mutate_pod(pod(), "bale-messaging")
+    old["spec"].pop("nodeSelector")
+    old["spec"]["nodeName"] = "thr-ab-w-3"
+    relabelled = changed(old, lambda p: p["metadata"].setdefault("labels", {}).update(release="canary"))
+    assert clusters["thr-ab"].submit(update("pods", old, relabelled)).allowed
+    tolerating = changed(old, lambda p: p["spec"]["tolerations"].append({"key": "x", "operator": "Exists"}))
+    verdict = clusters["thr-ab"].submit(update("pods", old, tolerating))
+    assert verdict.stage == "dctenant-pod-placement"

@@ -120,7 +120,10 @@ def worlds(draw: st.DrawFn) -> World:
     demand: dict[str, dict[str, dict[str, Decimal]]] = {}
     quotas: dict[str, dict[str, Decimal]] = {}
     licences = {}
-    for tenant_id in draw(st.lists(label, max_size=4, unique=True)):
+    # Valid data centres never have a tenant id that is another's followed by "-" (the loader refuses it).
+    ids = draw(st.lists(label, max_size=4, unique=True).filter(
+        lambda found: not any(a != b and a.startswith(b + "-") for a in found for b in found)))
+    for tenant_id in ids:
         issued = draw(st.dates(dt.date(2000, 1, 1), dt.date(2030, 1, 1)))
         expires = issued + dt.timedelta(days=draw(st.integers(1, 4000)))
         status = draw(st.sampled_from(["active", "suspended", "revoked"]))

@@ -172,6 +172,7 @@ def test_components_group_the_objects(pool: str, runs: dict[str, harness.Run]) -
     assert sorted(r.inputs["metadata"]["name"] for r in boards) == [
         f"{DASHBOARD}capacity", f"{DASHBOARD}tenant", f"{DASHBOARD}traffic"]
     assert all(r.inputs["metadata"]["labels"]["grafana_dashboard"] == "1" for r in boards)
+    assert all(r.inputs["metadata"]["labels"][kubernetes.POOL_LABEL] == pool for r in boards)
 
 
 def test_without_the_operator_the_rules_file_is_a_config_map(rendered: pathlib.Path) -> None:
