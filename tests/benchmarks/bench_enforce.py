@@ -2,9 +2,10 @@
 
 Pool ``pool-0`` of a 200-tenant data centre (200 tenants × 5 namespaces × 10 pods: 1,000 namespaces,
 12,000 pods with the hostNetwork and finished ones) and a 20-tenant data centre's pool (cluster label
-``small``) are scraped by one Prometheus every 5 s, each simulator's series labelled with its cluster.
-The policy judges over 2 minutes (``sustainedFor`` and ``recoveryWindow``) at a 15 s step, so every
-cycle asks nine range queries of 9 points each; the benchmark waits until Prometheus holds that much
+``small``) are scraped by one Prometheus every 30 s (a scrape of the large simulator formats ~70,000
+samples in Python: 5 s is too short on a loaded machine), each simulator's series labelled with its cluster.
+The policy judges over 2 minutes (``sustainedFor`` and ``recoveryWindow``) at a 30 s step, so every
+cycle asks nine range queries of 5 points each; the benchmark waits until Prometheus holds that much
 history, so that the queries cost what they cost in production.
 
 Run: python -m pytest -s tests/benchmarks/bench_enforce.py   (DCTENANT_BENCH_TENANTS=N to resize)
@@ -97,12 +98,12 @@ def test_enforcement_cycle(tmp_path: pathlib.Path) -> None:
         server.start()
         servers.append(server)
         addresses[cluster] = queue.get(timeout=60)
-    prom = prometheus_harness.Prometheus(addresses, interval="5s").start()
+    prom = prometheus_harness.Prometheus(addresses, interval="30s").start()
     try:
-        prom.wait_until("up == 1", count=6, timeout=120)
+        prom.wait_until("up == 1", count=6, timeout=300)
         # Two minutes of history and a rate window: the range queries then read real samples at every step.
-        prom.wait_until('count_over_time(up{job="kube-state-metrics",cluster="pool-0"}[3m]) >= 33', timeout=400)
-        settings = prometheus.settings(prom.url, rate_window="1m", step="15s", timeout=120)
+        prom.wait_until('count_over_time(up{job="kube-state-metrics",cluster="pool-0"}[4m]) >= 7', timeout=600)
+        settings = prometheus.settings(prom.url, rate_window="2m", step="30s", timeout=120)
         figures = {}
         for name, root in (("200", big), ("20", small)):
             recording = Recording(settings)
@@ -121,7 +122,7 @@ def test_enforcement_cycle(tmp_path: pathlib.Path) -> None:
             namespaces = len(planning.allocate(model, at=AT).namespaces)
             where = prometheus.scope(settings, model.datacentre)
             presence = prometheus.queries(settings, where)["quota"]
-            _, returned = own_time(prom.url, presence, time.time(), time.time(), 15)
+            _, returned = own_time(prom.url, presence, time.time(), time.time(), 30)
             figures[name] = (statistics.median(walls), statistics.median(own), statistics.median(series),
                              returned, namespaces, len(cycle.decisions))
         for name, (wall, own_s, touched, returned, namespaces, decisions) in figures.items():
