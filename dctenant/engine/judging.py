@@ -129,13 +129,21 @@ def _resource(tenant: str, pool: str, resource: str, *, envelope: Decimal, histo
         return decision(State.UNKNOWN, "", f"{name}: no data ({why}); nothing is escalated or undone{held}",
                         track)
     breach_limit, warning_limit = envelope * rules.breach_at, envelope * rules.warning_at
+
+    # One definition of each threshold, for the current point and for every point of the history.
+    def over(value: Decimal) -> bool:
+        return value > breach_limit  # breachAt is exceeded strictly: exactly at it is not a breach
+
+    def below(value: Decimal) -> bool:
+        return value < warning_limit  # warningAt is reached inclusively: exactly at it warns
+
     amount = _amount(resource, used)
     limit = f"{_amount(resource, envelope)} envelope"
-    if used > breach_limit:
+    if over(used):
         window = dt.timedelta(seconds=rules.sustained_for)
-        lasted = _lasted(history, now, lambda v: v > breach_limit)
+        lasted = _lasted(history, now, over)
         text = f"{name} {amount} > {limit} for {_duration(lasted)} (window {_duration(window)})"
-        if not _throughout(history, now, rules.sustained_for, step, lambda v: v > breach_limit):
+        if not _throughout(history, now, rules.sustained_for, step, over):
             return _warn(decision, text, Track(warned=track.warned, taken=track.taken, acted_at=track.acted_at))
         due = not track.taken or rules.grace_period == 0 or track.acted_at is None or (
             now - track.acted_at >= dt.timedelta(seconds=rules.grace_period))
@@ -145,9 +153,8 @@ def _resource(tenant: str, pool: str, resource: str, *, envelope: Decimal, histo
                             Track(warned=track.warned, taken=(*track.taken, action), acted_at=now))
         return decision(State.BREACH, "", text + _in_force(track), track)
     if track.taken:
-        return _recover(decision, name, amount, resource, envelope, history, step, track, rules, now,
-                        near=used >= warning_limit)
-    if used >= warning_limit:
+        return _recover(decision, name, amount, resource, envelope, history, step, track, rules, now, below=below)
+    if not below(used):
         text = f"{name} {amount} ≥ {rules.warning_at:.0%} of {limit}"
         return _warn(decision, text, Track(warned=track.warned))
     return decision(State.OK, "", f"{name} {amount} within {limit}", Track())
@@ -185,17 +192,17 @@ def _warn(decision: _Make, text: str, new: Track) -> tuple[Decision, Track]:
 
 def _recover(decision: _Make, name: str, amount: str, resource: str, envelope: Decimal, history: History,
              step: int, track: Track, rules: policies.Enforcement, now: dt.datetime, *,
-             near: bool) -> tuple[Decision, Track]:
+             below: Callable[[Decimal], bool]) -> tuple[Decision, Track]:
     """Not over the breach threshold with actions in force: undo them only after the recovery window."""
     window = dt.timedelta(seconds=rules.recovery_window)
-    limit = envelope * rules.warning_at
+    current = history[-1][1]
     threshold = f"{rules.warning_at:.0%} of the {_amount(resource, envelope)} envelope"
-    if near:
+    if current is None or not below(current):
         text = (f"{name} {amount} is back under the envelope but not below {threshold}; "
                 f"recovery needs {_duration(window)} below it" + _in_force(track))
         return decision(State.BREACH, "", text, track)
-    lasted = _lasted(history, now, lambda v: v < limit)
-    if not _throughout(history, now, rules.recovery_window, step, lambda v: v < limit):
+    lasted = _lasted(history, now, below)
+    if not _throughout(history, now, rules.recovery_window, step, below):
         text = (f"{name} {amount} below {threshold} for {_duration(lasted)} "
                 f"(recovery window {_duration(window)})" + _in_force(track))
         return decision(State.BREACH, "", text, track)

@@ -55,7 +55,7 @@ def config(targets: str | Mapping[str, str], *, interval: str = "1s") -> dict[st
             if cluster:
                 relabel.append({"target_label": "cluster", "replacement": cluster})
             out.append({"job_name": f"{name}-{cluster}" if cluster else name, "metrics_path": path,
-                        "honor_labels": True, "scrape_interval": interval,
+                        "honor_labels": True, "scrape_interval": interval, "scrape_timeout": interval,
                         "static_configs": [{"targets": [target]}], "relabel_configs": relabel})
         return out
 

@@ -253,6 +253,7 @@ def test_exactly_at_breach_at_is_a_warning_not_a_breach() -> None:
     """breachAt is exceeded strictly: 40 Gbps of a 40 Gbps envelope (breachAt 100%) never breaches."""
     at_limit = flat(Run(), 40, until=20)
     assert (at_limit.state, at_limit.action) == (State.WARNING, "")
+    assert at_limit.reason == "bale egress 40 Gbps ≥ 80% of 40 Gbps envelope"
     assert at_limit.usage == at_limit.envelope == Decimal(40 * 10**9)
     over = flat(Run(), 40.000000001, until=20)  # one bit per second over
     assert over.state is State.BREACH
