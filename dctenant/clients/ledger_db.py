@@ -1,16 +1,19 @@
-"""The audit ledger and usage-history store: hash-chained events and snapshots in SQL.
+"""The audit ledger and usage-history store: hash-chained events, their Merkle tree, checkpoints, snapshots.
 
 Auditors must be able to trust that what dctenant did is written down and was not changed
 afterwards. Every change and action is appended here as an event whose hash covers its content
-and the previous event's hash (rules in ``engine.chaining``); ``verify`` recomputes the chain.
-The same database keeps usage snapshots, so that reports outlive Prometheus' retention.
+and the previous event's hash (rules in ``engine.chaining``); in the same transaction the event
+becomes a leaf of an RFC 6962 Merkle tree whose complete subtrees are stored (``engine.merkle``),
+and a writer holding the log key (``clients.signing``; never stored here) signs the new head as a
+checkpoint. ``ops.auditing`` holds the ledger to those checkpoints. The same database keeps usage
+snapshots, so that reports outlive Prometheus' retention.
 
-SQLite in the user's state directory (WAL mode) is the default; PostgreSQL serves production.
-Appends are serialised so that concurrent writers never fork the chain: SQLite takes its write
-lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock; the unique
-``prev_hash`` column makes a fork impossible even if that were bypassed. SQLAlchemy Core is
-imported lazily: ``dctenant --help`` must not pay for it. Only this module and the self-service
-store (``clients.selfservice_db``, its own tables in the same database) import it.
+SQLite in the user's state directory (WAL mode) is the default; PostgreSQL serves production;
+both are opened through ``clients.sqlstores`` (read-only for verifiers). Appends are serialised
+so that concurrent writers never fork the chain: SQLite takes its write lock up front
+(``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock; the unique ``prev_hash``
+column makes a fork impossible even if that were bypassed. SQLAlchemy Core is imported lazily:
+``dctenant --help`` must not pay for it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Run: python -m pytest tests/benchmarks/bench_ledger.py -p no:cacheprovider -s
 Targets: append 100,000 events and verify the chain (events/s; verify >= 50,000/s on SQLite);
-a monthly usage report for 1,000 tenants from snapshots in under 2 s.
+a monthly usage report for 1,000 tenants from snapshots in under 2 s. Issue 15: the full
+``audit verify`` (chain, Merkle tree, stored tree and every signed checkpoint) >= 50,000 events/s;
+a signed checkpoint over 1,000,000 events < 2 s; an inclusion proof < 10 ms.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import pathlib
 import time
 from decimal import Decimal
 
-from dctenant.clients import ledger_db
+from dctenant.clients import ledger_db, signing
 from dctenant.domain import audit_events, periods, pools, quotas, resources, snapshots, tenants
-from dctenant.engine import tallying
-from dctenant.ops import planning
+from dctenant.engine import merkle, tallying
+from dctenant.ops import auditing, planning
 from tests.benchmarks import bench_allocating
 
 N = 100_000
@@ -31,7 +33,7 @@ def _drafts(n: int) -> list[ledger_db.Draft]:
 
 
 def test_append_and_verify_sqlite(tmp_path: pathlib.Path) -> None:
-    ledger = ledger_db.open_ledger(str(tmp_path / "bench.db"))
+    ledger = ledger_db.open_ledger(str(tmp_path / "bench.db"), signer=None)
     drafts = _drafts(N)
     single = 5_000
     started = time.perf_counter()
@@ -50,7 +52,58 @@ def test_append_and_verify_sqlite(tmp_path: pathlib.Path) -> None:
     print(f"\nSQLite: append {one_by_one:,.0f} events/s one transaction each, {batched:,.0f} events/s in "
           f"batches of 1,000; verify {verify_rate:,.0f} events/s ({N:,} events)")
     assert verify_rate >= 50_000
+    public = tmp_path / "audit.pub"
+    signer = signing.generate(name="bench.example/ledger")
+    signing.write_public(public, signer.verifier)
+    ledger.sign_head(signer)
+    started = time.perf_counter()
+    verdict = auditing.verify(ledger, public_key=str(public))
+    full_rate = N / (time.perf_counter() - started)
+    assert verdict.intact and verdict.events == N, verdict.summary()
+    print(f"full audit verify (chain, tree, stored tree, checkpoint): {full_rate:,.0f} events/s")
+    assert full_rate >= 50_000
     ledger.close()
+
+
+def test_checkpoint_and_proofs_over_a_million_events(tmp_path: pathlib.Path) -> None:
+    million = 1_000_000
+    signer = signing.generate(name="bench.example/ledger")
+    ledger = ledger_db.open_ledger(str(tmp_path / "million.db"), signer=None)
+    started = time.perf_counter()
+    batch = 20_000
+    for i in range(0, million, batch):
+        ledger.append_many(_drafts_from(i, batch))
+    filled = time.perf_counter() - started
+    started = time.perf_counter()
+    note = ledger.sign_head(signer)
+    checkpoint_s = time.perf_counter() - started
+    assert note.checkpoint.size == million
+    timings = []
+    for event in (1, 333_333, 777_777, million):
+        started = time.perf_counter()
+        proof = ledger.inclusion_proof(index=event - 1, size=million)
+        timings.append(time.perf_counter() - started)
+        stored = ledger.event(event)
+        assert stored is not None
+        merkle.verify_inclusion(index=event - 1, size=million, leaf=ledger_db.event_leaf(stored.hash), proof=proof,
+                                root_hash=note.checkpoint.root)
+    started = time.perf_counter()
+    consistency = ledger.consistency_proof(old=654_321, new=million)
+    consistency_s = time.perf_counter() - started
+    assert len(consistency) <= 40
+    print(f"\n1,000,000 events appended in {filled:.0f} s ({million / filled:,.0f} events/s in batches of "
+          f"{batch:,}, tree included); checkpoint {checkpoint_s * 1000:.1f} ms; inclusion proof "
+          f"{max(timings) * 1000:.2f} ms at most ({len(proof)} hashes); "
+          f"consistency proof {consistency_s * 1000:.2f} ms")
+    assert checkpoint_s < 2.0
+    assert max(timings) < 0.010
+    ledger.close()
+
+
+def _drafts_from(start: int, n: int) -> list[ledger_db.Draft]:
+    return [ledger_db.Draft(kind=audit_events.ENFORCEMENT_DECISION, actor="dctenant-enforcer",
+                            subject={"tenant": f"t{i % 1000:04d}"}, after={"usage": str(i)},
+                            at=T0 + dt.timedelta(seconds=i)) for i in range(start, start + n)]
 
 
 def test_monthly_usage_report_for_1000_tenants(tmp_path: pathlib.Path) -> None:
