@@ -22,10 +22,10 @@ import getpass
 import os
 import pathlib
 import socket
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dctenant.clients import signing, sqlstores
 from dctenant.domain import audit_events, checkpoints, periods, snapshots
@@ -146,6 +146,32 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _boundary(method: F) -> F:
+    """Database errors leave this module as one line naming the ledger (``BackendError``), never a traceback."""
+    import functools
+    import inspect
+
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generating(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except self._sa.exc.SQLAlchemyError as exc:
+                raise sqlstores.one_line(exc, where=self.url) from None
+        return generating  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def calling(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise sqlstores.one_line(exc, where=self.url) from None
+    return calling  # type: ignore[return-value]
+
+
 class Ledger:
     """An open ledger database. Not thread-safe; each process opens its own."""
 
@@ -233,6 +259,7 @@ class Ledger:
             frontier = {n: frontier[n] for n in merkle.frontier_of(size)}
             after = int(page[-1][0])
 
+    @_boundary
     def schema_version(self) -> int:
         sa = self._sa
         with self.engine.connect() as conn:
@@ -246,6 +273,7 @@ class Ledger:
         return self.append_many([Draft(kind=kind, actor=actor, subject=subject, before=before, after=after,
                                        reason=reason, at=at)])[0]
 
+    @_boundary
     def append_many(self, drafts: Iterable[Draft]) -> tuple[audit_events.LedgerEvent, ...]:
         """Append several events in one transaction: all are recorded, in order, or none."""
         with self._writing() as conn:
@@ -309,6 +337,7 @@ class Ledger:
                 return
             after = int(page[-1][0])
 
+    @_boundary
     def events(self, *, kinds: Collection[str] | None = None, tenant: str | None = None,
                since: datetime | None = None, until: datetime | None = None) -> Iterator[audit_events.LedgerEvent]:
         """Events in order, filtered by kind, tenant (the subject's ``tenant``) and ``[since, until)``."""
@@ -329,6 +358,7 @@ class Ledger:
             if tenant is None or event.tenant == tenant:
                 yield event
 
+    @_boundary
     def verify(self, *, anchor: str | None = None, anchor_seq: int | None = None,
                tree: merkle.Builder | None = None) -> audit_events.ChainReport:
         """Recompute the chain (and, into ``tree``, the Merkle tree); ``anchor`` is a hash recorded earlier."""
@@ -340,11 +370,9 @@ class Ledger:
                 found = conn.execute(sa.select(events.c.seq).where(events.c.hash == digest)).scalar()
             return None if found is None else int(found)
 
-        try:
-            return chaining.verify(self._rows(), locate=locate, anchor=anchor, anchor_seq=anchor_seq, tree=tree)
-        except sa.exc.SQLAlchemyError as exc:
-            raise sqlstores.one_line(exc, where=self.url) from None
+        return chaining.verify(self._rows(), locate=locate, anchor=anchor, anchor_seq=anchor_seq, tree=tree)
 
+    @_boundary
     def event(self, seq: int) -> audit_events.LedgerEvent | None:
         sa = self._sa
         events = self.tables["events"]
@@ -356,6 +384,7 @@ class Ledger:
         last = self.last_event()
         return last.hash if last else None
 
+    @_boundary
     def last_event(self, *, until: datetime | None = None) -> audit_events.LedgerEvent | None:
         """The newest event (recorded before ``until``, when given)."""
         sa = self._sa
@@ -367,6 +396,7 @@ class Ledger:
             row = conn.execute(query).first()
         return _event(tuple(row)) if row else None
 
+    @_boundary
     def count(self) -> int:
         sa = self._sa
         with self.engine.connect() as conn:
@@ -399,18 +429,22 @@ class Ledger:
         last = self.last_event()
         return last.seq if last else 0
 
+    @_boundary
     def tree_root(self, size: int) -> bytes:
         with self.engine.connect() as conn:
             return merkle.root(size, self._fetcher(conn))
 
+    @_boundary
     def inclusion_proof(self, *, index: int, size: int) -> list[bytes]:
         with self.engine.connect() as conn:
             return merkle.inclusion_proof(index, size, self._fetcher(conn))
 
+    @_boundary
     def consistency_proof(self, *, old: int, new: int) -> list[bytes]:
         with self.engine.connect() as conn:
             return merkle.consistency_proof(old, new, self._fetcher(conn))
 
+    @_boundary
     def stored_leaves(self) -> Iterator[bytes]:
         """The stored leaf hashes in order (level 0), a page per short transaction."""
         sa = self._sa
@@ -434,6 +468,7 @@ class Ledger:
         conn.execute(table.insert().values(size=size, root=note.checkpoint.root.hex(), note=note.text(),
                                            signed_at=audit_events.stamp(datetime.now(UTC))))
 
+    @_boundary
     def sign_head(self, signer: signing.Signer) -> checkpoints.SignedCheckpoint:
         """Sign the current tree head with ``signer`` and store the checkpoint (under the write lock)."""
         sa = self._sa
@@ -445,6 +480,7 @@ class Ledger:
             self._store_checkpoint(conn, note)
         return note
 
+    @_boundary
     def stored_checkpoints(self) -> tuple[tuple[int, str], ...]:
         """``(size, note text)`` of every stored checkpoint, smallest first (unverified: see ops.auditing)."""
         sa = self._sa
