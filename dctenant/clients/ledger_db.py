@@ -412,8 +412,10 @@ class Ledger:
         def fetch(wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
             if not wanted:
                 return {}
-            rows = conn.execute(sa.select(nodes.c.level, nodes.c.idx, nodes.c.hash)
-                                .where(sa.tuple_(nodes.c.level, nodes.c.idx).in_(list(wanted)))).all()
+            # One OR of exact primary-key matches: both databases answer each term from the index
+            # (SQLite would scan the table for a row-value IN list).
+            match = sa.or_(*(sa.and_(nodes.c.level == lv, nodes.c.idx == ix) for lv, ix in wanted))
+            rows = conn.execute(sa.select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(match)).all()
             found = {(int(lv), int(ix)): bytes.fromhex(h) for lv, ix, h in rows}
             if lost := [n for n in wanted if n not in found]:
                 level, index = lost[0]
@@ -479,6 +481,21 @@ class Ledger:
             note = signer.sign(checkpoints.Checkpoint(origin=signer.name, size=size, root=head))
             self._store_checkpoint(conn, note)
         return note
+
+    @_boundary
+    def newest_checkpoint(self) -> tuple[int, str] | None:
+        """``(size, note text)`` of the stored checkpoint of the most events, or None."""
+        sa = self._sa
+        table = self.tables["checkpoints"]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table.c.size, table.c.note).order_by(table.c.size.desc()).limit(1)).first()
+        return (int(row[0]), str(row[1])) if row else None
+
+    @_boundary
+    def event_hashes(self) -> Iterator[str]:
+        """Every event's stored hash in ``seq`` order (for rebuilding the tree in memory)."""
+        for row in self._rows():
+            yield row[9]
 
     @_boundary
     def stored_checkpoints(self) -> tuple[tuple[int, str], ...]:
