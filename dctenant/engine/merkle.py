@@ -229,20 +229,20 @@ class Builder:
 
     def __init__(self, *, marks: Iterable[int] = ()) -> None:
         self.size = 0
-        self._stack: list[tuple[int, Hash]] = []  # (level, hash) of the perfect subtrees, left to right
+        # The perfect subtrees' hashes, left to right, largest first: the binary digits of ``size``.
+        self._stack: list[Hash] = []
         self._marks = frozenset(marks)
         self.marked: dict[int, Hash] = {}  # the root at each size in ``marks`` the tree has reached
 
     def add(self, leaf: Hash) -> None:
-        # The hot loop of ``audit verify``: hashlib is bound locally and the stack kept flat.
-        stack = self._stack
-        level, digest = 0, leaf
-        sha = hashlib.sha256
-        while stack and stack[-1][0] == level:
-            digest = sha(b"\x01" + stack.pop()[1] + digest).digest()
-            level += 1
-        stack.append((level, digest))
-        self.size += 1
+        # The hot loop of ``audit verify``: adding leaf number n merges as many subtrees as n has
+        # trailing zero bits; hashlib is bound locally and the stack holds bare hashes.
+        self.size = n = self.size + 1
+        stack, sha = self._stack, hashlib.sha256
+        while not n & 1:
+            leaf = sha(b"\x01" + stack.pop() + leaf).digest()
+            n >>= 1
+        stack.append(leaf)
         if self._marks and self.size in self._marks:
             self.marked[self.size] = self.root()
 
@@ -253,7 +253,7 @@ class Builder:
     def root(self) -> Hash:
         if not self._stack:
             return EMPTY_ROOT
-        digest = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
+        digest = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             digest = node_hash(left, digest)
         return digest
