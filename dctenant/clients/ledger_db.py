@@ -1,16 +1,19 @@
-"""The audit ledger and usage-history store: hash-chained events and snapshots in SQL.
+"""The audit ledger and usage-history store: hash-chained events, their Merkle tree, checkpoints, snapshots.
 
 Auditors must be able to trust that what dctenant did is written down and was not changed
 afterwards. Every change and action is appended here as an event whose hash covers its content
-and the previous event's hash (rules in ``engine.chaining``); ``verify`` recomputes the chain.
-The same database keeps usage snapshots, so that reports outlive Prometheus' retention.
+and the previous event's hash (rules in ``engine.chaining``); in the same transaction the event
+becomes a leaf of an RFC 6962 Merkle tree whose complete subtrees are stored (``engine.merkle``),
+and a writer holding the log key (``clients.signing``; never stored here) signs the new head as a
+checkpoint. ``ops.auditing`` holds the ledger to those checkpoints. The same database keeps usage
+snapshots, so that reports outlive Prometheus' retention.
 
-SQLite in the user's state directory (WAL mode) is the default; PostgreSQL serves production.
-Appends are serialised so that concurrent writers never fork the chain: SQLite takes its write
-lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock; the unique
-``prev_hash`` column makes a fork impossible even if that were bypassed. SQLAlchemy Core is
-imported lazily: ``dctenant --help`` must not pay for it. Only this module and the self-service
-store (``clients.selfservice_db``, its own tables in the same database) import it.
+SQLite in the user's state directory (WAL mode) is the default; PostgreSQL serves production;
+both are opened through ``clients.sqlstores`` (read-only for verifiers). Appends are serialised
+so that concurrent writers never fork the chain: SQLite takes its write lock up front
+(``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock; the unique ``prev_hash``
+column makes a fork impossible even if that were bypassed. SQLAlchemy Core is imported lazily:
+``dctenant --help`` must not pay for it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import getpass
 import os
 import pathlib
 import socket
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dctenant.clients import signing, sqlstores
 from dctenant.domain import audit_events, checkpoints, periods, snapshots
@@ -143,6 +146,32 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _boundary(method: F) -> F:
+    """Database errors leave this module as one line naming the ledger (``BackendError``), never a traceback."""
+    import functools
+    import inspect
+
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generating(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except self._sa.exc.SQLAlchemyError as exc:
+                raise sqlstores.one_line(exc, where=self.url) from None
+        return generating  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def calling(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise sqlstores.one_line(exc, where=self.url) from None
+    return calling  # type: ignore[return-value]
+
+
 class Ledger:
     """An open ledger database. Not thread-safe; each process opens its own."""
 
@@ -230,6 +259,7 @@ class Ledger:
             frontier = {n: frontier[n] for n in merkle.frontier_of(size)}
             after = int(page[-1][0])
 
+    @_boundary
     def schema_version(self) -> int:
         sa = self._sa
         with self.engine.connect() as conn:
@@ -243,6 +273,7 @@ class Ledger:
         return self.append_many([Draft(kind=kind, actor=actor, subject=subject, before=before, after=after,
                                        reason=reason, at=at)])[0]
 
+    @_boundary
     def append_many(self, drafts: Iterable[Draft]) -> tuple[audit_events.LedgerEvent, ...]:
         """Append several events in one transaction: all are recorded, in order, or none."""
         with self._writing() as conn:
@@ -306,6 +337,7 @@ class Ledger:
                 return
             after = int(page[-1][0])
 
+    @_boundary
     def events(self, *, kinds: Collection[str] | None = None, tenant: str | None = None,
                since: datetime | None = None, until: datetime | None = None) -> Iterator[audit_events.LedgerEvent]:
         """Events in order, filtered by kind, tenant (the subject's ``tenant``) and ``[since, until)``."""
@@ -326,6 +358,7 @@ class Ledger:
             if tenant is None or event.tenant == tenant:
                 yield event
 
+    @_boundary
     def verify(self, *, anchor: str | None = None, anchor_seq: int | None = None,
                tree: merkle.Builder | None = None) -> audit_events.ChainReport:
         """Recompute the chain (and, into ``tree``, the Merkle tree); ``anchor`` is a hash recorded earlier."""
@@ -337,11 +370,9 @@ class Ledger:
                 found = conn.execute(sa.select(events.c.seq).where(events.c.hash == digest)).scalar()
             return None if found is None else int(found)
 
-        try:
-            return chaining.verify(self._rows(), locate=locate, anchor=anchor, anchor_seq=anchor_seq, tree=tree)
-        except sa.exc.SQLAlchemyError as exc:
-            raise sqlstores.one_line(exc, where=self.url) from None
+        return chaining.verify(self._rows(), locate=locate, anchor=anchor, anchor_seq=anchor_seq, tree=tree)
 
+    @_boundary
     def event(self, seq: int) -> audit_events.LedgerEvent | None:
         sa = self._sa
         events = self.tables["events"]
@@ -353,6 +384,7 @@ class Ledger:
         last = self.last_event()
         return last.hash if last else None
 
+    @_boundary
     def last_event(self, *, until: datetime | None = None) -> audit_events.LedgerEvent | None:
         """The newest event (recorded before ``until``, when given)."""
         sa = self._sa
@@ -364,6 +396,7 @@ class Ledger:
             row = conn.execute(query).first()
         return _event(tuple(row)) if row else None
 
+    @_boundary
     def count(self) -> int:
         sa = self._sa
         with self.engine.connect() as conn:
@@ -373,14 +406,17 @@ class Ledger:
 
     def _fetcher(self, conn: sa.Connection) -> merkle.Fetch:
         """Stored perfect subtrees, all asked for in one query; a missing one is a damaged tree."""
-        sa = self._sa
-        nodes = self.tables["merkle_nodes"]
+        mark = "?" if self.dialect == "sqlite" else "%s"
 
         def fetch(wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
             if not wanted:
                 return {}
-            rows = conn.execute(sa.select(nodes.c.level, nodes.c.idx, nodes.c.hash)
-                                .where(sa.tuple_(nodes.c.level, nodes.c.idx).in_(list(wanted)))).all()
+            # One OR of exact primary-key matches, as plain driver SQL: each term is answered from the
+            # index (SQLite would scan for a row-value IN list), and building a SQLAlchemy expression of
+            # forty terms would cost more than the proof itself (the inclusion-proof benchmark).
+            where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(wanted))
+            params = tuple(v for node in wanted for v in node)
+            rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM merkle_nodes WHERE {where}", params).all()
             found = {(int(lv), int(ix)): bytes.fromhex(h) for lv, ix, h in rows}
             if lost := [n for n in wanted if n not in found]:
                 level, index = lost[0]
@@ -396,18 +432,22 @@ class Ledger:
         last = self.last_event()
         return last.seq if last else 0
 
+    @_boundary
     def tree_root(self, size: int) -> bytes:
         with self.engine.connect() as conn:
             return merkle.root(size, self._fetcher(conn))
 
+    @_boundary
     def inclusion_proof(self, *, index: int, size: int) -> list[bytes]:
         with self.engine.connect() as conn:
             return merkle.inclusion_proof(index, size, self._fetcher(conn))
 
+    @_boundary
     def consistency_proof(self, *, old: int, new: int) -> list[bytes]:
         with self.engine.connect() as conn:
             return merkle.consistency_proof(old, new, self._fetcher(conn))
 
+    @_boundary
     def stored_leaves(self) -> Iterator[bytes]:
         """The stored leaf hashes in order (level 0), a page per short transaction."""
         sa = self._sa
@@ -431,6 +471,7 @@ class Ledger:
         conn.execute(table.insert().values(size=size, root=note.checkpoint.root.hex(), note=note.text(),
                                            signed_at=audit_events.stamp(datetime.now(UTC))))
 
+    @_boundary
     def sign_head(self, signer: signing.Signer) -> checkpoints.SignedCheckpoint:
         """Sign the current tree head with ``signer`` and store the checkpoint (under the write lock)."""
         sa = self._sa
@@ -442,6 +483,22 @@ class Ledger:
             self._store_checkpoint(conn, note)
         return note
 
+    @_boundary
+    def newest_checkpoint(self) -> tuple[int, str] | None:
+        """``(size, note text)`` of the stored checkpoint of the most events, or None."""
+        sa = self._sa
+        table = self.tables["checkpoints"]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table.c.size, table.c.note).order_by(table.c.size.desc()).limit(1)).first()
+        return (int(row[0]), str(row[1])) if row else None
+
+    @_boundary
+    def event_hashes(self) -> Iterator[str]:
+        """Every event's stored hash in ``seq`` order (for rebuilding the tree in memory)."""
+        for row in self._rows():
+            yield row[9]
+
+    @_boundary
     def stored_checkpoints(self) -> tuple[tuple[int, str], ...]:
         """``(size, note text)`` of every stored checkpoint, smallest first (unverified: see ops.auditing)."""
         sa = self._sa

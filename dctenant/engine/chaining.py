@@ -1,7 +1,7 @@
 """Canonical JSON and the hash chain of the audit ledger, apart from any database.
 
 An auditor must be able to recompute every hash with nothing but the stored values and a
-description of the rules (docs/audit_events.md), so the rules live here, pure: no clock, file or
+description of the rules (docs/audit.md, with a worked example), so the rules live here, pure: no clock, file or
 network. ``clients.ledger_db`` feeds rows in; what comes out is a verdict that names the first
 event that was edited, deleted, inserted or reordered.
 

@@ -205,24 +205,45 @@ def verify_consistency(*, old: int, new: int, old_root: Hash, new_root: Hash, pr
         raise ProofError(f"the tree of {new} leaves does not extend the tree of {old} leaves with that root")
 
 
+def tree_of(leaves: Iterable[Hash]) -> tuple[int, Fetch]:
+    """Every perfect subtree of the tree over ``leaves``, in memory: the size and a ``Fetch`` for them.
+
+    What ``audit verify`` builds from the events themselves when a checkpoint does not match, to find
+    the first event that differs; about two entries per leaf.
+    """
+    nodes: dict[Node, Hash] = {}
+    size = 0
+    for leaf in leaves:
+        level, index, digest = 0, size, leaf
+        nodes[(0, index)] = digest
+        while index % 2 == 1:
+            digest = node_hash(nodes[(level, index - 1)], digest)
+            level, index = level + 1, index // 2
+            nodes[(level, index)] = digest
+        size += 1
+    return size, lambda wanted: {n: nodes[n] for n in wanted}
+
+
 class Builder:
     """A tree grown leaf by leaf in memory with O(log n) state: what ``verify`` recomputes while it walks."""
 
     def __init__(self, *, marks: Iterable[int] = ()) -> None:
         self.size = 0
-        self._stack: list[tuple[int, Hash]] = []  # (level, hash) of the perfect subtrees, left to right
+        # The perfect subtrees' hashes, left to right, largest first: the binary digits of ``size``.
+        self._stack: list[Hash] = []
         self._marks = frozenset(marks)
         self.marked: dict[int, Hash] = {}  # the root at each size in ``marks`` the tree has reached
 
     def add(self, leaf: Hash) -> None:
-        level, digest = 0, leaf
-        stack = self._stack
-        while stack and stack[-1][0] == level:
-            digest = node_hash(stack.pop()[1], digest)
-            level += 1
-        stack.append((level, digest))
-        self.size += 1
-        if self.size in self._marks:
+        # The hot loop of ``audit verify``: adding leaf number n merges as many subtrees as n has
+        # trailing zero bits; hashlib is bound locally and the stack holds bare hashes.
+        self.size = n = self.size + 1
+        stack, sha = self._stack, hashlib.sha256
+        while not n & 1:
+            leaf = sha(b"\x01" + stack.pop() + leaf).digest()
+            n >>= 1
+        stack.append(leaf)
+        if self._marks and self.size in self._marks:
             self.marked[self.size] = self.root()
 
     def extend(self, leaves: Iterable[Hash]) -> None:
@@ -232,7 +253,7 @@ class Builder:
     def root(self) -> Hash:
         if not self._stack:
             return EMPTY_ROOT
-        digest = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
+        digest = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             digest = node_hash(left, digest)
         return digest

@@ -123,7 +123,13 @@ class _Held:
 
 def verify(ledger: ledger_db.Ledger, *, anchor: str | None = None, report_file: str | None = None,
            checkpoint_files: Sequence[str] = (), public_key: str | None = None) -> Verdict:
-    """Check the chain, the stored tree and every signed checkpoint; name the first event that differs."""
+    """Check the chain, the stored tree and the signed checkpoints; name the first event that differs.
+
+    The fast path checks every given checkpoint and the newest stored one (one signature each, one
+    root computed during the walk), so a ledger signed at every append still verifies at full speed.
+    Only when a checkpoint does not match does it rebuild the tree in memory and search the stored
+    checkpoints for the last one that still matches (checking the signature of each it relies on).
+    """
     anchor_seq = None
     given: list[tuple[checkpoints.SignedCheckpoint, str]] = [(read_checkpoint(f), f) for f in checkpoint_files]
     if report_file is not None:
@@ -148,67 +154,116 @@ def verify(ledger: ledger_db.Ledger, *, anchor: str | None = None, report_file: 
             return _broken(Problem.FORGED, None, f"{source} is for the log {note.checkpoint.origin!r}, not "
                            f"{verifier.name!r}")
         held.append(_Held(note=note, source=source))
-    if verifier is not None:
-        for size, text in ledger.stored_checkpoints():
-            source = f"the stored checkpoint of {size} events"
-            try:
-                note = checkpoints.parse_note(text)
-            except checkpoints.FormatError:
-                return _broken(Problem.FORGED, None, f"{source} is not a signed note")
-            if note.checkpoint.size != size or not verifier.signed(note):
-                return _broken(Problem.FORGED, None, f"{source} is not signed by the log key {verifier.name}: "
-                               "someone wrote it into the database")
-            held.append(_Held(note=note, source=source))
+    newest = ledger.newest_checkpoint() if verifier is not None else None
+    if verifier is not None and newest is not None:
+        checked_newest = _stored(verifier, *newest)
+        if isinstance(checked_newest, Verdict):
+            return checked_newest
+        held.append(checked_newest)
     tree = merkle.Builder(marks={h.size for h in held})
     chain = ledger.verify(anchor=anchor, anchor_seq=anchor_seq, tree=tree)
     checked = tuple(sorted({f"{h.source}: {h.note.checkpoint.covers}" for h in held}))
     size = chain.events
+
+    def verdict(breach: audit_events.Breach | None, root: bytes | None) -> Verdict:
+        return Verdict(events=size, root=root, breach=breach, checked=checked, notes=tuple(notes))
+
     if chain.breach is not None:
         # A missing anchor is found only after the whole walk; a checkpoint can then say which event differs.
         walked = chain.breach.problem in (Problem.ANCHOR_MISSING, Problem.REWRITTEN, Problem.TRUNCATED)
-        precise = _against_checkpoints(held, tree, size) if walked else None
-        return Verdict(events=size, root=None, breach=precise or chain.breach, checked=checked, notes=tuple(notes))
+        mismatch = walked and _mismatched(held, tree, size)
+        return verdict(_locate(ledger, verifier, held, size) if mismatch else chain.breach, None)
     root = tree.root()
-    breach = _against_checkpoints(held, tree, size) or _stored_tree(ledger, size, root)
+    if _mismatched(held, tree, size):
+        return verdict(_locate(ledger, verifier, held, size), root)
+    breach = _truncated(held, size) or _stored_tree(ledger, size, root)
     if breach is None and verifier is not None:
         signed = max((h.size for h in held if h.size <= size), default=0)
         if signed < size:
-            span = f"event {size}" if signed + 1 == size else f"events {signed + 1}..{size}"
+            span = f"event {size} is" if signed + 1 == size else f"events {signed + 1}..{size} are"
             breach = audit_events.Breach(seq=signed + 1, problem=Problem.UNSIGNED, message=(
-                f"{span} are covered by no checkpoint signed with the log key {verifier.name}: appended by someone "
+                f"{span} covered by no checkpoint signed with the log key {verifier.name}: appended by someone "
                 "without the key (forged), or by a writer not given the key; if they are yours, sign them with "
                 "`dctenant audit checkpoint` after checking them"))
-    return Verdict(events=size, root=root, breach=breach, checked=checked, notes=tuple(notes))
+    return verdict(breach, root)
+
+
+def _stored(verifier: signing.Verifier, size: int, text: str) -> _Held | Verdict:
+    source = f"the stored checkpoint of {size} events"
+    try:
+        note = checkpoints.parse_note(text)
+    except checkpoints.FormatError:
+        return _broken(Problem.FORGED, None, f"{source} is not a signed note")
+    if note.checkpoint.size != size or not verifier.signed(note):
+        return _broken(Problem.FORGED, None, f"{source} is not signed by the log key {verifier.name}: "
+                       "someone wrote it into the database")
+    return _Held(note=note, source=source)
 
 
 def _broken(problem: Problem, seq: int | None, message: str) -> Verdict:
     return Verdict(events=0, root=None, breach=audit_events.Breach(seq=seq, problem=problem, message=message))
 
 
-def _against_checkpoints(held: Sequence[_Held], tree: merkle.Builder, size: int) -> audit_events.Breach | None:
-    """The first event that differs from what the checkpoints committed to, if any does."""
-    bad = [h for h in held if h.size <= size and tree.marked.get(h.size, merkle.EMPTY_ROOT if h.size == 0 else b"")
-           != h.note.checkpoint.root]
-    if bad:
-        first_bad = min(bad, key=lambda h: h.size)
-        good = max((h.size for h in held if h.size < first_bad.size and h not in bad), default=0)
-        first = good + 1
-        if first == first_bad.size:
-            where = f"event {first} is the first that differs"
+def _mismatched(held: Sequence[_Held], tree: merkle.Builder, size: int) -> bool:
+    return any(h.size <= size and tree.marked.get(h.size, merkle.EMPTY_ROOT if h.size == 0 else b"")
+               != h.note.checkpoint.root for h in held)
+
+
+def _locate(ledger: ledger_db.Ledger, verifier: signing.Verifier | None, held: Sequence[_Held],
+            size: int) -> audit_events.Breach:
+    """The first event that differs, bounded by the last checkpoint that still matches and the first that does not.
+
+    The tree is rebuilt in memory from the events as they are; the stored checkpoints are searched
+    by bisection (every size from the first rewritten event on differs, every size before it matches),
+    and the matching one the answer rests on must carry a valid signature.
+    """
+    built, fetch = merkle.tree_of(ledger_db.event_leaf(h) for h in ledger.event_hashes())
+
+    def matches(cp: checkpoints.Checkpoint) -> bool:
+        return cp.size <= built and merkle.root(cp.size, fetch) == cp.root
+
+    bad = min((h for h in held if not matches(h.note.checkpoint)), key=lambda h: h.size)
+    good = max((h for h in held if h.size < bad.size and matches(h.note.checkpoint)), key=lambda h: h.size,
+               default=None)
+    stored = [(s, t) for s, t in ledger.stored_checkpoints() if s < bad.size and (good is None or s > good.size)]
+    lo, hi = 0, len(stored)  # bisect for the last stored checkpoint whose root still matches
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if matches(checkpoints.parse_note(stored[mid][1]).checkpoint):
+            lo = mid + 1
         else:
-            where = (f"the first event that differs is among events {first}..{first_bad.size}: event {first} is the "
-                     "first that no matching checkpoint covers")
-        held_by = f"; the checkpoint of {good} events still matches" if good else ""
-        return audit_events.Breach(seq=first, problem=Problem.REWRITTEN, message=(
-            f"the ledger no longer matches {first_bad.source} ({first_bad.note.checkpoint.covers}){held_by}: {where}; "
-            "the events were rewritten and the chain re-hashed"))
+            hi = mid
+    if lo > 0 and verifier is not None:
+        candidate = _stored(verifier, *stored[lo - 1])
+        if isinstance(candidate, Verdict) and candidate.breach is not None:
+            return candidate.breach
+        if isinstance(candidate, _Held):
+            good = candidate
+    if hi < len(stored) and verifier is not None:
+        candidate = _stored(verifier, *stored[hi])
+        if isinstance(candidate, _Held) and candidate.size < bad.size:
+            bad = candidate
+    good_size = good.size if good else 0
+    first = good_size + 1
+    if first == bad.size:
+        where = f"event {first} is the first that differs"
+    else:
+        where = (f"the first event that differs is among events {first}..{bad.size}: event {first} is the first "
+                 "that no matching checkpoint covers")
+    held_by = f"; the checkpoint of {good_size} events still matches" if good_size else ""
+    return audit_events.Breach(seq=first, problem=Problem.REWRITTEN, message=(
+        f"the ledger no longer matches {bad.source} ({bad.note.checkpoint.covers}){held_by}: {where}; "
+        "the events were rewritten and the chain re-hashed"))
+
+
+def _truncated(held: Sequence[_Held], size: int) -> audit_events.Breach | None:
     longer = [h for h in held if h.size > size]
-    if longer:
-        cut = max(longer, key=lambda h: h.size)
-        return audit_events.Breach(seq=size + 1, problem=Problem.TRUNCATED, message=(
-            f"the ledger ends at event {size}, but {cut.source} covers {cut.note.checkpoint.covers}: events "
-            f"{size + 1}..{cut.size} were cut off, or an older copy of the ledger was restored"))
-    return None
+    if not longer:
+        return None
+    cut = max(longer, key=lambda h: h.size)
+    return audit_events.Breach(seq=size + 1, problem=Problem.TRUNCATED, message=(
+        f"the ledger ends at event {size}, but {cut.source} covers {cut.note.checkpoint.covers}: events "
+        f"{size + 1}..{cut.size} were cut off, or an older copy of the ledger was restored"))
 
 
 def _stored_tree(ledger: ledger_db.Ledger, size: int, root: bytes) -> audit_events.Breach | None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from dctenant.clients import ledger_db
 from dctenant.domain import audit_events
+from dctenant.errors import BackendError
 from tests.integration import postgres_server
 from tests.unit.clients import chain_cases
 
@@ -91,7 +92,7 @@ def test_read_only_sessions_cannot_write(database: str) -> None:
     reader = ledger_db.open_ledger(database, read_only=True)
     try:
         assert reader.verify().events == 2
-        with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
+        with pytest.raises(BackendError, match="read-only transaction"):
             reader.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={})
     finally:
         reader.close()

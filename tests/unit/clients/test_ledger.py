@@ -133,7 +133,7 @@ def test_read_only_opens_never_create_and_refuse_non_databases(tmp_path: pathlib
     written.close()
     reader = ledger_db.open_ledger(str(tmp_path / "l.db"), read_only=True)
     assert reader.verify().events == 2
-    with pytest.raises(sa.exc.OperationalError, match="readonly"):
+    with pytest.raises(BackendError, match="attempt to write a readonly database"):
         reader.append(kind=audit_events.QUOTA_CHANGED, actor="a", subject={})
     reader.close()
 

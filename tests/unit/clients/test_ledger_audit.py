@@ -53,7 +53,7 @@ def test_every_append_is_signed_and_the_key_never_enters_the_database(keyed: pat
     seed = base64.b64decode(secret)[1:]
     assert b"PRIVATE+KEY" not in raw and secret.encode() not in raw and seed not in raw
     result = dctenant("audit", "verify", "--ledger", str(keyed / "l.db"))
-    assert (result.exit_code, result.stdout.strip()) == (0, "10 events, chain intact; tree consistent with 10 "
+    assert (result.exit_code, result.stdout.strip()) == (0, "10 events, chain intact; tree consistent with 1 "
                                                              "signed checkpoint(s)")
 
 
@@ -143,3 +143,33 @@ def test_the_witness_refuses_rollback_and_foreign_checkpoints(keyed: pathlib.Pat
     assert dctenant("audit", "witness", "cosign", str(keyed / "junk"), "--state", witness).exit_code == 2
     shown = json.loads(dctenant("audit", "witness", "show", "--state", witness, "-o", "json").stdout)
     assert shown["treeSize"] == 10
+
+
+def test_a_rewrite_is_located_by_the_stored_checkpoints_left_behind(keyed: pathlib.Path) -> None:
+    """An attacker who leaves the stored checkpoints: bisection over them names the event exactly."""
+    ledger = ledger_db.open_ledger(str(keyed / "l.db"), signer=None)
+    with ledger.engine.connect() as conn:
+        kept = conn.exec_driver_sql("SELECT size, root, note, signed_at FROM checkpoints").all()
+    chain_cases.rewrite_consistently(ledger, seq=7)
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM checkpoints")
+        for row in kept:
+            conn.exec_driver_sql("INSERT INTO checkpoints VALUES (?, ?, ?, ?)", tuple(row))
+    ledger.close()
+    result = dctenant("audit", "verify", "--ledger", str(keyed / "l.db"), "-o", "json")
+    breach = json.loads(result.stdout)["breach"]
+    assert (result.exit_code, breach["problem"], breach["seq"]) == (1, "rewritten", 7)
+    assert "event 7 is the first that differs" in breach["message"]
+
+
+def test_a_checkpoint_written_into_the_database_is_forged(keyed: pathlib.Path) -> None:
+    stranger = signing.generate(name="ndc.example/ledger")
+    ledger = ledger_db.open_ledger(str(keyed / "l.db"), signer=None)
+    chain_cases.forged_append(str(keyed / "l.db"))
+    note = stranger.sign(checkpoints.Checkpoint(origin="ndc.example/ledger", size=11, root=ledger.tree_root(11)))
+    chain_cases.run(ledger, "INSERT INTO checkpoints VALUES (11, 'x', :n, 'now')", n=note.text())
+    ledger.close()
+    result = dctenant("audit", "verify", "--ledger", str(keyed / "l.db"), "-o", "json")
+    breach = json.loads(result.stdout)["breach"]
+    assert (result.exit_code, breach["problem"], breach["seq"]) == (1, "forged", None)
+    assert "stored checkpoint of 11 events is not signed by the log key" in breach["message"]

@@ -102,6 +102,8 @@ def test_tree_heads_match_the_reference_roots() -> None:
         builder = merkle.Builder()
         builder.extend(merkle.leaf_hash(d) for d in LEAVES[:size])
         assert builder.root().hex() == expected, size
+        built, in_memory = merkle.tree_of(merkle.leaf_hash(d) for d in LEAVES[:size])
+        assert (built, merkle.root(size, in_memory).hex()) == (size, expected)
 
 
 @pytest.mark.parametrize(("index", "size", "path"), INCLUSION)
