@@ -61,9 +61,34 @@ def _who(request: Request, credentials: Annotated[HTTPAuthorizationCredentials |
 Who = Annotated[selfservice_usecases.Identity, Depends(_who)]
 
 
+def _known_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare (422), as unknown body fields are.
+
+    A misspelt ``?forse=true`` would otherwise be ignored silently, and the OpenAPI document,
+    which lists each route's parameters, would not describe what the API accepts.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    declared = _query_names(dependant)
+    unknown = sorted({k for k in request.query_params} - declared)
+    if unknown:
+        raise selfservice_decisions.RefusedError(422, "Invalid request", "unknown query parameter(s): "
+                                                 + ", ".join(repr(k) for k in unknown))
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {str(p.alias) for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 def create_app(service: selfservice_usecases.SelfService, *, max_body: int = problems.MAX_BODY) -> Any:
     """The ASGI application for one ``SelfService``: the guard, the body-size limit, then FastAPI."""
     app = FastAPI(title="dctenant self-service", version=__version__, responses=ERRORS, redirect_slashes=False,
+                  dependencies=[Depends(_known_query)],
                   description="Tenants create, resize and delete their own namespaces inside their envelope; "
                               "staff manage tokens and quota-increase requests. Errors are RFC 9457 problems.")
     app.state.service = service

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 SCHEMA_VERSION = 2
+_READ = "dctenant_read_only"
 # What version 2 added to version 1's tables, column by column (``ALTER TABLE … ADD COLUMN``).
 _ADDED_IN_2 = (("ss_idempotency", "status", "INTEGER"), ("ss_idempotency", "response", "TEXT"),
                ("ss_requests", "mode", "VARCHAR(8) DEFAULT 'to' NOT NULL"), ("ss_requests", "before", "TEXT"),
@@ -248,11 +249,16 @@ class Store:
         def _connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            # As the ledger: in WAL mode, NORMAL never corrupts the file; a power cut may lose the
+            # last commits, which a retry with the same Idempotency-Key repeats.
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
             dbapi_connection.execute("PRAGMA busy_timeout=60000")
 
         @event.listens_for(self.engine, "begin")
         def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read needs no write lock: WAL readers see a consistent snapshot without one.
+            read = connection.get_execution_options().get(_READ, False)
+            connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     def _check_version(self) -> None:
         import sqlalchemy as sa
@@ -275,23 +281,29 @@ class Store:
         self.engine.dispose()
 
     @contextlib.contextmanager
-    def transaction(self, *, tenant: str | None = None) -> Iterator[Transaction]:
-        """One transaction; with ``tenant``, serialised with every other transaction for that tenant."""
+    def transaction(self, *, tenant: str | None = None, read: bool = False) -> Iterator[Transaction]:
+        """One transaction; with ``tenant``, serialised with every other transaction for that tenant.
+
+        ``read`` promises no writes: on SQLite it then takes no write lock (the others always do).
+        """
         import sqlalchemy as sa
 
         try:
-            with self.engine.begin() as conn:
-                if tenant is not None and self.dialect == "postgresql":
-                    key = zlib.crc32(f"dctenant-selfservice:{tenant}".encode()) - 2**31
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-                yield Transaction(conn, self.t)
+            with self.engine.connect() as plain:
+                conn = plain.execution_options(**{_READ: read})
+                with conn.begin():
+                    if tenant is not None and self.dialect == "postgresql":
+                        key = zlib.crc32(f"dctenant-selfservice:{tenant}".encode()) - 2**31
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                    yield Transaction(conn, self.t)
         except sa.exc.IntegrityError as exc:
             raise DuplicateError(_short(exc)) from None
         except sa.exc.OperationalError as exc:
             raise BackendError(f"self-service database: {_short(exc)}") from None
 
     def read(self) -> contextlib.AbstractContextManager[Transaction]:
-        return self.transaction()
+        """A transaction that only reads."""
+        return self.transaction(read=True)
 
 
 class DuplicateError(BackendError):

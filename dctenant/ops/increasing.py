@@ -246,8 +246,8 @@ def with_approved(model: quotas.Quotas, *, database: str | None = None) -> quota
     configured, ``model`` is returned as loaded.
     """
     url = selfservice_db.store_url(database) if database else selfservice_db.configured_url()
-    if url is None:
-        return model
+    if url is None or ("://" not in url and not pathlib.Path(url).expanduser().is_file()):
+        return model  # no database, or a SQLite file never created: nothing was approved
     store = selfservice_db.Store(url)
     try:
         with store.transaction() as tx:

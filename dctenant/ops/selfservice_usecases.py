@@ -121,7 +121,7 @@ class SelfService:
 
     def model(self) -> tuple[quotas.Quotas, allocations.Allocation]:
         today = self.clock().date()
-        with self.store.transaction() as tx:
+        with self.store.read() as tx:
             approved = tx.approved()
         base = self.loaded()
         key = (today, id(base), tuple(r.id for r in approved))
@@ -135,8 +135,7 @@ class SelfService:
         return model, allocation
 
     def cluster(self, pool: str) -> kube.Cluster:
-        model, _ = self.model()
-        context = model.datacentre.pool(pool).context
+        context = self.loaded().datacentre.pool(pool).context  # approvals never move a pool
         with self._lock:
             if context not in self._clusters:
                 self._clusters[context] = (self._connect(context) if self._connect
@@ -154,7 +153,7 @@ class SelfService:
         if match is None:
             raise RefusedError(401, "Unauthorized", "the bearer token is malformed")
         token_id, secret = match.groups()
-        with self.store.transaction() as tx:
+        with self.store.read() as tx:
             row = tx.token(token_id)
         if row is None or not secrets.compare_digest(row.digest, selfservice_db.digest(salt=row.salt, secret=secret)):
             raise RefusedError(401, "Unauthorized", "the bearer token is not valid")
@@ -457,7 +456,7 @@ class SelfService:
     # Helpers
 
     def _reserved(self, tenant: str) -> list[selfservice_decisions.Reservation]:
-        with self.store.transaction() as tx:
+        with self.store.read() as tx:
             return _reservations(tx.namespaces(tenant=tenant))
 
     def _apply_new(self, decision: selfservice_decisions.Decision) -> None:

@@ -7,13 +7,18 @@ Every error answer must be an RFC 9457 problem document.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis.stateful import initialize, run_state_machine_as_test
+from schemathesis.generation.stateful.state_machine import StepInput
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests import selfservice_fakes
 from tests.integration import selfservice_env
 
 pytestmark = pytest.mark.integration
@@ -54,3 +59,85 @@ def test_the_openapi_document_describes_bearer_auth_and_problems(api_schema: Any
     assert raw["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     post = raw["paths"]["/v1/tenants/{tenant}/namespaces"]["post"]
     assert "application/problem+json" in post["responses"]["409"]["content"]
+
+
+# Stateful: sequences of operations joined by the OpenAPI links (create → get, resize, delete).
+
+@pytest.fixture(scope="module")
+def stateful_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+    from dctenant.api import app
+
+    tmp = tmp_path_factory.mktemp("stateful")
+    fakes = selfservice_fakes.service(tmp, store_url=str(tmp / "ss.db"))
+    fakes.service.measure = selfservice_env.no_usage
+    try:
+        yield app.create_app(fakes.service), fakes.token(tenant=None, days=3650)
+    finally:
+        fakes.service.close()
+
+
+def test_stateful_sequences_never_fail_and_always_conform(stateful_app: tuple[Any, str]) -> None:
+    asgi, staff = stateful_app
+    schema = schemathesis.openapi.from_asgi("/openapi.json", asgi)
+    calls: dict[str, int] = {}
+
+    @schema.auth()
+    class Staff:
+        """Schemathesis's own authentication hook: it knows the header is credentials, not data."""
+
+        def get(self, case: Any, context: Any) -> str:
+            return staff
+
+        def set(self, case: Any, data: str, context: Any) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+    machine = schema.as_state_machine()
+    create = schema["/v1/tenants/{tenant}/namespaces"]["POST"]
+    created = machine.bundles["POST /v1/tenants/{tenant}/namespaces -> 201"]
+    seeded = itertools.count()
+
+    class Sequences(machine):  # type: ignore[misc,valid-type]
+        # Schemathesis does not start sequences at a create whose tenant it cannot produce, and a
+        # random name lacks the tenant's prefix: each sequence starts with one namespace created
+        # in the tenant's envelope, from which the links lead to get, resize and delete.
+        @initialize(target=created)
+        def seed(self) -> Any:
+            case = create.Case(path_parameters={"tenant": "bale"}, media_type="application/json",
+                               body={"name": f"bale-s{next(seeded)}", "pool": "lab",
+                                     "quota": {"cpu": "10m", "memory": "1Mi"}},
+                               headers={"Authorization": f"Bearer {staff}"})
+            self.recorder.record_case(case=case)  # later steps look their parent up in the recorder
+            output = self.step(StepInput.initial(case))  # called and checked like any step
+            assert output.response.status_code == 201, output.response.text
+            return output
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None,
+                              **kwargs: Any) -> None:
+            # Every built-in check but "schema-valid data is accepted": the tenant prefix of a name,
+            # a quantity's units and the envelope are rules JSON Schema cannot state, and their
+            # refusals are the documented 422 and 409.
+            case.validate_response(response, additional_checks=additional_checks,
+                                   excluded_checks=[positive_data_acceptance], transport_kwargs=kwargs or None)
+
+        def after_call(self, response: Any, case: Any) -> None:
+            key = f"{case.method} {case.operation.path} {response.status_code}"
+            calls[key] = calls.get(key, 0) + 1
+            assert response.status_code < 500, (case.method, case.path, response.text[:500])
+
+    run_state_machine_as_test(Sequences, settings=settings(max_examples=40, stateful_step_count=8, deadline=None,
+                                                           derandomize=True, suppress_health_check=list(HealthCheck)))
+    print(f"\nstateful: {sum(calls.values())} calls, by status: "
+          + ", ".join(f"{s}×{n}" for s, n in sorted(_by_status(calls).items())))
+    # The links were followed: a namespace created in a sequence was fetched, resized or deleted.
+    assert any(k.startswith(("GET /v1/tenants/{tenant}/namespaces/{name} 200",
+                             "PATCH /v1/tenants/{tenant}/namespaces/{name} 200",
+                             "DELETE /v1/tenants/{tenant}/namespaces/{name} 200")) for k in calls), calls
+    assert not any(k.endswith((" 500", " 502", " 503")) for k in calls)
+
+
+def _by_status(calls: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in calls.items():
+        status = key.rsplit(" ", 1)[1]
+        out[status] = out.get(status, 0) + n
+    return out
