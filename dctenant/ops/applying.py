@@ -189,7 +189,8 @@ def observe(cluster: kube.Cluster, target: Target, *, prune_namespaces: bool = F
     occupancy: dict[str, changes.Occupancy] = {}
     if prune_namespaces:
         for namespace in diffing.stale_namespaces(target.desired, observed):
-            occupancy[namespace] = _contents(cluster, namespace, rules or PruneRules())
+            if namespace != target.system_namespace:  # where the lease lives: never pruned (left unknown)
+                occupancy[namespace] = _contents(cluster, namespace, rules or PruneRules())
     return diffing.plan(target.desired, observed, pool=target.pool, context=target.context,
                         prune_namespaces=prune_namespaces, occupancy=occupancy,
                         release_enforcement=release_enforcement)
