@@ -153,6 +153,8 @@ def test_a_stalled_apply_resumes_finds_the_lease_lost_and_writes_nothing(
     live = emulator.objects("ResourceQuota")[(quota["metadata"]["namespace"], quota["metadata"]["name"])]
     assert live["spec"]["hard"]["requests.cpu"] == "77"  # B's newer value stands
     assert emulator.objects("Lease")[LEASE]["spec"].get("holderIdentity") is None  # B released; A left it alone
+    print(f"\nstall: A paused after {seen['paused_after']} writes; B took the expired lease and wrote "
+          f"{len(b.outcomes[0].done)} changes; A after resuming sent {after} and exited {code}")
 
 
 def test_a_lease_renewed_in_time_keeps_applying(cluster: Any) -> None:
@@ -453,3 +455,6 @@ def test_two_concurrent_applies_one_wins_and_the_other_writes_nothing(cluster: A
     assert "nothing was written" in message
     # Every write to managed objects is the winner's: the loser wrote nothing.
     assert len(emulator.writes()) == len(win.outcomes[0].done) == len(target().desired)
+    lease_writes = [r for r in emulator.writes(leases=True) if "/leases" in r[1]]
+    print(f"\n{'existing' if existing else 'fresh'} lease: {winners[0]} won with {len(win.outcomes[0].done)} "
+          f"writes; {losers[0]} wrote nothing: {message[:90]}…; lease requests {lease_writes}")
