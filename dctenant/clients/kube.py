@@ -538,7 +538,7 @@ class Lease:
     def ensure(self) -> None:
         """Before a write: renew when due (compare-and-swap); stop if the lease was lost or is too short."""
         if self.lost:
-            raise LeaseLostError(self._lost_message(""))
+            raise LeaseLostError(f"{self.ref} was lost; this apply writes nothing more")
         if self.clock.monotonic() - self._renewed >= min(RENEW_AFTER, self.duration - SAFE_MARGIN):
             self.renew()
         if self.remaining() <= SAFE_MARGIN:
@@ -557,7 +557,7 @@ class Lease:
                 raise
             self.lost = True
             current = self.cluster.get(LEASE, name=self.name, namespace=self.namespace) or {}
-            now = str((current.get("spec") or {}).get("holderIdentity") or "nobody")
+            now = str((current.get("spec") or {}).get("holderIdentity") or "")
             raise LeaseLostError(self._lost_message(now)) from None
         self._held(renewed, sent)
 
@@ -573,7 +573,7 @@ class Lease:
                 raise
 
     def _lost_message(self, now: str) -> str:
-        who = f" (now held by {now})" if now else ""
+        who = f" (now held by {now})" if now else " (the lease is free again: that apply has finished)"
         return (f"another apply took over {self.ref}{who} while this one ran; this apply stopped and "
                 "wrote nothing more: run diff to see the cluster as the other apply left it")
 

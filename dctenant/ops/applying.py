@@ -176,7 +176,7 @@ def diff(targets: Sequence[Target], *, kubeconfig: str | None = None, prune_name
                                  release_enforcement=release_enforcement, rules=rules))
             requests[target.pool] = sum(cluster.requests.values())
         except BackendError as exc:
-            raise BackendError(f"{_where(target)}: {exc}") from None
+            raise BackendError(_named(_where(target), exc)) from None
         finally:
             cluster.close()
     return DiffResult(plans=tuple(plans), requests=requests)
@@ -189,7 +189,8 @@ def observe(cluster: kube.Cluster, target: Target, *, prune_namespaces: bool = F
     occupancy: dict[str, changes.Occupancy] = {}
     if prune_namespaces:
         for namespace in diffing.stale_namespaces(target.desired, observed):
-            occupancy[namespace] = _contents(cluster, namespace, rules or PruneRules())
+            if namespace != target.system_namespace:  # where the lease lives: never pruned (left unknown)
+                occupancy[namespace] = _contents(cluster, namespace, rules or PruneRules())
     return diffing.plan(target.desired, observed, pool=target.pool, context=target.context,
                         prune_namespaces=prune_namespaces, occupancy=occupancy,
                         release_enforcement=release_enforcement)
@@ -222,7 +223,7 @@ def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_con
                                   holder=holder or kube.identity(), release_enforcement=release_enforcement,
                                   rules=rules or PruneRules(), clock=clock, confirm_break=confirm_break)
         except BackendError as exc:
-            error = f"{_where(target)}: {exc}"
+            error = _named(_where(target), exc)
             if not outcomes:
                 raise BackendError(error) from None
             return ApplyResult(outcomes=tuple(outcomes), error=error, skipped=rest)
@@ -236,6 +237,12 @@ def apply(targets: Sequence[Target], *, kubeconfig: str | None = None, force_con
 
 def _where(target: Target) -> str:
     return f"pool {target.pool} (context {target.context})"
+
+
+def _named(where: str, exc: BaseException) -> str:
+    """The error prefixed with its pool and context, unless it names them already (the lease's do)."""
+    text = str(exc)
+    return text if where in text else f"{where}: {text}"
 
 
 def _apply_pool(target: Target, *, kubeconfig: str | None, force_conflicts: bool, prune_namespaces: bool,
@@ -296,7 +303,8 @@ def execute(cluster: kube.Cluster, plan: changes.Plan, *, force_conflicts: bool 
         except kube.LeaseLostError as exc:
             return Outcome(plan=plan, done=tuple(done), failed=change, error=f"{LOST}{exc}", kept=pruning.kept())
         except BackendError as exc:
-            return Outcome(plan=plan, done=tuple(done), failed=change, error=str(exc), kept=pruning.kept())
+            where = f"pool {plan.pool} (context {plan.context})"
+            return Outcome(plan=plan, done=tuple(done), failed=change, error=_named(where, exc), kept=pruning.kept())
     return Outcome(plan=plan, done=tuple(done), kept=pruning.kept())
 
 

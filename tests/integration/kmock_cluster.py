@@ -25,6 +25,10 @@ product), because the code under test depends on them:
   ``DELETE`` with ``preconditions.resourceVersion`` likewise. The lease's compare-and-swap and the
   guarded prune's delete precondition rely on exactly this.
 * ``PUT`` replaces the whole object (kmock serves no PUT at all).
+
+And one rule of the rendered admission policy, which kmock cannot evaluate: in a namespace labelled
+``dctenant.io/pruning: "true"`` the creation of pods, PVCs and workload controllers is refused (403)
+for everyone but dctenant. ``admission = False`` turns it off, to show what the guard relies on.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import yaml
 from kmock._internal import parsing, rendering
 
 from dctenant.clients import kube
+from dctenant.domain import changes
 
 _original_parse_path = parsing.parse_path
 
@@ -69,7 +74,11 @@ def _parse_path(path: str) -> parsing.ParsedPath:
 parsing.parse_path = _parse_path
 rendering.parsing.parse_path = _parse_path  # type: ignore[attr-defined]
 
-EXTRA = (kube.LEASE, kube.POD, kube.CLAIM)
+EXTRA = (kube.LEASE, kube.POD, kube.CLAIM, kube.DEPLOYMENT, kube.STATEFULSET, kube.REPLICASET, kube.DAEMONSET,
+         kube.JOB)
+# What the isolation helper's admission policy refuses in a namespace labelled for pruning.
+GUARDED = frozenset({"pods", "persistentvolumeclaims", "deployments", "statefulsets", "replicasets", "daemonsets",
+                     "jobs", "cronjobs"})
 
 
 def resource(what: kube.Kind) -> kmock.resource:
@@ -93,6 +102,17 @@ class FaultyEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     # uses it to change the state at an exact step, as a concurrent client would.
     before: Callable[[rendering.Request], None] | None = None
     _versions: Iterator[int] = itertools.count(1)
+    admission = True
+
+    def admits(self, plural: str, namespace: str | None) -> bool:
+        """The pruning rule of the admission policy, for a tenant (not dctenant) creating an object."""
+        if not namespace:
+            return True
+        home = (kmock.resource("", "v1", "namespaces"), None, namespace)
+        if home not in self._objects or self._objects[home].deleted:
+            return False  # as a real server: nothing is created in a namespace that does not exist
+        labels = (self._objects[home].raw.get("metadata") or {}).get("labels") or {}
+        return not self.admission or plural not in GUARDED or labels.get(changes.PRUNING) != "true"
 
     def stamp(self, data: Any) -> str:
         """Give an object (or a patch) the next resourceVersion; returns it."""
@@ -151,6 +171,11 @@ class FaultyEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                     raise _conflict(f"Precondition failed: ResourceVersion in precondition: {wanted}, "
                                     f"ResourceVersion in object meta: {current}")
             if method == "POST":
+                # dctenant's own requests carry its kubeconfig token; anyone else is a tenant.
+                tenant = "secret-token-" not in request.headers.get("Authorization", "")
+                if tenant and not self.admits(request.resource.plural, request.namespace):
+                    raise kmock.KubernetesError(status=403, reason="Forbidden",
+                                                message="namespace is being pruned by dctenant")
                 self.stamp(data)
         return await super()._handle(request)
 
@@ -201,6 +226,21 @@ class Emulator:
         self.handler.stamp(stored)  # a new version, as any write by anyone else would have
         meta = stored["metadata"]
         self.handler.objects[resource(kube.KINDS[manifest["kind"]]), meta.get("namespace"), meta["name"]] = stored
+
+    def tenant_creates(self, manifest: Mapping[str, Any]) -> bool:
+        """A tenant creates an object, through admission (callable from a ``before`` hook); True if admitted."""
+        what = kube.KINDS[manifest["kind"]]
+        if not self.handler.admits(what.plural, manifest["metadata"].get("namespace")):
+            return False
+        self.put(manifest)
+        return True
+
+    def forget_requests(self) -> None:
+        """Drop the served-request log: kmock scans it on every request, so a long test slows down."""
+        self.handler._requests.clear()
+
+    def before(self, hook: Callable[[rendering.Request], None] | None) -> None:
+        self.handler.before = hook
 
     def requests(self) -> list[tuple[str, str]]:
         """Every request served so far, as (METHOD, path)."""

@@ -5,19 +5,20 @@ data centre) behind a generated kubeconfig; the example ``quotas/`` is rendered 
 
 What kmock 0.8 emulates, and so what these tests prove: create, read, list, merge-style patch and
 delete of objects over HTTP; the requests actually sent (counted per method and path); 404/409/500
-answers. What it does not emulate, and so what these tests do not prove:
+answers. ``kmock_cluster`` adds, in the test emulator only: creation by server-side apply (as a
+real API server does; the product has no POST fallback) and ``resourceVersion`` checks. What is
+not emulated, and so what these tests do not prove:
 
-* Server-side apply. kmock answers 404 to an apply patch of a missing object (the client then falls
-  back to POST, a path a real server never needs) and merges an apply patch into an existing object
-  as a plain dict: field ownership, conflicts (409 and ``--force-conflicts``) and the removal of
-  fields dctenant no longer applies are not exercised here. The planner's handling of
-  ``managedFields`` is covered by unit tests with hand-made objects instead.
+* Server-side apply semantics. An apply patch is merged into an existing object as a plain dict:
+  field ownership, conflicts (409 and ``--force-conflicts``) and the removal of fields dctenant no
+  longer applies are not exercised here. The planner's handling of ``managedFields`` is covered by
+  unit tests with hand-made objects instead.
 * Label selectors: kmock ignores ``labelSelector`` and lists every object of a kind; the planner
   filters on the ``managed-by`` label itself, so the result is the same.
 * Namespace deletion is immediate (no Terminating phase, no cascade): dctenant deletes a pruned
   namespace's managed objects itself before the namespace, which is also correct on a real server.
-* ``resourceVersion``: kmock does not check it, so the lease's optimistic concurrency (two applies
-  racing for a free lease) is not exercised; contention with a held lease is.
+
+The lease's compare-and-swap, the guarded prune and their races are in ``test_apply_fencing.py``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def test_first_apply_creates_everything_and_the_second_writes_nothing(clusters: 
     code, out, err = run(capsys, "apply", EXAMPLE, "--at", AT, "--pool", "thr-ab", "--kubeconfig", kubeconfig)
     assert code == 0, err
     assert live(ab) == keys(desired("thr-ab"))
+    assert {method for method, _ in ab.writes()} == {"PATCH"}  # created by server-side apply, never POST
+    assert len(ab.writes()) == len(desired("thr-ab"))
     assert "applied" in out
     lease = ab.objects("Lease")[("dctenant-system", "dctenant-apply")]
     assert not lease["spec"].get("holderIdentity")  # released
@@ -101,6 +104,20 @@ def test_first_apply_creates_everything_and_the_second_writes_nothing(clusters: 
     code, _, _ = run(capsys, "diff", EXAMPLE, "--at", AT, "--pool", "thr-ab", "--kubeconfig", kubeconfig,
                      "--exit-code")
     assert code == 0
+
+
+def test_diff_reads_each_pool_with_13_list_requests_as_the_docs_say(clusters: Any, capsys: Any) -> None:
+    emulators, kubeconfig = clusters
+    ab = emulators["thr-ab"]
+    result = applying.diff(applying.targets(EXAMPLE, at=dt.date.fromisoformat(AT), pools=["thr-ab"]),
+                           kubeconfig=kubeconfig)
+    served = ab.requests()
+    # Counted by hand from clients.kube.MANAGED: Namespace, ClusterRole, ValidatingAdmissionPolicy,
+    # ValidatingAdmissionPolicyBinding, ResourceQuota, LimitRange, NetworkPolicy, RoleBinding,
+    # ConfigMap, ServiceAccount, ClusterRoleBinding, PersistentVolumeClaim, CronJob.
+    assert len(served) == 13 and {m for m, _ in served} == {"GET"} and len(set(served)) == 13
+    assert result.requests == {"thr-ab": 13}
+    assert "**13 list\nrequests per pool**" in (ROOT / "docs" / "apply.md").read_text(encoding="utf-8")
 
 
 def test_a_changed_quota_updates_only_that_object(clusters: Any, capsys: Any) -> None:

@@ -83,7 +83,7 @@ STYLES = {"create": "green", "update": "yellow", "prune": "red", "orphan": "mage
 
 
 def _detail(change: changes.Change) -> str:
-    lines = [f"{f.path}: {_short(f.before)} → {_short(f.after)}" for f in change.fields]
+    lines = [f"{f.path}: {change_text(f.before, f.after)}" for f in change.fields]
     if change.hold is not None:
         # What the enforcer holds (kept as it is), or, when released, that it is being released.
         lines.append(change.hold.reason)
@@ -92,6 +92,43 @@ def _detail(change: changes.Change) -> str:
     elif not lines:
         lines.append(str(change.reason))
     return "\n".join(lines)
+
+
+def change_text(before: Any, after: Any) -> str:
+    """``before → after``, short; for long texts (a ConfigMap's files) where they differ, not a common prefix.
+
+    Cutting both values to their first 60 characters hides the change whenever they share that
+    prefix (every ``quotas/`` file in the ``dctenant-quotas`` ConfigMap does), so long texts are
+    shown at their first differing line, and maps by the keys that differ.
+    """
+    if isinstance(before, str) and isinstance(after, str) and max(len(before), len(after)) > 60:
+        return _text_change(before, after)
+    if isinstance(before, dict) and isinstance(after, dict):
+        added = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+        parts = [f"{label}: {', '.join(map(str, keys))}" for label, keys in
+                 (("changed", changed), ("added", added), ("removed", removed)) if keys]
+        return "; ".join(parts) or "(same keys)"
+    return f"{_short(before)} → {_short(after)}"
+
+
+def _text_change(before: str, after: str) -> str:
+    old, new = before.splitlines(), after.splitlines()
+    if len(old) <= 1 and len(new) <= 1:
+        at = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
+                  min(len(before), len(after)))
+        start = max(0, at - 20)
+        return (f"at character {at + 1}: {_short(('…' if start else '') + before[start:])} → "
+                f"{_short(('…' if start else '') + after[start:])}")
+    lines = max(len(old), len(new))
+    differ = [i for i in range(lines) if (old[i] if i < len(old) else None) != (new[i] if i < len(new) else None)]
+    if not differ:
+        return "(only line endings differ)"
+    i = differ[0]
+    more = f" (and {len(differ) - 1} more lines)" if len(differ) > 1 else ""
+    return (f"line {i + 1}: {_short(old[i]) if i < len(old) else '(no line)'} → "
+            f"{_short(new[i]) if i < len(new) else '(no line)'}{more}")
 
 
 def _short(value: Any) -> str:

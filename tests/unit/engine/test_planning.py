@@ -321,3 +321,111 @@ def test_fields_the_enforcer_restored_are_taken_back_but_never_anyone_elses() ->
                                                      operation="Update"))
     (change,) = plan([quota("a", cpu="8")], [seen]).changes
     assert not change.force  # someone else has a say: the conflict is for staff to resolve
+
+
+# Quantities compare by value only in quantity fields (issue 12): both directions.
+
+
+def test_quantity_fields_of_every_kind_compare_by_value() -> None:
+    limits = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l", "namespace": "a", "labels": MANAGED},
+              "spec": {"limits": [{"type": "Container", "max": {"memory": "1Gi"}, "defaultRequest": {"cpu": "0.5"}}]}}
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "c", "namespace": "a", "labels": MANAGED},
+           "spec": {"resources": {"requests": {"storage": "1Gi"}}}}
+    job = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "j", "namespace": "a", "labels": MANAGED},
+           "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [
+               {"name": "x", "resources": {"limits": {"memory": "512Mi", "cpu": "1"}}}]}}}}}}
+    server = json_copy([limits, pvc, job])
+    server[0]["spec"]["limits"][0]["max"]["memory"] = "1024Mi"
+    server[0]["spec"]["limits"][0]["defaultRequest"]["cpu"] = "500m"
+    server[1]["spec"]["resources"]["requests"]["storage"] = "1073741824"
+    containers = server[2]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    containers[0]["resources"]["limits"] = {"memory": "0.5Gi", "cpu": "1000m"}
+    assert plan([limits, pvc, job], [live(o) for o in server]).changes == ()
+
+
+def test_equal_quantities_outside_quantity_fields_are_differences() -> None:
+    label = ns("a", **{"dctenant.io/size": "1k"})
+    server_label = ns("a", **{"dctenant.io/size": "1000"})
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m", "namespace": "a", "labels": MANAGED},
+              "data": {"egress": "1G"}}
+    server_config = json_copy(config)
+    server_config["data"]["egress"] = "1000M"
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": "p", "namespace": "a", "labels": MANAGED},
+              "spec": {"egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]}}
+    server_policy = json_copy(policy)
+    server_policy["spec"]["egress"][0]["ports"][0]["port"] = "53"
+    result = plan([label, config, policy], [live(server_label), live(server_config), live(server_policy)])
+    assert [(c.ref, [(f.path, f.before, f.after) for f in c.fields]) for c in result.changes] == [
+        ("Namespace a", [("metadata.labels.dctenant.io/size", "1000", "1k")]),
+        ("ConfigMap a/m", [("data.egress", "1000M", "1G")]),
+        ("NetworkPolicy a/p", [("spec.egress[0].ports[0].port", "53", 53)])]
+
+
+def test_a_quota_key_equal_by_value_but_not_a_quantity_field_elsewhere() -> None:
+    """The same key name outside ``spec.hard`` (an annotation) compares exactly."""
+    want = quota("a")
+    want["metadata"]["annotations"] = {"requests.cpu": "1500m"}
+    have = quota("a")
+    have["metadata"]["annotations"] = {"requests.cpu": "1.5"}
+    (change,) = plan([want], [live(have)]).changes
+    assert [f.path for f in change.fields] == ["metadata.annotations.requests.cpu"]
+
+
+def test_quantity_field_paths() -> None:
+    assert diffing.quantity_field("ResourceQuota", "spec.hard.requests.nvidia.com/gpu")
+    assert not diffing.quantity_field("ResourceQuota", "spec.scopes[0]")
+    assert diffing.quantity_field("LimitRange", "spec.limits[3].maxLimitRequestRatio.cpu")
+    assert not diffing.quantity_field("LimitRange", "spec.limits[0].type")
+    assert diffing.quantity_field("Deployment", "spec.template.spec.initContainers[1].resources.requests.memory")
+    assert not diffing.quantity_field("Deployment", "spec.replicas")
+    assert not diffing.quantity_field("ConfigMap", "data.requests.cpu")
+
+
+# Guarded prune: the plan's side.
+
+
+def test_a_prune_carries_the_observed_version_as_its_precondition() -> None:
+    stale = live(quota("gone"))
+    stale["metadata"]["resourceVersion"] = "4711"
+    (change,) = plan([], [stale]).changes
+    assert change.op is changes.ChangeOp.PRUNE and change.version == "4711"
+    created = plan([quota("new")], []).changes[0]
+    assert created.version == ""  # only deletes are conditional
+
+
+def test_a_desired_namespace_left_marked_for_pruning_is_unmarked() -> None:
+    marked = live(ns("a"))
+    marked["metadata"]["labels"][changes.PRUNING] = "true"
+    (change,) = plan([ns("a")], [marked]).changes
+    assert change.op is changes.ChangeOp.UPDATE
+    assert change.fields == (changes.FieldDiff(path="metadata.labels.dctenant.io/pruning", before="true", after=None),)
+    assert diffing.pruning_mark_removed(change)
+
+
+def test_a_kept_namespace_left_marked_is_unmarked_without_a_manifest() -> None:
+    marked = live(ns("busy"))
+    marked["metadata"]["labels"][changes.PRUNING] = "true"
+    occupancy = {"busy": changes.Occupancy(pods=1, claims=0)}
+    result = plan([], [marked], prune_namespaces=True, occupancy=occupancy)
+    assert [(str(c.op), c.ref) for c in result.changes] == [("update", "Namespace busy"), ("orphan", "Namespace busy")]
+    assert result.changes[0].manifest is None and diffing.pruning_mark_removed(result.changes[0])
+
+
+def test_workloads_and_staff_kinds_keep_a_namespace() -> None:
+    observed = [live(ns("a")), live(ns("b")), live(ns("c"))]
+    occupancy = {"a": changes.Occupancy(pods=0, claims=0, workloads=1),
+                 "b": changes.Occupancy(pods=0, claims=0, others=(("Job", 2),)),
+                 "c": changes.Occupancy(pods=0, claims=0, others=(("Job", 0),))}
+    result = plan([], observed, prune_namespaces=True, occupancy=occupancy)
+    assert ops(result) == [("prune", "Namespace c"), ("orphan", "Namespace a"), ("orphan", "Namespace b")]
+    reasons = {c.ref: c.reason for c in result.changes}
+    assert reasons["Namespace a"] == "no longer desired but holds 0 pods and 0 PVCs, 1 workload controller"
+    assert reasons["Namespace b"] == "no longer desired but holds 0 pods and 0 PVCs, 2 Job"
+
+
+def json_copy(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value))
