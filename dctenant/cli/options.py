@@ -91,10 +91,10 @@ def period(text: str, *, calendar: str) -> Any:
 
 def _quotas_for(ctx: click.Context) -> Any:
     """The quotas/ of the command being completed (its PATH, else the default), or None if unreadable."""
-    from dctenant.loaders import loading
-
     import os
     import shlex
+
+    from dctenant.loaders import loading
 
     # Click's completion stops parsing at the option being completed, so a PATH typed before it never
     # reaches ctx.params; every shell click supports passes the command line in COMP_WORDS instead.
