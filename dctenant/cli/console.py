@@ -55,7 +55,7 @@ class FittingTable(Table):
     """A rich table that never squeezes a column below its widest cell.
 
     When the columns do not fit the console, it renders as several tables, each with the ``keys``
-    columns (by default the first) followed by as many of the others as fit; only the ``wrap``
+    columns (by default those that identify a row) followed by as many of the others as fit; only the ``wrap``
     columns (free text such as a reason) may wrap, at word boundaries.
     """
 
