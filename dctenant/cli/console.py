@@ -55,7 +55,7 @@ class FittingTable(Table):
     """A rich table that never squeezes a column below its widest cell.
 
     When the columns do not fit the console, it renders as several tables, each with the ``keys``
-    columns (by default the first) followed by as many of the others as fit; only the ``wrap``
+    columns (by default those that identify a row) followed by as many of the others as fit; only the ``wrap``
     columns (free text such as a reason) may wrap, at word boundaries.
     """
 
@@ -73,7 +73,7 @@ class FittingTable(Table):
             yield from super().__rich_console__(console, options)
             return
         for number, part in enumerate(parts, start=1):
-            yield self._subtable(part, needed, suffix=f" ({number}/{len(parts)})")
+            yield self._subtable(part, needed, width=options.max_width, suffix=f" ({number}/{len(parts)})")
 
     def parts(self, needed: list[int], *, width: int) -> list[list[int]]:
         """Column indexes of each table to print: one list when the whole table fits ``width``."""
@@ -129,13 +129,16 @@ class FittingTable(Table):
     def _width(widths: list[int]) -> int:
         return sum(widths) + BORDER_PER_COLUMN * len(widths) + 1
 
-    def _subtable(self, indexes: list[int], needed: list[int], *, suffix: str) -> Table:
+    def _subtable(self, indexes: list[int], needed: list[int], *, width: int, suffix: str) -> Table:
         title = f"{self.title}{suffix}" if self.title else suffix.strip()
         table = Table(title=title, title_justify=self.title_justify, header_style=self.header_style)
+        keys = self.identifying()
+        # A part too wide even alone (keys and one long value) keeps its keys whole and wraps the value.
+        fits = self._width([needed[i] for i in indexes]) <= width
         for i in indexes:
             column = self.columns[i]
-            table.add_column(column.header, justify=column.justify, no_wrap=column.no_wrap,
-                             overflow="fold", min_width=needed[i])
+            table.add_column(column.header, justify=column.justify, no_wrap=column.no_wrap and fits,
+                             overflow="fold", min_width=needed[i] if fits or i in keys else None)
         cells = [list(self.columns[i].cells) for i in indexes]
         for row_index, row in enumerate(self.rows):
             table.add_row(*(column_cells[row_index] for column_cells in cells), style=row.style,

@@ -6,6 +6,8 @@ tenants are completed from the quotas directory on the command line (or the defa
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 SHELLS = ("bash", "zsh", "fish")
@@ -32,4 +34,5 @@ def command(shell: str) -> None:
     if completion is None:  # click knows every shell in SHELLS; this guards a future click
         raise click.BadParameter(f"click has no completion for {shell}", param_hint="SHELL")
     click.echo(completion(main.cli, {}, "dctenant", "_DCTENANT_COMPLETE").source())
-    click.echo(f"# install: {INSTALL[shell]}", err=True)
+    if sys.stdout.isatty():  # someone reading it, not `eval "$(…)"` at every shell start
+        click.echo(f"# install: {INSTALL[shell]}", err=True)

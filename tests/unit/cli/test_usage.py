@@ -124,7 +124,7 @@ def test_completion_script_for_each_shell(shell: str) -> None:
     assert proc.returncode == 0
     assert "_DCTENANT_COMPLETE" in proc.stdout
     assert f"{shell}_complete" in proc.stdout
-    assert proc.stderr.startswith("# install: ")
+    assert proc.stderr == ""  # eval "$(dctenant completion bash)" in ~/.bashrc must print nothing
 
 
 def test_completion_refuses_an_unknown_shell() -> None:

@@ -233,3 +233,22 @@ def test_show_tables_fit_and_name_every_tenant_and_resource(monkeypatch: pytest.
         assert parts, name
         for rows in parts:
             assert first_cells(rows) == list(pool["resources"])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_value_wider_than_the_terminal_wraps_under_whole_keys(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    buffer = at_width(monkeypatch, width)
+    quota = ", ".join(f"storage/class-{i}={i * 1099511627776}" for i in range(12))  # ~400 characters
+    table = console.new_table("Namespaces", "name", "pool", "quota")
+    for name in ("rubika-messaging", "rubika-ml"):
+        table.add_row(name, "thr-ab", quota)
+    console.stdout.print(table)
+    text = buffer.getvalue()
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    tables = blocks(text)
+    with_quota = [rows for _, header, rows in tables if "quota" in header]
+    assert len(with_quota) == 1
+    assert first_cells(with_quota[0]) == ["rubika-messaging", "rubika-ml"]
+    quota_column = next(h for _, h, _ in tables if "quota" in h).index("quota")
+    wrapped = " ".join(r[quota_column] for r in with_quota[0][:len(with_quota[0]) // 2])
+    assert wrapped.replace(" ", "") == quota.replace(" ", "")  # the first row's value, whole, over lines
