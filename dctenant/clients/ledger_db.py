@@ -3,14 +3,15 @@
 Auditors must be able to trust that what dctenant did is written down and was not changed
 afterwards. Every change and action is appended here as an event whose hash covers its content
 and the previous event's hash (rules in ``engine.chaining``); ``verify`` recomputes the chain.
-The same database keeps usage snapshots, so that reports outlive Prometheus' retention.
+The same database keeps usage snapshots (``clients.snapshot_db``, its own tables and schema
+version), so that reports outlive Prometheus' retention.
 
 SQLite in the user's state directory (WAL mode) is the default; PostgreSQL serves production.
 Appends are serialised so that concurrent writers never fork the chain: SQLite takes its write
 lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock; the unique
 ``prev_hash`` column makes a fork impossible even if that were bypassed. SQLAlchemy Core is
-imported lazily: ``dctenant --help`` must not pay for it. Only this module and the self-service
-store (``clients.selfservice_db``, its own tables in the same database) import it.
+imported lazily: ``dctenant --help`` must not pay for it. Only this module and the stores with their
+own tables in the same database (``clients.selfservice_db``, ``clients.snapshot_db``) import it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dctenant.domain import audit_events, periods, snapshots
+from dctenant.domain import audit_events
 from dctenant.engine import chaining
 from dctenant.errors import BackendError, UserError
 
@@ -127,6 +128,7 @@ def _tables() -> tuple[sa.MetaData, dict[str, sa.Table]]:
             sa.Column("prev_hash", text, nullable=False, unique=True),
             sa.Column("hash", text, nullable=False, unique=True),
             sa.Index("events_at", "at"), sa.Index("events_kind_at", "kind", "at")),
+        # The first snapshot tables (keyed by label); ``clients.snapshot_db`` copies them into its own.
         "snapshot_periods": sa.Table(
             "snapshot_periods", meta, sa.Column("period", text, primary_key=True),
             sa.Column("start", text, nullable=False), sa.Column("end", text, nullable=False),
@@ -314,69 +316,6 @@ class Ledger:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(self.tables["events"])).scalar() or 0)
 
-    # -- snapshots ---------------------------------------------------------------------------------
-
-    def replace_snapshot(self, *, period: periods.Period, rollups: Sequence[snapshots.Rollup], source: str,
-                         actor: str, at: datetime) -> audit_events.LedgerEvent:
-        """Store a period's rollups, replacing any earlier ones, and record that in the chain (one transaction)."""
-        sa = self._sa
-        table, info = self.tables["snapshots"], self.tables["snapshot_periods"]
-        ordered = sorted(rollups, key=snapshots.Rollup.key)
-        digest = snapshot_digest(ordered)
-        with self._writing() as conn:
-            old = conn.execute(sa.select(info).where(info.c.period == period.label)).first()
-            conn.execute(table.delete().where(table.c.period == period.label))
-            conn.execute(info.delete().where(info.c.period == period.label))
-            kind = audit_events.SNAPSHOT_REPLACED if old else audit_events.SNAPSHOT_TAKEN
-            before = {"rows": int(old.rows), "digest": old.digest, "takenAt": old.taken_at} if old else None
-            event = self._append(conn, [Draft(
-                kind=kind, actor=actor, subject={"period": period.label}, before=before,
-                after={"rows": len(ordered), "digest": digest, "source": source,
-                       "start": audit_events.stamp(period.start), "end": audit_events.stamp(period.end)},
-                reason="usage snapshot re-taken" if old else "usage snapshot", at=at)])[0]
-            if ordered:
-                conn.execute(table.insert(), [{"period": period.label, "tenant": r.tenant, "pool": r.pool,
-                                               "resource": r.resource, "stat": r.stat, "day": r.day,
-                                               "value": r.value} for r in ordered])
-            conn.execute(info.insert().values(period=period.label, start=audit_events.stamp(period.start),
-                                              end=audit_events.stamp(period.end),
-                                              taken_at=audit_events.stamp(at), source=source,
-                                              rows=len(ordered), digest=digest, seq=event.seq))
-        return event
-
-    def snapshot_infos(self) -> tuple[snapshots.SnapshotInfo, ...]:
-        sa = self._sa
-        info = self.tables["snapshot_periods"]
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(info).order_by(info.c.start, info.c.period)).all()
-        return tuple(snapshots.SnapshotInfo(period=r.period, start=audit_events.parse_stamp(r.start),
-                                            end=audit_events.parse_stamp(r.end),
-                                            taken_at=audit_events.parse_stamp(r.taken_at),
-                                            source=r.source, rows=int(r.rows), digest=r.digest, seq=int(r.seq))
-                     for r in rows)
-
-    def rollups(self, *, period: str, tenant: str | None = None) -> tuple[snapshots.Rollup, ...]:
-        """A stored period's rollups (all tenants, or one), in key order."""
-        sa = self._sa
-        table = self.tables["snapshots"]
-        query = sa.select(table.c.tenant, table.c.pool, table.c.resource, table.c.stat, table.c.day,
-                          table.c.value).where(table.c.period == period)
-        if tenant is not None:
-            query = query.where(table.c.tenant == tenant)
-        with self.engine.connect() as conn:
-            # The driver's own cursor gives plain tuples: several times cheaper than Row objects here.
-            rows = list(conn.execute(query).cursor.fetchall())
-        rows.sort()
-        # object.__new__ and __dict__: building 200,000 frozen dataclasses through __init__ dominates a
-        # monthly report for 1,000 tenants (the usage benchmark); the values are the same.
-        make, cls = object.__new__, snapshots.Rollup
-        out = []
-        for t, p, r, s, d, v in rows:
-            item = make(cls)
-            item.__dict__.update(tenant=t, pool=p, resource=r, stat=s, day=d, value=v)
-            out.append(item)
-        return tuple(out)
-
     def close(self) -> None:
         self.engine.dispose()
 
@@ -410,14 +349,6 @@ class _Writing:
                 self._tx.rollback()
         finally:
             self._conn.close()
-
-
-def snapshot_digest(rollups: Sequence[snapshots.Rollup]) -> str:
-    """SHA-256 of the canonical JSON of the rollups in key order: what the ledger records for a snapshot."""
-    import hashlib
-
-    text = chaining.canonical([[r.tenant, r.pool, r.resource, r.stat, r.day, r.value] for r in rollups])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _check_kind(kind: str) -> None:

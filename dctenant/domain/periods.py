@@ -27,6 +27,7 @@ class Period:
     start: dt.datetime
     end: dt.datetime
     calendar: str = "gregorian"
+    zone: str = "UTC"  # the time zone whose midnights bound the period and its days
 
     @property
     def days(self) -> int:

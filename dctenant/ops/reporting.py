@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dctenant.clients import files, ledger_db
+from dctenant.clients import files, ledger_db, snapshot_db
 from dctenant.domain import audit_events, periods, quotas, reports, snapshots
 from dctenant.engine import tallying
 from dctenant.errors import UserError
@@ -88,30 +88,32 @@ def _only(section: reports.Section, tenant: str) -> reports.Section:
 def _rollups(ledger: ledger_db.Ledger, period: periods.Period, sources: list[reports.Source],
              warnings: list[str]) -> tuple[snapshots.Rollup, ...]:
     """The period's snapshot, or the monthly snapshots that make it up; digests checked against the ledger."""
-    infos = {i.period: i for i in ledger.snapshot_infos()}
-    if period.label in infos:
-        chosen = [infos[period.label]]
+    store = snapshot_db.open_snapshots(ledger)
+    exact = store.latest(period)
+    if exact is not None:
+        chosen = [exact]
     else:
         wanted = periods.months(period)
-        missing = [m.label for m in wanted if m.label not in infos]
+        found = {m.label: store.latest(m) for m in wanted}
+        missing = [label for label, info in found.items() if info is None]
         if not wanted or missing or wanted[0].start != period.start or wanted[-1].end != period.end:
             need = ", ".join(missing) or period.label
             raise UserError(f"no usage snapshot covers {period.label}; run `dctenant snapshot --period {need}` "
                             "while Prometheus still holds the data")
-        chosen = [infos[m.label] for m in wanted]
+        chosen = [i for i in found.values() if i is not None]
     parts: list[tuple[periods.Period, Sequence[snapshots.Rollup]]] = []
     for info in chosen:
-        rows = ledger.rollups(period=info.period)
-        digest = ledger_db.snapshot_digest(rows)
+        rows = store.rollups(snapshot=info.id)
+        digest = snapshot_db.digest(rows)
         recorded = ledger.event(info.seq)
         chained = recorded.after.get("digest") if recorded and isinstance(recorded.after, dict) else None
         if digest != info.digest or digest != chained:
-            warnings.append(f"snapshot {info.period} does not match the digest the ledger recorded in event "
+            warnings.append(f"snapshot {info.label} does not match the digest the ledger recorded in event "
                             f"{info.seq}: its rows were changed after it was taken")
-        sources.append(reports.Source(name=f"snapshot {info.period}", detail=(
+        sources.append(reports.Source(name=f"snapshot {info.label}", detail=(
             f"taken {audit_events.stamp(info.taken_at)} from {info.source}; {info.rows} rows; sha256 {info.digest}; "
             f"ledger event {info.seq}")))
-        parts.append((periods.Period(label=info.period, start=info.start, end=info.end), rows))
+        parts.append((periods.Period(label=info.label, start=info.start, end=info.end), rows))
     return tallying.combine(parts)
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from dctenant.clients import history, ledger_db, prometheus
+from dctenant.clients import history, ledger_db, prometheus, snapshot_db
 from dctenant.domain import audit_events, periods
 from dctenant.loaders import loading
 from dctenant.ops import planning
@@ -45,6 +45,8 @@ def snapshot(path: str, *, period: periods.Period, now: dt.datetime, ledger: led
     found = history.collect(client, namespaces=namespaces, period=period, now=now, step=step)
     evaluated = f" (evaluated at {audit_events.stamp(found.end)}, partial)" if found.partial else ""
     source = prometheus.redact(url) + evaluated
-    event = ledger.replace_snapshot(period=period, rollups=found.rollups, source=source, actor=actor, at=now)
+    _, event = snapshot_db.open_snapshots(ledger).take(period=period, rollups=found.rollups, source=source,
+                                                      actor=actor, at=now, partial=found.partial,
+                                                      evaluated_until=found.end)
     return SnapshotResult(period=period, rows=len(found.rollups), tenants=len({r.tenant for r in found.rollups}),
                           queries=found.queries, partial=found.partial, event=event)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from dctenant.clients import ledger_db
+from dctenant.clients import ledger_db, snapshot_db
 from dctenant.domain import periods, snapshots
 from dctenant.loaders import loading
 from dctenant.ops import planning, reporting, snapshotting
@@ -50,7 +50,8 @@ def test_snapshot_stores_rollups_and_replaces_them(prom: prometheus_harness.Prom
                                   config=str(config), step="2s", actor="test")
     assert first.partial and first.rows > 0 and first.event.kind == "snapshot-taken"
     assert first.queries == 6 * 4 + 2  # avg, p95, max and one day's maximum per measure; two traffic totals
-    rows = {r.key(): Decimal(r.value) for r in ledger.rollups(period=today.label)}
+    stored = snapshot_db.open_snapshots(ledger).rollups(snapshot=first.event.after["snapshot"])
+    rows = {r.key(): Decimal(r.value) for r in stored}
     model = loading.load(ROOT / "quotas")
     envelope = planning.allocate(model, at=now.date()).tenants["bale"].shares[POOL].envelope
     memory = rows["bale", POOL, "memory", snapshots.AVERAGE, ""]

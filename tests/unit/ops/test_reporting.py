@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from dctenant.clients import ledger_db
-from dctenant.domain import periods, snapshots
+from dctenant.clients import ledger_db, snapshot_db
+from dctenant.domain import periods
 from dctenant.errors import UserError
 from dctenant.ops import reporting
 from dctenant.render.reports import cells
@@ -94,8 +94,8 @@ def test_quarter_combines_monthly_snapshots(ledger: ledger_db.Ledger) -> None:
     with pytest.raises(UserError, match="2026-11, 2026-12"):
         build(ledger, "usage", period="2026-Q4")
     for label in ("2026-11", "2026-12"):
-        ledger.replace_snapshot(period=periods.parse(label), rollups=reports_data.rollups(), source="s",
-                                actor="t", at=reports_data.NOW)
+        snapshot_db.open_snapshots(ledger).take(period=periods.parse(label), rollups=reports_data.rollups(),
+                                                source="s", actor="t", at=reports_data.NOW)
     report = build(ledger, "usage", period="2026-Q4")
     assert len([s for s in report.sources if s.name.startswith("snapshot")]) == 3
     rows = {(r["tenant"], r["pool"], r["resource"]): r for r in report.section("usage").rows}
@@ -104,16 +104,19 @@ def test_quarter_combines_monthly_snapshots(ledger: ledger_db.Ledger) -> None:
     assert rows["bale", "thr-ab", "cpu"]["average"] == october["bale", "thr-ab", "cpu"]["average"]
 
 
-def test_snapshot_replaced_is_recorded(ledger: ledger_db.Ledger) -> None:
-    event = ledger.replace_snapshot(period=reports_data.OCTOBER, rollups=reports_data.rollups()[:10], source="s",
-                                    actor="t", at=reports_data.NOW)
+def test_snapshot_retaken_keeps_the_old_version(ledger: ledger_db.Ledger) -> None:
+    store = snapshot_db.open_snapshots(ledger)
+    info, event = store.take(period=reports_data.OCTOBER, rollups=reports_data.rollups()[:10], source="s",
+                             actor="t", at=reports_data.NOW)
     assert event.kind == "snapshot-replaced" and event.before["rows"] > 10 and event.after["rows"] == 10
-    assert len(ledger.rollups(period="2026-10")) == 10
+    assert (event.before["version"], info.version) == (1, 2)
+    assert len(store.rollups(snapshot=info.id)) == 10
+    assert len(store.rollups(snapshot=event.before["snapshot"])) == len(reports_data.rollups())
     assert ledger.verify().intact
 
 
 def test_a_changed_snapshot_is_flagged(ledger: ledger_db.Ledger) -> None:
-    chain_cases.run(ledger, "UPDATE snapshots SET value = '1' WHERE stat = 'avg' AND tenant = 'bale'")
+    chain_cases.run(ledger, "UPDATE snapshot_values SET value = '1' WHERE stat = 'avg' AND tenant = 'bale'")
     report = build(ledger, "usage")
     assert any("changed after it was taken" in w for w in report.warnings)
 
@@ -142,7 +145,3 @@ def test_issue_records_the_file_hash(ledger: ledger_db.Ledger, tmp_path: pathlib
 
     assert issued.sha256 == hashlib.sha256((tmp_path / "r.json").read_bytes()).hexdigest()
     assert ledger.verify().intact
-
-
-def test_unknown_stat_keys_are_documented() -> None:
-    assert snapshots.STATS == ("avg", "p95", "max", "day-max", "total")
