@@ -8,9 +8,13 @@ measures are enforcement's own queries (``clients.prometheus.queries``), so a re
 enforcement decision read usage alike; each is wrapped in a subquery pinned with PromQL's ``@``
 modifier, so a snapshot taken days later gives the same figures.
 
-Intervals are half-open. A subquery ``[R:S] @ T`` evaluates at the multiples of S in ``(T-R, T]``,
-so every window is pinned 1 ms before its end: ``[start, end)`` contains the point at ``start``
-and not the one at ``end`` — a spike at 23:55 belongs to its own day only.
+Days and periods are half-open, ``[00:00, 24:00)``, and every evaluation point belongs to exactly
+one day (Prometheus 2.x closes subquery ranges at both ends, so a plain ``[1d:5m] @ midnight``
+counts the midnight point in two days). A level (memory, GPUs, storage) read at ``t`` is the
+level at ``t``: its points are ``[start, end)``, pinned 1 ms before the end. A rate read at ``t``
+measures the window ending at ``t``: its points are ``(start, end]``, with a range 1 ms short, so
+the 00:00 point, which measures the last minutes of the day before, counts for that day — a spike
+at 23:55 is one day over, not two. Either way a day has the same number of points.
 
 Missing data is never zero. ``count_over_time`` of the same subquery says at how many of the
 period's evaluation steps a measure had a value; stored as the ``coverage`` fraction, it lets a
@@ -50,8 +54,17 @@ MEASURES = {"cpu": resources.CPU, "memory": resources.MEMORY, "nvidia.com/gpu": 
 TRAFFIC_COVERAGE = {resources.EGRESS: snapshots.TRAFFIC_EGRESS, resources.INGRESS: snapshots.TRAFFIC_INGRESS}
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 _UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600), "d": Decimal(86400)}
-# Pinning each window 1 ms before its end makes it half-open (see the module docstring).
+# Measures that are rates over a trailing window (their points are (start, end], see the docstring).
+RATES = frozenset({"cpu", "bandwidth/egress", "bandwidth/ingress"})
 _EDGE = dt.timedelta(milliseconds=1)
+
+
+def window(start: dt.datetime, end: dt.datetime, *, rate: bool) -> tuple[str, str]:
+    """The ``[range`` and ``@ time`` that select exactly ``[start, end)`` (levels) or ``(start, end]`` (rates)."""
+    millis = round((end - start).total_seconds() * 1000)
+    if rate:
+        return f"{millis - 1}ms", f"@ {end.timestamp():.3f}"
+    return f"{millis}ms", f"@ {(end - _EDGE).timestamp():.3f}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,9 +85,11 @@ def seconds(text: str, *, where: str = "--step") -> int:
     return int(value)
 
 
-def steps(start: dt.datetime, end: dt.datetime, step: int) -> int:
-    """How many multiples of ``step`` seconds (since the epoch, as Prometheus aligns them) lie in ``[start, end)``."""
-    return max(0, math.ceil(end.timestamp() / step) - math.ceil(start.timestamp() / step))
+def steps(start: dt.datetime, end: dt.datetime, step: int, *, rate: bool = False) -> int:
+    """How many multiples of ``step`` seconds (since the epoch, as Prometheus aligns subqueries) lie in
+    ``[start, end)``, or in ``(start, end]`` for a rate."""
+    a, b = start.timestamp() / step, end.timestamp() / step
+    return max(0, math.floor(b) - math.floor(a)) if rate else max(0, math.ceil(b) - math.ceil(a))
 
 
 def collect(client: prometheus.Prometheus, *, namespaces: Mapping[str, tuple[str, str]], period: periods.Period,
@@ -119,29 +134,29 @@ def collect(client: prometheus.Prometheus, *, namespaces: Mapping[str, tuple[str
         asked += 1
         return client.query(promql)
 
-    length = int((end - period.start).total_seconds())
-    at = f"@ {(end - _EDGE).timestamp():.3f}"
-    expected = steps(period.start, end, step_s)
     for name, resource in MEASURES.items():
-        window = f"({base[name]})[{length}s:{step}] {at}"
-        add(ask(f"avg_over_time({window})"), resource=resource, stat=snapshots.AVERAGE)
-        add(ask(f"quantile_over_time(0.95, {window})"), resource=resource, stat=snapshots.P95)
-        add(ask(f"max_over_time({window})"), resource=resource, stat=snapshots.MAXIMUM)
-        add(ask(f"count_over_time({window})"), resource=resource, stat=snapshots.COVERAGE, expected=expected)
+        rate = name in RATES
+        span, at = window(period.start, end, rate=rate)
+        whole = f"({base[name]})[{span}:{step}] {at}"
+        add(ask(f"avg_over_time({whole})"), resource=resource, stat=snapshots.AVERAGE)
+        add(ask(f"quantile_over_time(0.95, {whole})"), resource=resource, stat=snapshots.P95)
+        add(ask(f"max_over_time({whole})"), resource=resource, stat=snapshots.MAXIMUM)
+        add(ask(f"count_over_time({whole})"), resource=resource, stat=snapshots.COVERAGE,
+            expected=steps(period.start, end, step_s, rate=rate))
         for day, day_start, next_day in period.day_bounds():
             if day_start >= end:
                 break
-            day_end = min(next_day, end)
-            span = int((day_end - day_start).total_seconds())
-            add(ask(f"max_over_time(({base[name]})[{span}s:{step}] @ {(day_end - _EDGE).timestamp():.3f})"),
+            day_span, day_at = window(day_start, min(next_day, end), rate=rate)
+            add(ask(f"max_over_time(({base[name]})[{day_span}:{step}] {day_at})"),
                 resource=resource, stat=snapshots.DAY_MAXIMUM, day=day.isoformat())
     m, cad, ksm = s.metrics, s.cadvisor, s.kube_state_metrics
     # As in enforcement, host-network pods' traffic is the node's, not the tenant's. Every pod that
     # kube-state-metrics knew at any time in the range counts, not only those alive at its end.
-    pods = f'max by ({by}, pod) (max_over_time({m["podInfo"]}{{{ksm},host_network="false"}}[{length}s] {at}))'
+    span, at = window(period.start, end, rate=True)
+    pods = f'max by ({by}, pod) (max_over_time({m["podInfo"]}{{{ksm},host_network="false"}}[{span}] {at}))'
     traffic = {}
     for metric, key in ((m["transmit"], snapshots.TRAFFIC_EGRESS), (m["receive"], snapshots.TRAFFIC_INGRESS)):
-        traffic[key] = (f"sum by ({by}) (increase({metric}{{{cad}}}[{length}s] {at}) "
+        traffic[key] = (f"sum by ({by}) (increase({metric}{{{cad}}}[{span}] {at}) "
                         f"* on ({by}, pod) group_left() {pods})")
         add(ask(traffic[key]), resource=key, stat=snapshots.TOTAL)
     rollups = tuple(snapshots.Rollup(tenant=k[0], pool=k[1], resource=k[2], stat=k[3], day=k[4],
@@ -149,7 +164,7 @@ def collect(client: prometheus.Prometheus, *, namespaces: Mapping[str, tuple[str
     mapping = json.dumps(sorted((ns, *owner) for ns, owner in namespaces.items()), separators=(",", ":"))
     provenance = {
         "dctenantVersion": dctenant.__version__, "step": step, "rateWindow": s.rate_window,
-        "evaluatedUntil": end.isoformat(), "stepsExpected": expected,
+        "evaluatedUntil": end.isoformat(), "levelPoints": "[start, end)", "ratePoints": "(start, end]",
         "selectors": {"cadvisor": s.cadvisor, "kubelet": s.kubelet, "kubeStateMetrics": s.kube_state_metrics,
                       "clusterLabel": s.cluster_label},
         "queries": {**{name: base[name] for name in MEASURES}, **traffic},
