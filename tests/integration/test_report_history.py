@@ -114,9 +114,18 @@ def ledger(tmp_path: pathlib.Path) -> Iterator[ledger_db.Ledger]:
     opened.close()
 
 
+@pytest.fixture(scope="module")
+def taken(prom: backfill.Backfilled, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ledger_db.Ledger]:
+    """One snapshot of P, shared by the tests that only read it."""
+    opened = ledger_db.open_ledger(str(tmp_path_factory.mktemp("taken") / "ledger.db"))
+    take(prom, opened, P)
+    yield opened
+    opened.close()
+
+
 def take(prom: backfill.Backfilled, ledger: ledger_db.Ledger, period: periods.Period,
-         now: dt.datetime = NOW) -> snapshotting.SnapshotResult:
-    return snapshotting.snapshot(QUOTAS, period=period, now=now, ledger=ledger, url=prom.url, step="5m",
+         now: dt.datetime = NOW, step: str = "5m") -> snapshotting.SnapshotResult:
+    return snapshotting.snapshot(QUOTAS, period=period, now=now, ledger=ledger, url=prom.url, step=step,
                                  actor="test")
 
 
@@ -133,9 +142,8 @@ def near(value: str | None, expected: Decimal, slack: Decimal) -> bool:
     return value is not None and expected <= Decimal(value) <= expected + slack
 
 
-def test_traffic_counts_every_pod_of_the_period(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
-    take(prom, ledger, P)
-    traffic = rows(report(ledger, "traffic").section("traffic"), "tenant")
+def test_traffic_counts_every_pod_of_the_period(taken: ledger_db.Ledger) -> None:
+    traffic = rows(report(taken, "traffic").section("traffic"), "tenant")
     # Rollout: 3 days × 86,400 s × 1e9 B/s = 2.592e14 B (the end-time join gave msg-b's 1.5 days only).
     assert near(traffic["bale"]["egressBytes"], Decimal("259.2e12"), HALF_SAMPLE * Decimal("1e9"))
     assert near(traffic["bale"]["ingressBytes"], Decimal("129.6e12"), HALF_SAMPLE * Decimal("0.5e9"))
@@ -149,9 +157,8 @@ def test_traffic_counts_every_pod_of_the_period(prom: backfill.Backfilled, ledge
     assert (traffic["peyk"]["egressBytes"], traffic["peyk"]["status"]) == (None, "no data")
 
 
-def test_gap_spike_and_no_series(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
-    take(prom, ledger, P)
-    built = report(ledger, "usage")
+def test_gap_spike_and_no_series(taken: ledger_db.Ledger) -> None:
+    built = report(taken, "usage")
     usage = rows(built.section("usage"), "tenant", "pool", "resource")
     eitaa = usage["eitaa", "thr-ab", "cpu"]
     # 72 points (06:05 … 12:00) of 864 have no rate: coverage 792 / 864; the average covers them only.
@@ -203,8 +210,9 @@ def test_partial_period_is_said_at_the_top(prom: backfill.Backfilled, ledger: le
 
 
 def test_two_months_combine_by_coverage(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
-    take(prom, ledger, periods.parse("2026-09"))
-    take(prom, ledger, periods.parse("2026-10"))
+    # An hourly step keeps the two month-long snapshots cheap; coverage counts hourly points alike.
+    take(prom, ledger, periods.parse("2026-09"), step="1h")
+    take(prom, ledger, periods.parse("2026-10"), step="1h")
     both = periods.parse("2026-09-01..2026-10-31")
     navak = rows(report(ledger, "usage", period=both).section("usage"), "tenant", "pool", "resource")
     row = navak["navak", "thr-pd", "cpu"]
