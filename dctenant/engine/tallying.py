@@ -141,11 +141,16 @@ def combine(parts: Sequence[tuple[periods.Period, Sequence[snapshots.Rollup]]]) 
 
 
 def _collect(rollups: Iterable[snapshots.Rollup]) -> dict[Key, dict[str, Any]]:
-    found: dict[Key, dict[str, Any]] = defaultdict(lambda: {"days": {}})
+    """Rollups by key; day maxima under their ISO day (kept as text: 200,000 date parses would dominate)."""
+    found: dict[Key, dict[str, Any]] = {}
+    day_max = snapshots.DAY_MAXIMUM
     for x in rollups:
-        slot = found[x.tenant, x.pool, x.resource]
-        if x.stat == snapshots.DAY_MAXIMUM:
-            slot["days"][dt.date.fromisoformat(x.day)] = Decimal(x.value)
+        key = (x.tenant, x.pool, x.resource)
+        slot = found.get(key)
+        if slot is None:
+            slot = found[key] = {"days": {}}
+        if x.stat == day_max:
+            slot["days"][x.day] = Decimal(x.value)
         else:
             slot[x.stat] = Decimal(x.value)
     return found
@@ -161,9 +166,14 @@ def mean_envelopes(envelopes: Envelopes) -> dict[Key, Decimal]:
     """Each key's envelope averaged over the days given (0 on days it had none), to the millicore/byte."""
     days = len(envelopes)
     sums: dict[Key, Decimal] = defaultdict(lambda: ZERO)
+    # Days with the same licence states share one mapping: add each distinct mapping once, times its days.
+    counts: dict[int, tuple[Mapping[Key, Decimal], int]] = {}
     for values in envelopes.values():
+        held = counts.get(id(values))
+        counts[id(values)] = (values, held[1] + 1 if held else 1)
+    for values, times in counts.values():
         for key, value in values.items():
-            sums[key] += value
+            sums[key] += value * times
     return {k: (v / days).quantize(Decimal("0.001")).normalize() if days else ZERO for k, v in sums.items()}
 
 
@@ -178,6 +188,7 @@ def usage(envelopes: Envelopes, rollups: Iterable[snapshots.Rollup]) -> tuple[re
     """
     found = _collect(x for x in rollups if not x.resource.startswith("traffic/"))
     means = mean_envelopes(envelopes)
+    by_day = {d.isoformat(): values for d, values in envelopes.items()}
     keys = sorted({k for k, v in means.items() if v > 0} | set(found),
                   key=lambda k: (k[0], k[1], resources.sort_key(k[2])))
     rows: list[dict[str, Any]] = []
@@ -191,8 +202,8 @@ def usage(envelopes: Envelopes, rollups: Iterable[snapshots.Rollup]) -> tuple[re
         coverage = slot.get(snapshots.COVERAGE, Decimal(1) if average is not None else ZERO)
         if average is None:
             coverage = ZERO
-        days: dict[dt.date, Decimal] = slot["days"]
-        over = sum(1 for d, peak in days.items() if peak > envelopes.get(d, {}).get(key, ZERO))
+        days: dict[str, Decimal] = slot["days"]
+        over = sum(1 for d, peak in days.items() if peak > by_day.get(d, {}).get(key, ZERO))
         rows.append({"tenant": tenant, "pool": pool, "resource": resource, "envelope": plain(envelope),
                      "coverage": plain(coverage), "status": _status(coverage),
                      "average": _opt(average), "p95": _opt(slot.get(snapshots.P95)),
