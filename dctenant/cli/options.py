@@ -78,13 +78,13 @@ def instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def period(text: str, *, calendar: str) -> Any:
+def period(text: str, *, calendar: str, zone: str | None = None) -> Any:
     """Parse ``--period`` (YYYY-MM, YYYY-Qn, FROM..TO) as a usage error (exit 2), like every other option."""
     from dctenant.errors import UserError
     from dctenant.ops import reporting
 
     try:
-        return reporting.period(text, calendar=calendar)
+        return reporting.period(text, calendar=calendar, zone=zone)
     except UserError as exc:
         raise click.BadParameter(exc.message, param_hint="'--period'") from None
 

@@ -6,7 +6,8 @@ and the previous event's hash (rules in ``engine.chaining``); in the same transa
 becomes a leaf of an RFC 6962 Merkle tree whose complete subtrees are stored (``engine.merkle``),
 and a writer holding the log key (``clients.signing``; never stored here) signs the new head as a
 checkpoint. ``ops.auditing`` holds the ledger to those checkpoints. The same database keeps usage
-snapshots, so that reports outlive Prometheus' retention.
+snapshots (``clients.snapshot_db``, its own tables and schema version), so that reports outlive
+Prometheus' retention.
 
 SQLite in the user's state directory (WAL mode) is the default; PostgreSQL serves production;
 both are opened through ``clients.sqlstores`` (read-only for verifiers). Appends are serialised
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dctenant.clients import signing, sqlstores
-from dctenant.domain import audit_events, checkpoints, periods, snapshots
+from dctenant.domain import audit_events, checkpoints
 from dctenant.engine import chaining, merkle
 from dctenant.errors import BackendError, UserError
 
@@ -109,6 +110,7 @@ def _tables() -> tuple[sa.MetaData, dict[str, sa.Table]]:
             sa.Column("prev_hash", text, nullable=False, unique=True),
             sa.Column("hash", text, nullable=False, unique=True),
             sa.Index("events_at", "at"), sa.Index("events_kind_at", "kind", "at")),
+        # The first snapshot tables (keyed by label); ``clients.snapshot_db`` copies them into its own.
         "snapshot_periods": sa.Table(
             "snapshot_periods", meta, sa.Column("period", text, primary_key=True),
             sa.Column("start", text, nullable=False), sa.Column("end", text, nullable=False),
@@ -506,70 +508,6 @@ class Ledger:
         with self.engine.connect() as conn:
             return tuple((int(size), str(note)) for size, note in
                          conn.execute(sa.select(table.c.size, table.c.note).order_by(table.c.size)).all())
-
-    # -- snapshots ---------------------------------------------------------------------------------
-
-    def replace_snapshot(self, *, period: periods.Period, rollups: Sequence[snapshots.Rollup], source: str,
-                         actor: str, at: datetime) -> audit_events.LedgerEvent:
-        """Store a period's rollups, replacing any earlier ones, and record that in the chain (one transaction)."""
-        sa = self._sa
-        table, info = self.tables["snapshots"], self.tables["snapshot_periods"]
-        ordered = sorted(rollups, key=snapshots.Rollup.key)
-        digest = snapshot_digest(ordered)
-        with self._writing() as conn:
-            old = conn.execute(sa.select(info).where(info.c.period == period.label)).first()
-            conn.execute(table.delete().where(table.c.period == period.label))
-            conn.execute(info.delete().where(info.c.period == period.label))
-            kind = audit_events.SNAPSHOT_REPLACED if old else audit_events.SNAPSHOT_TAKEN
-            before = {"rows": int(old.rows), "digest": old.digest, "takenAt": old.taken_at} if old else None
-            event = self._append(conn, [Draft(
-                kind=kind, actor=actor, subject={"period": period.label}, before=before,
-                after={"rows": len(ordered), "digest": digest, "source": source,
-                       "start": audit_events.stamp(period.start), "end": audit_events.stamp(period.end)},
-                reason="usage snapshot re-taken" if old else "usage snapshot", at=at)])[0]
-            if ordered:
-                conn.execute(table.insert(), [{"period": period.label, "tenant": r.tenant, "pool": r.pool,
-                                               "resource": r.resource, "stat": r.stat, "day": r.day,
-                                               "value": r.value} for r in ordered])
-            conn.execute(info.insert().values(period=period.label, start=audit_events.stamp(period.start),
-                                              end=audit_events.stamp(period.end),
-                                              taken_at=audit_events.stamp(at), source=source,
-                                              rows=len(ordered), digest=digest, seq=event.seq))
-        return event
-
-    def snapshot_infos(self) -> tuple[snapshots.SnapshotInfo, ...]:
-        sa = self._sa
-        info = self.tables["snapshot_periods"]
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(info).order_by(info.c.start, info.c.period)).all()
-        return tuple(snapshots.SnapshotInfo(period=r.period, start=audit_events.parse_stamp(r.start),
-                                            end=audit_events.parse_stamp(r.end),
-                                            taken_at=audit_events.parse_stamp(r.taken_at),
-                                            source=r.source, rows=int(r.rows), digest=r.digest, seq=int(r.seq))
-                     for r in rows)
-
-    def rollups(self, *, period: str, tenant: str | None = None) -> tuple[snapshots.Rollup, ...]:
-        """A stored period's rollups (all tenants, or one), in key order."""
-        sa = self._sa
-        table = self.tables["snapshots"]
-        query = sa.select(table.c.tenant, table.c.pool, table.c.resource, table.c.stat, table.c.day,
-                          table.c.value).where(table.c.period == period)
-        if tenant is not None:
-            query = query.where(table.c.tenant == tenant)
-        with self.engine.connect() as conn:
-            # The driver's own cursor gives plain tuples: several times cheaper than Row objects here.
-            rows = list(conn.execute(query).cursor.fetchall())
-        rows.sort()
-        # object.__new__ and __dict__: building 200,000 frozen dataclasses through __init__ dominates a
-        # monthly report for 1,000 tenants (the usage benchmark); the values are the same.
-        make, cls = object.__new__, snapshots.Rollup
-        out = []
-        for t, p, r, s, d, v in rows:
-            item = make(cls)
-            item.__dict__.update(tenant=t, pool=p, resource=r, stat=s, day=d, value=v)
-            out.append(item)
-        return tuple(out)
-
     def close(self) -> None:
         self.engine.dispose()
 
@@ -603,14 +541,6 @@ class _Writing:
                 self._tx.rollback()
         finally:
             self._conn.close()
-
-
-def snapshot_digest(rollups: Sequence[snapshots.Rollup]) -> str:
-    """SHA-256 of the canonical JSON of the rollups in key order: what the ledger records for a snapshot."""
-    import hashlib
-
-    text = chaining.canonical([[r.tenant, r.pool, r.resource, r.stat, r.day, r.value] for r in rollups])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def event_leaf(event_hash: str) -> bytes:

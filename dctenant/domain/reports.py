@@ -16,12 +16,15 @@ from typing import Any
 from dctenant.domain import periods
 
 KINDS = ("allocation", "usage", "traffic", "violations", "licences")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Column kinds: how a renderer shows a cell. "amount" cells are in the base unit of the resource
-# named by the row's "resource" cell; "bytes" are bytes; "fraction" is 0..1 shown as a percent.
-TEXT, NAME, AMOUNT, BYTES, FRACTION, INTEGER, DATE, TIME, DURATION = (
-    "text", "name", "amount", "bytes", "fraction", "integer", "date", "time", "duration")
+# named by the row's "resource" cell; "bytes" are bytes; "fraction" is 0..1 shown as a percent;
+# "coverage" is the fraction of the period with data (shown as a percent, or "no data").
+TEXT, NAME, AMOUNT, BYTES, FRACTION, INTEGER, DATE, TIME, DURATION, COVERAGE = (
+    "text", "name", "amount", "bytes", "fraction", "integer", "date", "time", "duration", "coverage")
+# A row whose "status" cell is this has no data: its empty cells are said as "no data", not a dash.
+NO_DATA = "no data"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +79,11 @@ class Report:
     sections: tuple[Section, ...]
     names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # tenant → {"en", "fa"}
     warnings: tuple[str, ...] = ()
+    # True when a snapshot it read was taken before its period ended: the figures stop early.
+    partial: bool = False
+    # What recomputing the report needs, machine-readable: quotas path, tenant filter, the ledger
+    # position covered, and each snapshot's id, version, digest and query provenance.
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> Section:
         for s in self.sections:

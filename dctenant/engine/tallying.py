@@ -75,86 +75,181 @@ def allocation(model: quotas.Quotas, result: allocations.Allocation) -> tuple[re
 
 
 # -- usage -----------------------------------------------------------------------------------------
+# A row's data status, said in words wherever a figure is missing: missing data is never zero.
+COMPLETE, PARTIAL, NO_DATA = "complete", "partial", reports.NO_DATA
+Key = tuple[str, str, str]
+Envelopes = Mapping[dt.date, Mapping[Key, Decimal]]
+
+
+def _coverage_of(stats: Mapping[str, Decimal]) -> Decimal:
+    """A key's coverage in one snapshot: stored, or whole for an old snapshot with figures, or none."""
+    if snapshots.COVERAGE in stats:
+        return stats[snapshots.COVERAGE]
+    has_data = any(s in stats for s in (snapshots.AVERAGE, snapshots.MAXIMUM, snapshots.TOTAL))
+    return Decimal(1) if has_data else ZERO
+
 
 def combine(parts: Sequence[tuple[periods.Period, Sequence[snapshots.Rollup]]]) -> tuple[snapshots.Rollup, ...]:
-    """Monthly snapshots merged into one period: averages weighted by length, maxima and p95 the
-    largest (the p95 of the whole is at most the largest p95 of its months), totals summed."""
+    """Monthly snapshots merged into one period.
+
+    Averages are weighted by each month's *covered* seconds (coverage × length), never by zeros
+    for a month without data; the coverage of the whole is covered seconds / all seconds; totals
+    are summed; maxima, p95 and day maxima are the largest (the p95 of the whole is at most the
+    largest p95 of its months, so it is an upper bound).
+    """
     if len(parts) == 1:
         return tuple(parts[0][1])
-    total_seconds = sum(p.seconds for p, _ in parts)
+    total_seconds = Decimal(sum(p.seconds for p, _ in parts))
+    per_part: list[tuple[Decimal, dict[Key, dict[str, Decimal]]]] = []
     merged: dict[tuple[str, str, str, str, str], Decimal] = {}
     for period, rollups in parts:
-        weight = Decimal(period.seconds) / Decimal(total_seconds)
+        stats: dict[Key, dict[str, Decimal]] = defaultdict(dict)
         for x in rollups:
-            key, value = x.key(), Decimal(x.value)
-            if x.stat == snapshots.AVERAGE:
-                merged[key] = merged.get(key, ZERO) + value * weight
-            elif x.stat == snapshots.TOTAL:
-                merged[key] = merged.get(key, ZERO) + value
+            value = Decimal(x.value)
+            if x.stat == snapshots.DAY_MAXIMUM:
+                key5 = x.key()
+                merged[key5] = max(merged.get(key5, value), value)
             else:
-                merged[key] = max(merged.get(key, value), value)
-    return tuple(snapshots.Rollup(tenant=k[0], pool=k[1], resource=k[2], stat=k[3], day=k[4],
-                                  value=plain(v.quantize(Decimal("0.001")) if k[3] == snapshots.AVERAGE else v))
+                stats[x.tenant, x.pool, x.resource][x.stat] = value
+        per_part.append((Decimal(period.seconds), stats))
+    keys = sorted({k for _, stats in per_part for k in stats})
+    for key in keys:
+        covered = ZERO
+        weighted = ZERO
+        weight_of_average = ZERO
+        for seconds, stats in per_part:
+            found = stats.get(key)
+            if not found:
+                continue
+            part_covered = _coverage_of(found) * seconds
+            covered += part_covered
+            if snapshots.AVERAGE in found and part_covered > 0:
+                weighted += found[snapshots.AVERAGE] * part_covered
+                weight_of_average += part_covered
+            if snapshots.TOTAL in found:
+                slot = (*key, snapshots.TOTAL, "")
+                merged[slot] = merged.get(slot, ZERO) + found[snapshots.TOTAL]
+            for stat in (snapshots.P95, snapshots.MAXIMUM):
+                if stat in found:
+                    slot = (*key, stat, "")
+                    merged[slot] = max(merged.get(slot, found[stat]), found[stat])
+        if weight_of_average > 0:
+            merged[(*key, snapshots.AVERAGE, "")] = (weighted / weight_of_average).quantize(Decimal("0.001"))
+        merged[(*key, snapshots.COVERAGE, "")] = (covered / total_seconds).quantize(Decimal("0.000001"))
+    return tuple(snapshots.Rollup(tenant=k[0], pool=k[1], resource=k[2], stat=k[3], day=k[4], value=plain(v))
                  for k, v in sorted(merged.items()))
 
 
-def _collect(rollups: Iterable[snapshots.Rollup]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    found: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(lambda: {"days": []})
+def _collect(rollups: Iterable[snapshots.Rollup]) -> dict[Key, dict[str, Any]]:
+    """Rollups by key; day maxima under their ISO day (kept as text: 200,000 date parses would dominate)."""
+    found: dict[Key, dict[str, Any]] = {}
+    day_max = snapshots.DAY_MAXIMUM
     for x in rollups:
-        slot = found[x.tenant, x.pool, x.resource]
-        if x.stat == snapshots.DAY_MAXIMUM:
-            slot["days"].append(Decimal(x.value))
+        key = (x.tenant, x.pool, x.resource)
+        slot = found.get(key)
+        if slot is None:
+            slot = found[key] = {"days": {}}
+        if x.stat == day_max:
+            slot["days"][x.day] = Decimal(x.value)
         else:
             slot[x.stat] = Decimal(x.value)
     return found
 
 
-def usage(result: allocations.Allocation, rollups: Iterable[snapshots.Rollup]) -> tuple[reports.Section, ...]:
-    """Per tenant, pool and resource: envelope, average/p95/max, utilisation, days over the envelope;
-    per tenant and resource: the idle envelope (allocated but unused on average)."""
+def _status(coverage: Decimal | None) -> str:
+    if coverage is None or coverage <= 0:
+        return NO_DATA
+    return COMPLETE if coverage >= 1 else PARTIAL
+
+
+def mean_envelopes(envelopes: Envelopes) -> dict[Key, Decimal]:
+    """Each key's envelope averaged over the days given (0 on days it had none), to the millicore/byte."""
+    days = len(envelopes)
+    sums: dict[Key, Decimal] = defaultdict(lambda: ZERO)
+    # Days with the same licence states share one mapping: add each distinct mapping once, times its days.
+    counts: dict[int, tuple[Mapping[Key, Decimal], int]] = {}
+    for values in envelopes.values():
+        held = counts.get(id(values))
+        counts[id(values)] = (values, held[1] + 1 if held else 1)
+    for values, times in counts.values():
+        for key, value in values.items():
+            sums[key] += value * times
+    return {k: (v / days).quantize(Decimal("0.001")).normalize() if days else ZERO for k, v in sums.items()}
+
+
+def usage(envelopes: Envelopes, rollups: Iterable[snapshots.Rollup]) -> tuple[reports.Section, ...]:
+    """Per tenant, pool and resource: envelope, coverage, average/p95/max, utilisation, days over;
+    per tenant and resource: the idle envelope (allocated but unused on average).
+
+    ``envelopes`` holds each day's envelopes (licence state and plan as of that day): a day's
+    maximum is compared with that day's envelope, and the row's envelope is their mean over the
+    days. Averages cover only the time with data (``coverage`` says how much); a figure without
+    data is ``None`` and its row's ``status`` is "no data", never a zero.
+    """
     found = _collect(x for x in rollups if not x.resource.startswith("traffic/"))
-    envelopes = {(tid, pool, key): value for tid, t in result.tenants.items() for pool, s in t.shares.items()
-                 for key, value in s.envelope.items()}
-    keys = sorted(set(envelopes) | set(found), key=lambda k: (k[0], k[1], resources.sort_key(k[2])))
+    means = mean_envelopes(envelopes)
+    by_day = {d.isoformat(): values for d, values in envelopes.items()}
+    keys = sorted({k for k, v in means.items() if v > 0} | set(found),
+                  key=lambda k: (k[0], k[1], resources.sort_key(k[2])))
     rows: list[dict[str, Any]] = []
-    idle: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    idle: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"envelope": ZERO, "average": ZERO,
+                                                                       "coverage": [], "missing": 0})
     for key in keys:
         tenant, pool, resource = key
-        envelope = envelopes.get(key, ZERO)
-        slot = found.get(key, {"days": []})
+        envelope = means.get(key, ZERO)
+        slot = found.get(key, {"days": {}})
         average = slot.get(snapshots.AVERAGE)
+        coverage = slot.get(snapshots.COVERAGE, Decimal(1) if average is not None else ZERO)
+        if average is None:
+            coverage = ZERO
+        days: dict[str, Decimal] = slot["days"]
+        over = sum(1 for d, peak in days.items() if peak > by_day.get(d, {}).get(key, ZERO))
         rows.append({"tenant": tenant, "pool": pool, "resource": resource, "envelope": plain(envelope),
-                     "average": None if average is None else plain(average),
-                     "p95": _opt(slot.get(snapshots.P95)), "maximum": _opt(slot.get(snapshots.MAXIMUM)),
+                     "coverage": plain(coverage), "status": _status(coverage),
+                     "average": _opt(average), "p95": _opt(slot.get(snapshots.P95)),
+                     "maximum": _opt(slot.get(snapshots.MAXIMUM)),
                      "utilisation": None if average is None else _fraction(average, envelope),
-                     "daysOver": sum(1 for d in slot["days"] if d > envelope)})
+                     "daysWithData": len(days), "daysOver": over if days else None})
         pair = idle[tenant, resource]
-        pair[0] += envelope
-        pair[1] += average or ZERO
+        pair["envelope"] += envelope
+        pair["coverage"].append(coverage)
+        if average is None:
+            pair["missing"] += 1
+        else:
+            pair["average"] += average
     idle_rows: list[dict[str, Any]] = []
     bars: list[reports.Bar] = []
-    for (t, k), (e, a) in sorted(idle.items(), key=lambda i: (i[0][0], resources.sort_key(i[0][1]))):
-        idle_rows.append({"tenant": t, "resource": k, "envelope": plain(e), "average": plain(a),
-                          "idle": plain(max(e - a, ZERO)), "idleShare": _fraction(max(e - a, ZERO), e)})
-        if k == resources.CPU and e > 0:
+    for (t, k), pair in sorted(idle.items(), key=lambda i: (i[0][0], resources.sort_key(i[0][1]))):
+        e, a, coverage = pair["envelope"], pair["average"], min(pair["coverage"])
+        known = pair["missing"] == 0
+        idle_rows.append({"tenant": t, "resource": k, "envelope": plain(e), "coverage": plain(coverage),
+                          "status": _status(coverage), "average": plain(a) if known else None,
+                          "idle": plain(max(e - a, ZERO)) if known else None,
+                          "idleShare": _fraction(max(e - a, ZERO), e) if known else None})
+        if k == resources.CPU and e > 0 and known:
             bars.append(reports.Bar(label=t, value=float(a / e)))
     c = reports.Column
     return (
         reports.Section(name="usage", title="Usage per tenant, pool and resource", rows=tuple(rows), columns=(
             c(key="tenant", title="Tenant", kind=reports.NAME), c(key="pool", title="Pool"),
-            c(key="resource", title="Resource"), c(key="envelope", title="Envelope", kind=reports.AMOUNT),
+            c(key="resource", title="Resource"), c(key="envelope", title="Envelope (mean)", kind=reports.AMOUNT),
+            c(key="coverage", title="Data", kind=reports.COVERAGE),
             c(key="average", title="Average", kind=reports.AMOUNT), c(key="p95", title="p95", kind=reports.AMOUNT),
             c(key="maximum", title="Maximum", kind=reports.AMOUNT),
             c(key="utilisation", title="Utilisation", kind=reports.FRACTION),
-            c(key="daysOver", title="Days over", kind=reports.INTEGER)),
+            c(key="daysWithData", title="Days with data", kind=reports.INTEGER),
+            c(key="daysOver", title="Days over", kind=reports.INTEGER),
+            c(key="status", title="Status")),
             chart=reports.Chart(title="CPU utilisation (average / envelope)", unit="fraction", bars=tuple(bars))),
         reports.Section(name="idle", title="Idle envelope per tenant (allocated but unused on average)",
-                  rows=tuple(idle_rows), columns=(
-                      c(key="tenant", title="Tenant", kind=reports.NAME), c(key="resource", title="Resource"),
-                      c(key="envelope", title="Envelope", kind=reports.AMOUNT),
-                      c(key="average", title="Average", kind=reports.AMOUNT), c(key="idle", title="Idle",
-                                                                                kind=reports.AMOUNT),
-                      c(key="idleShare", title="Idle share", kind=reports.FRACTION))),
+                        rows=tuple(idle_rows), columns=(
+                            c(key="tenant", title="Tenant", kind=reports.NAME), c(key="resource", title="Resource"),
+                            c(key="envelope", title="Envelope (mean)", kind=reports.AMOUNT),
+                            c(key="coverage", title="Data", kind=reports.COVERAGE),
+                            c(key="average", title="Average", kind=reports.AMOUNT),
+                            c(key="idle", title="Idle", kind=reports.AMOUNT),
+                            c(key="idleShare", title="Idle share", kind=reports.FRACTION),
+                            c(key="status", title="Status"))),
     )
 
 
@@ -164,25 +259,41 @@ def _opt(value: Decimal | None) -> str | None:
 
 # -- traffic ---------------------------------------------------------------------------------------
 
-def traffic(rollups: Iterable[snapshots.Rollup]) -> tuple[reports.Section, ...]:
-    """Per tenant: egress and ingress bytes in the period and the tenant's share of each total."""
-    totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+def traffic(rollups: Iterable[snapshots.Rollup], *, tenants: Iterable[str] = ()) -> tuple[reports.Section, ...]:
+    """Per tenant: egress and ingress bytes in the period, the share of each total, and the data's coverage.
+
+    ``tenants`` (those served in the period) get a row even without any series: "no data", null
+    bytes — never a missing row or a zero that would shift everyone else's share.
+    """
+    totals: dict[str, list[Decimal | None]] = {t: [None, None] for t in tenants}
+    coverage: dict[str, list[Decimal]] = defaultdict(list)
     for x in rollups:
-        if x.stat == snapshots.TOTAL and x.resource in (snapshots.TRAFFIC_EGRESS, snapshots.TRAFFIC_INGRESS):
-            totals[x.tenant][0 if x.resource == snapshots.TRAFFIC_EGRESS else 1] += Decimal(x.value)
-    egress = sum((v[0] for v in totals.values()), ZERO)
-    ingress = sum((v[1] for v in totals.values()), ZERO)
-    rows = tuple({"tenant": t, "egressBytes": plain(e), "ingressBytes": plain(i),
-                  "egressShare": _fraction(e, egress), "ingressShare": _fraction(i, ingress)}
-                 for t, (e, i) in sorted(totals.items()))
-    bars = tuple(reports.Bar(label=t, value=float(e / egress) if egress else 0.0) for t, (e,
-                                                                                          _) in sorted(totals.items()))
+        if x.resource not in (snapshots.TRAFFIC_EGRESS, snapshots.TRAFFIC_INGRESS):
+            continue
+        side = 0 if x.resource == snapshots.TRAFFIC_EGRESS else 1
+        if x.stat == snapshots.TOTAL:
+            pair = totals.setdefault(x.tenant, [None, None])
+            pair[side] = (pair[side] or ZERO) + Decimal(x.value)
+        elif x.stat == snapshots.COVERAGE and side == 0:
+            coverage[x.tenant].append(Decimal(x.value))
+    egress = sum((v[0] for v in totals.values() if v[0] is not None), ZERO)
+    ingress = sum((v[1] for v in totals.values() if v[1] is not None), ZERO)
+    rows = []
+    for t, (e, i) in sorted(totals.items()):
+        share = ZERO if e is None else min(coverage[t]) if coverage[t] else Decimal(1)
+        rows.append({"tenant": t, "coverage": plain(share), "status": _status(share),
+                     "egressBytes": _opt(e), "ingressBytes": _opt(i),
+                     "egressShare": None if e is None else _fraction(e, egress),
+                     "ingressShare": None if i is None else _fraction(i, ingress)})
+    bars = tuple(reports.Bar(label=t, value=float(e / egress)) for t, (e, _) in sorted(totals.items())
+                 if e is not None and egress)
     c = reports.Column
-    return (reports.Section(name="traffic", title="Traffic per tenant", rows=rows, columns=(
-        c(key="tenant", title="Tenant", kind=reports.NAME), c(key="egressBytes", title="Egress", kind=reports.BYTES),
+    return (reports.Section(name="traffic", title="Traffic per tenant", rows=tuple(rows), columns=(
+        c(key="tenant", title="Tenant", kind=reports.NAME), c(key="coverage", title="Data", kind=reports.COVERAGE),
+        c(key="egressBytes", title="Egress", kind=reports.BYTES),
         c(key="ingressBytes", title="Ingress", kind=reports.BYTES),
         c(key="egressShare", title="Egress share", kind=reports.FRACTION),
-        c(key="ingressShare", title="Ingress share", kind=reports.FRACTION)),
+        c(key="ingressShare", title="Ingress share", kind=reports.FRACTION), c(key="status", title="Status")),
         chart=reports.Chart(title="Share of egress traffic", unit="fraction", bars=bars)),)
 
 
@@ -270,9 +381,11 @@ def licences(model: quotas.Quotas, *, at: dt.date,
 
 def report(*, kind: str, period: periods.Period, now: dt.datetime, sections: tuple[reports.Section, ...],
            sources: Sequence[reports.Source], last: audit_events.LedgerEvent | None, model: quotas.Quotas | None,
-           warnings: Sequence[str] = ()) -> reports.Report:
+           warnings: Sequence[str] = (), partial: bool = False,
+           inputs: Mapping[str, Any] | None = None) -> reports.Report:
     titles = {"allocation": "Allocation report", "usage": "Usage report", "traffic": "Traffic report",
               "violations": "Violations report", "licences": "Licences report"}
     return reports.Report(kind=kind, title=titles[kind], period=period, generated_at=now, sources=tuple(sources),
                           ledger_hash=last.hash if last else None, ledger_seq=last.seq if last else None,
-                          sections=sections, names=names(model) if model else {}, warnings=tuple(warnings))
+                          sections=sections, names=names(model) if model else {}, warnings=tuple(warnings),
+                          partial=partial, inputs=dict(inputs or {}))

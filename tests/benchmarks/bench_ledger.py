@@ -14,10 +14,10 @@ import pathlib
 import time
 from decimal import Decimal
 
-from dctenant.clients import ledger_db, signing
+from dctenant.clients import ledger_db, signing, snapshot_db
 from dctenant.domain import audit_events, periods, pools, quotas, resources, snapshots, tenants
 from dctenant.engine import chaining, merkle, tallying
-from dctenant.ops import auditing, planning
+from dctenant.ops import auditing, planning, reporting
 from tests.benchmarks import bench_allocating
 
 N = 100_000
@@ -141,13 +141,14 @@ def test_monthly_usage_report_for_1000_tenants(tmp_path: pathlib.Path) -> None:
                 rollups += [snapshots.Rollup(tenant=tid, pool=pool, resource=key, stat=snapshots.DAY_MAXIMUM,
                                              day=f"2026-10-{d:02d}", value=half) for d in range(1, 32)]
     ledger = ledger_db.open_ledger(str(tmp_path / "usage.db"))
-    ledger.replace_snapshot(period=october, rollups=rollups, source="bench", actor="bench",
-                            at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    store = snapshot_db.open_snapshots(ledger)
+    info, _ = store.take(period=october, rollups=rollups, source="bench", actor="bench",
+                         at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
     started = time.perf_counter()
-    stored = ledger.rollups(period="2026-10")
+    stored = store.rollups(snapshot=info.id)
     read = time.perf_counter() - started
-    allocation = planning.allocate(model, at=october.last_day)
-    sections = tallying.usage(allocation, stored)
+    envelopes = reporting.daily_envelopes(model, period=october, until=october.end)
+    sections = tallying.usage(envelopes, stored)
     elapsed = time.perf_counter() - started
     print(f"\nusage report, 1,000 tenants, {len(stored):,} rollups: {elapsed:.2f} s (reading {read:.2f} s)")
     assert len(sections[0].rows) == sum(len(s.envelope) for t in allocation.tenants.values()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from dctenant.clients import ledger_db
+from dctenant.clients import ledger_db, snapshot_db
 from dctenant.domain import audit_events
 from dctenant.errors import BackendError
 from tests.integration import postgres_server
@@ -115,10 +115,10 @@ def test_snapshots_round_trip(ledger: ledger_db.Ledger) -> None:
 
     rows = [snapshots.Rollup(tenant="bale", pool="thr-ab", resource="cpu", stat=s, value=v)
             for s, v in (("avg", "1.5"), ("max", "3"))]
-    first = ledger.replace_snapshot(period=periods.parse("2026-10"), rollups=rows, source="s", actor="a",
-                                    at=chain_cases.T0)
-    again = ledger.replace_snapshot(period=periods.parse("2026-10"), rollups=rows[:1], source="s", actor="a",
-                                    at=chain_cases.T0)
+    store = snapshot_db.open_snapshots(ledger)
+    old, first = store.take(period=periods.parse("2026-10"), rollups=rows, source="s", actor="a", at=chain_cases.T0)
+    new, again = store.take(period=periods.parse("2026-10"), rollups=rows[:1], source="s", actor="a",
+                            at=chain_cases.T0)
     assert (first.kind, again.kind) == ("snapshot-taken", "snapshot-replaced")
-    assert ledger.rollups(period="2026-10") == tuple(rows[:1])
-    assert [i.rows for i in ledger.snapshot_infos()] == [1] and ledger.verify().intact
+    assert store.rollups(snapshot=new.id) == tuple(rows[:1]) and store.rollups(snapshot=old.id) == tuple(rows)
+    assert [(i.version, i.rows) for i in store.infos()] == [(1, 2), (2, 1)] and ledger.verify().intact

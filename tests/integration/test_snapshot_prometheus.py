@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from dctenant.clients import ledger_db
+from dctenant.clients import ledger_db, snapshot_db
 from dctenant.domain import periods, snapshots
 from dctenant.loaders import loading
 from dctenant.ops import planning, reporting, snapshotting
@@ -40,7 +40,8 @@ def prom() -> Iterator[prometheus_harness.Prometheus]:
         sim.stop()
 
 
-def test_snapshot_stores_rollups_and_replaces_them(prom: prometheus_harness.Prometheus, tmp_path: pathlib.Path) -> None:
+def test_snapshot_stores_rollups_and_keeps_versions(prom: prometheus_harness.Prometheus,
+                                                     tmp_path: pathlib.Path) -> None:
     config = tmp_path / "prometheus.yaml"
     config.write_text("rateWindow: 5s\n", encoding="utf-8")
     now = dt.datetime.now(dt.UTC)
@@ -49,8 +50,10 @@ def test_snapshot_stores_rollups_and_replaces_them(prom: prometheus_harness.Prom
     first = snapshotting.snapshot(str(ROOT / "quotas"), period=today, now=now, ledger=ledger, url=prom.url,
                                   config=str(config), step="2s", actor="test")
     assert first.partial and first.rows > 0 and first.event.kind == "snapshot-taken"
-    assert first.queries == 6 * 4 + 2  # avg, p95, max and one day's maximum per measure; two traffic totals
-    rows = {r.key(): Decimal(r.value) for r in ledger.rollups(period=today.label)}
+    # avg, p95, max, coverage and one day's maximum per measure; two traffic totals.
+    assert first.queries == 6 * 5 + 2
+    stored = snapshot_db.open_snapshots(ledger).rollups(snapshot=first.event.after["snapshot"])
+    rows = {r.key(): Decimal(r.value) for r in stored}
     model = loading.load(ROOT / "quotas")
     envelope = planning.allocate(model, at=now.date()).tenants["bale"].shares[POOL].envelope
     memory = rows["bale", POOL, "memory", snapshots.AVERAGE, ""]
@@ -67,6 +70,7 @@ def test_snapshot_stores_rollups_and_replaces_them(prom: prometheus_harness.Prom
     again = snapshotting.snapshot(str(ROOT / "quotas"), period=today, now=dt.datetime.now(dt.UTC), ledger=ledger,
                                   url=prom.url, config=str(config), step="2s", actor="test")
     assert again.event.kind == "snapshot-replaced" and again.event.before["rows"] == first.rows
+    assert (first.info.version, again.info.version) == (1, 2)
     assert ledger.verify().intact
     report = reporting.build("traffic", path=str(ROOT / "quotas"), period=today, now=dt.datetime.now(dt.UTC),
                              ledger=ledger)

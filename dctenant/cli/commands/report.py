@@ -1,12 +1,14 @@
 """``dctenant report KIND [PATH]``: an auditor's report as a table, CSV, JSON or self-contained HTML.
 
 With ``--out FILE`` the report is written to the file and its issue (with the file's SHA-256
-and the ledger hash it covers) is recorded in the ledger.
+and the ledger position it covers) is recorded in the ledger. ``--reproduce FILE`` recomputes an
+issued JSON or CSV report from the inputs it recorded and says whether it comes out identical.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import click
 
@@ -16,23 +18,28 @@ KINDS = ("allocation", "usage", "traffic", "violations", "licences")
 
 
 @click.command("report")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=click.Choice(KINDS), required=False)
 @options.quotas_path
-@click.option("--period", required=True, metavar="PERIOD",
+@click.option("--period", metavar="PERIOD",
               help="YYYY-MM, YYYY-Qn or FROM..TO (ISO days); with --calendar jalali also 1405-09, 1405-Q3.")
 @click.option("--tenant", metavar="TENANT", help="Only this tenant's rows.")
 @click.option("--calendar", type=click.Choice(("gregorian", "jalali")), default="gregorian", show_default=True,
               help="Calendar of the dates shown (table and HTML) and of --period.")
+@click.option("--timezone", "zone", metavar="ZONE",
+              help="Time zone of the period's days [default: UTC; Asia/Tehran with --calendar jalali].")
 @click.option("--persian-digits", is_flag=True, help="Write dates with Persian digits (table and HTML).")
 @click.option("-o", "--output", type=click.Choice(("table", "csv", "json", "html")), default="table",
               show_default=True, help="Output format; csv and json are stable schemas (docs/reports.md).")
 @click.option("--out", "out", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write to FILE and record the report's issue in the ledger.")
+@click.option("--reproduce", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Recompute the issued JSON or CSV report FILE from its recorded inputs and compare.")
 @options.ledger
 @click.option("--generated-at", "generated_at", metavar="WHEN", callback=options.instant, hidden=True,
               help="Generation time to state (to reproduce an earlier report).")
-def command(kind: str, path: str, period: str, tenant: str | None, calendar: str, persian_digits: bool, output: str,
-            out: str | None, ledger: str | None, generated_at: dt.datetime | None) -> None:
+def command(kind: str | None, path: str, period: str | None, tenant: str | None, calendar: str, zone: str | None,
+            persian_digits: bool, output: str, out: str | None, reproduce: str | None, ledger: str | None,
+            generated_at: dt.datetime | None) -> None:
     """Auditors' reports: allocation, usage, traffic, violations, licences."""
     from dctenant.cli import console
     from dctenant.clients import ledger_db
@@ -40,9 +47,30 @@ def command(kind: str, path: str, period: str, tenant: str | None, calendar: str
     from dctenant.ops import reporting
     from dctenant.render.reports import cells, tables
 
+    if reproduce:
+        with ledger_db.open_ledger(ledger) as opened:
+            result = reporting.reproduce(reproduce, ledger=opened)
+
+        def show() -> None:
+            if result.identical:
+                console.stdout.print(f"identical: {result.file} (sha256 {result.sha256}) recomputes byte for byte "
+                                     "from its recorded inputs", markup=False, soft_wrap=True)
+                return
+            console.stdout.print(f"DIFFERENT: {result.file} does not recompute identically "
+                                 f"({len(result.differences)} difference(s)):", markup=False, soft_wrap=True)
+            for line in result.differences[:50]:
+                console.stdout.print(f"  {line}", markup=False, soft_wrap=True)
+
+        console.emit(result, output="json" if output == "json" else "table", table=show)
+        if not result.identical:
+            sys.exit(3)
+        return
+    if kind is None or period is None:
+        raise UserError("give a report KIND and --period (e.g. `dctenant report usage --period 2026-10`), or "
+                        "--reproduce FILE", location="--period" if kind else "KIND")
     now = generated_at or dt.datetime.now(dt.UTC)
     style = cells.Style(calendar=calendar, digits=persian_digits)
-    chosen = options.period(period, calendar=calendar)
+    chosen = options.period(period, calendar=calendar, zone=zone)
     with ledger_db.open_ledger(ledger) as opened:
         report = reporting.build(kind, path=path, period=chosen, now=now, ledger=opened, tenant=tenant)
         if output == "table":

@@ -1,4 +1,4 @@
-"""``dctenant snapshot [PATH] --period P``: keep a period's usage rollups after Prometheus forgets them."""
+"""``dctenant snapshot [PATH] --period P --prometheus URL``: keep usage rollups after Prometheus forgets them."""
 
 from __future__ import annotations
 
@@ -14,30 +14,37 @@ from dctenant.cli import options
 @click.option("--period", required=True, metavar="PERIOD", help="YYYY-MM, YYYY-Qn or FROM..TO (see docs/reports.md).")
 @click.option("--calendar", type=click.Choice(("gregorian", "jalali")), default="gregorian", show_default=True,
               help="Calendar of --period (jalali accepts 1405-09).")
-@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", required=True, metavar="URL",
-              help="Prometheus (or a PromQL-compatible) endpoint; default $DCTENANT_PROMETHEUS.")
+@click.option("--timezone", "zone", metavar="ZONE",
+              help="Time zone of the period's days [default: UTC; Asia/Tehran with --calendar jalali].")
+@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", metavar="URL",
+              help="Prometheus (or a PromQL-compatible) endpoint (required; or $DCTENANT_PROMETHEUS).")
 @click.option("--prometheus-config", "config", metavar="FILE", help="Prometheus settings (docs/enforcement.md).")
 @click.option("--step", default="5m", show_default=True, help="Resolution of the rollups' subqueries.")
 @options.ledger
 @options.output
-def command(path: str, period: str, calendar: str, url: str, config: str | None, step: str, ledger: str | None,
-            output: str) -> None:
-    """Store a period's per-tenant usage rollups (replacing earlier ones) and record it in the ledger."""
+def command(path: str, period: str, calendar: str, zone: str | None, url: str | None, config: str | None, step: str,
+            ledger: str | None, output: str) -> None:
+    """Store a new version of a period's per-tenant usage rollups (older versions kept) and record it in the ledger."""
     from dctenant.cli import console
     from dctenant.clients import ledger_db
+    from dctenant.errors import UserError
     from dctenant.ops import snapshotting
 
-    chosen = options.period(period, calendar=calendar)
+    chosen = options.period(period, calendar=calendar, zone=zone)
+    if not url:
+        raise UserError("a snapshot reads Prometheus: give its URL, e.g. `dctenant snapshot --period "
+                        f"{chosen.label}{' --calendar jalali' if calendar == 'jalali' else ''} --prometheus "
+                        "http://prometheus.monitoring:9090`, or set DCTENANT_PROMETHEUS", location="--prometheus")
     with ledger_db.open_ledger(ledger) as opened:
         result = snapshotting.snapshot(path, period=chosen, now=dt.datetime.now(dt.UTC), ledger=opened, url=url,
                                        config=config, step=step, actor=ledger_db.os_actor())
 
     def table() -> None:
-        verb = "replaced" if result.as_dict()["replaced"] else "stored"
-        console.stdout.print(f"period {result.period.label}: {verb} {result.rows} rollups of {result.tenants} "
-                             f"tenants ({result.queries} queries); ledger event {result.event.seq}", markup=False)
-        if result.partial:
-            console.warn(f"period {result.period.label} has not ended: the snapshot covers it up to now; "
-                         "take it again after it ends")
+        verb = f"stored version {result.info.version} (older versions kept)" if result.info.version > 1 else "stored"
+        console.stdout.print(f"period {result.period.label} ({result.period.zone} days): {verb}, snapshot "
+                             f"{result.info.id}: {result.rows} rollups of {result.tenants} tenants "
+                             f"({result.queries} queries); ledger event {result.event.seq}", markup=False)
 
     console.emit(result, output=output, table=table)
+    for warning in result.warnings:
+        console.warn(warning)

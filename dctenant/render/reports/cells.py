@@ -14,7 +14,8 @@ from typing import Any
 from dctenant.domain import audit_events, reports, resources
 from dctenant.render import calendars
 
-RIGHT = frozenset({reports.AMOUNT, reports.BYTES, reports.FRACTION, reports.INTEGER, reports.DURATION})
+RIGHT = frozenset({reports.AMOUNT, reports.BYTES, reports.FRACTION, reports.INTEGER, reports.DURATION,
+                   reports.COVERAGE})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,9 +26,17 @@ class Style:
 
 def show(column: reports.Column, row: Mapping[str, Any], *, style: Style) -> str:
     value = row.get(column.key)
-    if value is None or value == "":
-        return "–" if column.kind in RIGHT else ""
     kind = column.kind
+    if kind == reports.COVERAGE and value is not None:
+        share = Decimal(value)
+        if share <= 0:
+            return reports.NO_DATA
+        return "100%" if share >= 1 else f"{share * 100:.1f}% (partial)"
+    if value is None or value == "":
+        # Missing data is said in words; a dash only where a figure is not applicable (e.g. no envelope).
+        if row.get("status") == reports.NO_DATA and kind in RIGHT:
+            return reports.NO_DATA
+        return "–" if kind in RIGHT else ""
     if kind == reports.AMOUNT:
         return resources.humanize(str(row["resource"]), Decimal(value))
     if kind == reports.BYTES:
@@ -74,8 +83,10 @@ def chart_value(unit: str, value: float) -> str:
 
 
 def provenance(report: reports.Report, *, style: Style) -> list[tuple[str, str]]:
-    """The report's header lines: period, generation time, data sources, ledger hash."""
-    lines = [("Period", calendars.describe(report.period, calendar=style.calendar, digits=style.digits)),
+    """The report's header lines: partial first, then period, generation time, data sources, ledger hash."""
+    lines = [("PARTIAL", "this report reads a snapshot taken before its period ended; see the warnings")] \
+        if report.partial else []
+    lines += [("Period", calendars.describe(report.period, calendar=style.calendar, digits=style.digits)),
              ("Generated", calendars.format_time(report.generated_at, calendar=style.calendar, digits=style.digits))]
     lines += [(f"Source: {s.name}", s.detail) for s in report.sources]
     ledger = f"{report.ledger_hash} (event {report.ledger_seq})" if report.ledger_hash else "no events"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 from dctenant.domain import audit_events, reports
@@ -25,13 +26,15 @@ def _cell(value: Any) -> str:
 
 def meta(report: reports.Report) -> list[tuple[str, str]]:
     pairs = [("report", report.kind), ("schemaVersion", str(reports.SCHEMA_VERSION)),
-             ("period", report.period.label), ("calendar", report.period.calendar),
+             ("partial", _cell(report.partial)), ("period", report.period.label),
+             ("calendar", report.period.calendar), ("zone", report.period.zone),
              ("periodStart", audit_events.stamp(report.period.start)), ("periodEnd",
                                                                         audit_events.stamp(report.period.end)),
              ("generatedAt", audit_events.stamp(report.generated_at)),
              ("ledgerLastHash", report.ledger_hash or ""), ("ledgerLastSeq", _cell(report.ledger_seq))]
     pairs += [(f"source.{s.name}", s.detail) for s in report.sources]
     pairs += [("warning", w) for w in report.warnings]
+    pairs.append(("inputs", json.dumps(report.inputs, ensure_ascii=False, sort_keys=True, separators=(",", ":"))))
     return pairs
 
 

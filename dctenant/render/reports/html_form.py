@@ -24,6 +24,7 @@ table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
 th, td { border: 1px solid #d0d7de; padding: .2rem .5rem; text-align: start; }
 th { background: #f0f3f6; } td.num { text-align: end; font-variant-numeric: tabular-nums; }
 bdi.fa { font-weight: 600; } .warn { color: #9a6700; }
+p.partial { background: #fff8c5; border: 1px solid #9a6700; padding: .4rem .6rem; }
 svg.chart { display: block; margin: .5rem 0 1rem; }
 svg.chart text { font-size: 12px; fill: #1b1f24; }
 @media print {
@@ -41,25 +42,44 @@ def _name_cell(report: reports.Report, tenant: str) -> str:
             f'<span class="id">{escape(tenant)}</span>')
 
 
+# Label widths are estimated, not measured (no fonts at render time): generous per character, and
+# a label longer than the column is cut with an ellipsis, so that it can never reach the bars.
+_CHAR_W, _LABEL_MIN, _LABEL_MAX = 9, 80, 300
+
+
+def _label(report: reports.Report, tenant: str) -> tuple[str, bool]:
+    names = report.names.get(tenant)
+    return (names["fa"], True) if names else (tenant, False)
+
+
 def _chart(report: reports.Report, chart: reports.Chart) -> str:
+    """Bars with their labels in a column of their own to the left and values to the right of each bar.
+
+    A right-to-left label is anchored at its *start* (its right edge in RTL) at the column's
+    edge, so it grows leftwards, away from the bar; anchoring it at its ``end`` would make it
+    grow rightwards, over the bar and its percentage (the bug an auditor saw).
+    """
     if not chart.bars:
         return ""
-    bar_h, gap, label_w, width = 18, 6, 190, 720
+    texts = [_label(report, b.label) for b in chart.bars]
+    longest = max(len(t) for t, _ in texts)
+    label_w = min(max(longest * _CHAR_W + 16, _LABEL_MIN), _LABEL_MAX)
+    fits = (label_w - 16) // _CHAR_W
+    bar_h, gap, value_w, width = 18, 6, 90, 720
     top = max((b.value for b in chart.bars), default=0.0) or 1.0
     scale_max = max(top, 1.0) if chart.unit == "fraction" else top
     height = len(chart.bars) * (bar_h + gap) + 30
     out = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'role="img" aria-label="{escape(chart.title)}"><title>{escape(chart.title)}</title>']
-    for i, bar in enumerate(chart.bars):
+    for i, (bar, (text, rtl)) in enumerate(zip(chart.bars, texts, strict=True)):
         y = 20 + i * (bar_h + gap)
-        w = max(0.0, bar.value / scale_max) * (width - label_w - 90)
-        names = report.names.get(bar.label)
-        label = names["fa"] if names else bar.label
-        rtl = ' direction="rtl" unicode-bidi="embed"' if names else ""
-        out.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end"{rtl}>{escape(label)}</text>')
-        out.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#2f6feb" />')
-        out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 13}">{escape(cells.chart_value(chart.unit, bar.value))}'
-                   "</text>")
+        w = max(0.0, bar.value / scale_max) * (width - label_w - value_w)
+        label = text if len(text) <= fits else text[:fits - 1] + "…"
+        anchor = 'text-anchor="start" direction="rtl" unicode-bidi="embed"' if rtl else 'text-anchor="end"'
+        out.append(f'<text class="label" x="{label_w - 8}" y="{y + 13}" {anchor}>{escape(label)}</text>')
+        out.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#2f6feb" />')
+        out.append(f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 13}">'
+                   f"{escape(cells.chart_value(chart.unit, bar.value))}</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -69,7 +89,11 @@ def render(report: reports.Report, *, style: cells.Style) -> str:
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{escape(report.title)} {escape(report.period.label)}</title>",
              f"<style>{CSS}</style></head><body>",
-             f"<h1>{escape(report.title)}</h1>", '<dl class="meta">']
+             f"<h1>{escape(report.title)}</h1>"]
+    if report.partial:
+        parts.append('<p class="partial" role="alert"><strong>PARTIAL</strong>: this report reads a snapshot taken '
+                     "before its period ended; its figures stop early (see the warnings below).</p>")
+    parts.append('<dl class="meta">')
     for key, value in cells.provenance(report, style=style):
         parts.append(f"<dt>{escape(key)}</dt><dd>{escape(value)}</dd>")
     parts.append("</dl>")

@@ -10,7 +10,7 @@ import datetime as dt
 import pathlib
 from decimal import ROUND_FLOOR, Decimal
 
-from dctenant.clients import ledger_db
+from dctenant.clients import ledger_db, snapshot_db
 from dctenant.domain import audit_events, periods, resources, snapshots
 from dctenant.loaders import loading
 from dctenant.ops import planning
@@ -43,8 +43,8 @@ def fill(ledger: ledger_db.Ledger) -> None:
                   after={"action": "suspend"}, reason="licence expired beyond grace", at=at(20, 0, 5))
     ledger.append(kind=audit_events.LICENCE_CHANGED, actor="regulator@cra", subject={"tenant": "gap"},
                   before={"expires": "2026-10-31"}, after={"expires": "2027-10-31"}, reason="renewed", at=at(28, 10))
-    ledger.replace_snapshot(period=OCTOBER, rollups=rollups(), source="http://127.0.0.1:9090", actor="ops@ndc",
-                            at=dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC))
+    snapshot_db.open_snapshots(ledger).take(period=OCTOBER, rollups=rollups(), source="http://127.0.0.1:9090",
+                                            actor="ops@ndc", at=dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC))
 
 
 def rollups() -> list[snapshots.Rollup]:
