@@ -51,7 +51,8 @@ def test_a_namespace_that_fits_is_rendered_with_the_self_service_label(world: An
     assert decision.quota == {"cpu": Decimal("1.5"), "memory": GI, "storage/ssd-standard": 10 * GI}
     assert decision.room["cpu"].free == 10  # 12 envelope - 2 staff
     kinds = [m["kind"] for m in decision.manifests]
-    assert kinds == ["Namespace", "ResourceQuota", "LimitRange", "ConfigMap", "NetworkPolicy", "RoleBinding"]
+    assert kinds[:3] == ["Namespace", "ResourceQuota", "LimitRange"] and "NetworkPolicy" in kinds
+    assert kinds.count("ConfigMap") == 2 and "RoleBinding" in kinds  # bandwidth and admission parameters
     for m in decision.manifests:
         labels = m["metadata"]["labels"]
         assert labels["dctenant.io/provisioned-by"] == "self-service"

@@ -38,13 +38,13 @@ def test_render_writes_one_file_per_namespace_and_a_cluster_file(tmp_path: pathl
     enforcer_docs = list(yaml.safe_load_all(files["thr-ab/_enforcer.yaml"]))
     assert [d["kind"] for d in enforcer_docs][-1] == "CronJob"
     docs = list(yaml.safe_load_all(files["thr-ab/bale-messaging.yaml"]))
-    assert [d["kind"] for d in docs] == ["Namespace", "ResourceQuota", "LimitRange", "ConfigMap", "NetworkPolicy",
-                                         "RoleBinding"]
+    assert [d["kind"] for d in docs] == ["Namespace", "ResourceQuota", "LimitRange", "ConfigMap", "ConfigMap",
+                                         "NetworkPolicy", "RoleBinding", "RoleBinding"]
     cluster = list(yaml.safe_load_all(files["isf-1/_cluster.yaml"]))
     assert [d["metadata"]["name"] for d in cluster][:2] == ["dctenant-system", "dctenant:tenant-admin"]
-    # The summary: objects per pool and in total (a PrometheusRule, 3 dashboard ConfigMaps and the
-    # enforcer's 7 objects each).
-    assert "thr-ab" in stderr and "224" in stderr
+    # The summary: objects per pool and in total (114 + 3 × 66, each with a PrometheusRule, 3 dashboard
+    # ConfigMaps and the enforcer's 6 objects; see test_render_json_summary).
+    assert "thr-ab" in stderr and "312" in stderr
     assert "warning: tenant bale" in stderr
 
 
@@ -92,7 +92,8 @@ def test_render_json_summary(tmp_path: pathlib.Path) -> None:
     code, stdout, _ = invoke("render", str(EXAMPLE), "--at", AT, "--out", str(tmp_path / "o"), "-o", "json")
     data = json.loads(stdout)
     assert code == 0 and data["kind"] == "RenderResult"
-    # + a PrometheusRule, 3 dashboards, 7 enforcer objects
-    assert {p: v["objects"] for p, v in data["pools"].items()} == {"thr-ab": 83, "thr-pd": 47, "isf-1": 47,
-                                                                   "mhd-1": 47}
+    # 16 cluster-wide objects, 8 per namespace (11 in thr-ab, 5 elsewhere), a PrometheusRule, 3 dashboards,
+    # 6 enforcer objects: 16 + 88 + 10 = 114 and 16 + 40 + 10 = 66.
+    assert {p: v["objects"] for p, v in data["pools"].items()} == {"thr-ab": 114, "thr-pd": 66, "isf-1": 66,
+                                                                   "mhd-1": 66}
     assert data["pools"]["thr-ab"]["namespaces"] == 11
