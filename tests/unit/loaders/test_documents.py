@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-import time
 import tracemalloc
 
 import pytest
@@ -134,11 +133,11 @@ def billion_laughs(levels: int = 9) -> str:
 
 
 def test_yaml_bomb_fails_fast_without_memory(tmp_path: pathlib.Path) -> None:
+    # Not timed (timings belong in benchmarks): the memory peak proves the aliases were not expanded,
+    # and an expansion of 9^9 nodes would not finish at all.
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         document, problems = read(tmp_path, billion_laughs())
-        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -147,15 +146,12 @@ def test_yaml_bomb_fails_fast_without_memory(tmp_path: pathlib.Path) -> None:
     assert problem.line is None
     assert problem.message == f"YAML aliases expand to more than {documents.MAX_NODES} nodes"
     assert "aliases" in (problem.hint or "")
-    assert elapsed < 3.0
     assert peak < 64 * 1024 * 1024  # 9^9 nodes expanded would need hundreds of GiB
 
 
 def test_yaml_bomb_in_a_tenant_file(qcopy: QuotasCopy) -> None:
     qcopy.write(BALE, billion_laughs())
-    start = time.perf_counter()
     problem = qcopy.only_problem()
-    assert time.perf_counter() - start < 5.0
     assert problem.file == qcopy.file(BALE)
     assert "aliases expand" in problem.message
 
