@@ -430,8 +430,9 @@ def record(ledger: ledger_db.Ledger, outcome: Outcome, *, actor: str, break_reas
         drafts.append(ledger_db.Draft(kind=audit_events.ALLOCATION_APPLIED, actor=actor, subject={"pool": plan.pool},
                                     after={"applied": len(outcome.done), "planned": len(plan.writes),
                                            "held": len(plan.held), "released": len(plan.released),
-                                           "kept": [name for name, _ in outcome.kept] or None,
-                                           "error": outcome.error or None},
+                                           "error": outcome.error or None,
+                                           # Namespaces the guarded prune kept (only when there are any).
+                                           **({"kept": [name for name, _ in outcome.kept]} if outcome.kept else {})},
                                     reason="dctenant apply" + (" stopped part-way" if outcome.error else "")))
     if drafts:
         ledger.append_many(drafts)
