@@ -1,9 +1,11 @@
 """The fair allocator: divide every pool's allocatable capacity among the tenants that asked for it.
 
-It maps the domain (Decimal quantities, tenants, licences, tiers) onto the numeric core in
-``filling`` one pool at a time, rounds envelopes to whole units (millicores, MiB, Mbit/s, GPUs by
-default), scales staff-declared namespace quotas down where they no longer fit, and records why
-each tenant got what it got.
+It maps the domain (Decimal quantities, tenants, licences, tiers) onto the numeric core one pool at
+a time, rounds envelopes to whole units (millicores, MiB, Mbit/s, GPUs by default), scales
+staff-declared namespace quotas down where they no longer fit, and records why each tenant got what
+it got. Envelopes are the exact weighted leximin of docs/plan.md: the float fill in ``filling`` is
+used where its decisions and floors are provably those of exact arithmetic, and ``exact_filling``
+(rational arithmetic) everywhere else.
 
 Pure: it reads no clock, file or network and prints nothing; "today" is the ``at`` parameter.
 """

@@ -80,13 +80,14 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
     normal float64 range (units such as millicores or MiB); subnormal dominant shares would overflow.
     Raises ValueError on malformed input, which is a bug in the caller rather than a user error.
     """
-    dem, cap, weight, guarantee = _checked(demand, capacity, weights, guarantees)
-    n, n_res = dem.shape
-    needs = dem > 0
-    blocked = needs & (cap == 0)
+    # Checked float64 copies: ``amounts`` of demand per tenant and resource, ``limit`` of capacity.
+    amounts, limit, weight, guarantee = _checked(demand, capacity, weights, guarantees)
+    n, n_res = amounts.shape
+    needs = amounts > 0
+    blocked = needs & (limit == 0)
     unservable = blocked.any(axis=1)
     live = needs.any(axis=1) & ~unservable
-    share = np.divide(dem, cap, out=np.zeros_like(dem), where=needs & (cap > 0))
+    share = np.divide(amounts, limit, out=np.zeros_like(amounts), where=needs & (limit > 0))
     dominant = share.max(axis=1, initial=0.0)
 
     fraction = np.where(unservable, 0.0, 1.0)
@@ -95,9 +96,9 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
     capped = ~unservable
 
     # Guarantees first: scale them down together if they do not all fit on some resource.
-    floor_use = guarantee[live] @ dem[live]
+    floor_use = guarantee[live] @ amounts[live]
     with np.errstate(over="ignore"):  # A vanishing guarantee gives an infinite ratio, as it should.
-        fit_ratio = np.divide(cap, floor_use, out=np.full(n_res, np.inf), where=floor_use > 0)
+        fit_ratio = np.divide(limit, floor_use, out=np.full(n_res, np.inf), where=floor_use > 0)
     scale = float(min(1.0, fit_ratio.min(initial=np.inf)))
     forced = fit_ratio <= scale * (1.0 + _TIE)
     # The scale is clear when no resource's ratio is near 1 (fits or not) and at most one resource
@@ -107,7 +108,7 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
         scale == 1.0 or int((finite_ratio <= scale * (1.0 + MARGIN)).sum()) == 1)
 
     members = np.flatnonzero(live)
-    water = _water_fill(demand=dem[members], capacity=cap, weight=weight[members], dominant=dominant[members],
+    water = _water_fill(demand=amounts[members], capacity=limit, weight=weight[members], dominant=dominant[members],
                         floor=scale * guarantee[members], forced=forced)
     fraction[members], limited_by[members], frozen_round[members] = water.fraction, water.why, water.round
     capped[members] = water.capped
@@ -117,7 +118,7 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
         level=level,
         limited_by=limited_by,
         frozen_round=frozen_round,
-        saturated=water.saturated | (cap == 0),
+        saturated=water.saturated | (limit == 0),
         capped=capped,
         guarantee_scale=scale,
         rounds=water.rounds,
