@@ -60,7 +60,13 @@ def run_limited(body: bytes, *, limit: int, declared: bool) -> tuple[int | None,
 
     headers = [(b"content-length", str(len(body)).encode())] if declared else []
     scope = {"type": "http", "method": "POST", "path": "/v1/x", "headers": headers}
-    asyncio.run(problems.BodyLimit(app, limit=limit)(scope, receive, send))
+    # A private loop, not asyncio.run: that would leave the main thread without a current event
+    # loop, which later tests (Pulumi's mocks) expect to find.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(problems.BodyLimit(app, limit=limit)(scope, receive, send))
+    finally:
+        loop.close()
     return sent[0].get("status"), b"".join(seen)
 
 
