@@ -122,4 +122,4 @@ def test_report_errors_are_clear(filled: str) -> None:
 
     with pytest.raises(SystemExit) as exc:
         main(["report", "usage", "--period", "2026-13", "--ledger", filled])
-    assert exc.value.code == 1
+    assert exc.value.code == 2  # a bad --period is a usage error, like a bad --at (issue 18)
