@@ -196,7 +196,7 @@ def test_the_synopsis_check_catches_an_option_that_does_not_exist() -> None:
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pathlib.Path, dict[str, str]]]:
     """A scratch copy of the example and the environment of a running sandbox."""
     work = tmp_path_factory.mktemp("docs")
-    for name in ("quotas", "stacks", "dashboards"):
+    for name in ("quotas", "stacks", "dashboards", "docs"):
         shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
     state = work / ".sandbox"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DCTENANT_PYTHON": sys.executable, "COLUMNS": "100"}
