@@ -11,6 +11,7 @@ import os
 import pathlib
 import shutil
 import sys
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -20,6 +21,16 @@ from dctenant.errors import Problem, ValidationError
 from dctenant.loaders import loading
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+
+# No test reads or writes the developer's own configuration or state: an audit key in
+# ~/.config/dctenant would make every ledger a test opens sign checkpoints (and reports embed them),
+# and a ledger in ~/.local/state would outlive the run. Set before anything reads them; subprocesses
+# inherit them.
+_PRIVATE = tempfile.mkdtemp(prefix="dctenant-tests-home-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_PRIVATE, "config")
+os.environ["XDG_STATE_HOME"] = os.path.join(_PRIVATE, "state")
+for _name in ("DCTENANT_AUDIT_KEY", "DCTENANT_AUDIT_KEY_FILE", "DCTENANT_LEDGER", "DCTENANT_QUOTAS"):
+    os.environ.pop(_name, None)
 
 # Tests that run the ``dctenant`` console script find the one installed beside the interpreter
 # running them (the project's .venv), whether or not that environment was activated.

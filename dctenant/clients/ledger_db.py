@@ -508,6 +508,7 @@ class Ledger:
         with self.engine.connect() as conn:
             return tuple((int(size), str(note)) for size, note in
                          conn.execute(sa.select(table.c.size, table.c.note).order_by(table.c.size)).all())
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -334,9 +334,10 @@ def checkpoint(ledger: ledger_db.Ledger, *, key_file: str | None = None, out: st
     return Signed(note=note, path=out)
 
 
-def latest_checkpoint(ledger: ledger_db.Ledger) -> checkpoints.SignedCheckpoint | None:
-    stored = ledger.stored_checkpoints()
-    return checkpoints.parse_note(stored[-1][1]) if stored else None
+def latest_checkpoint(ledger: ledger_db.Ledger, *, up_to: int | None = None) -> checkpoints.SignedCheckpoint | None:
+    """The stored checkpoint of the most events (of at most ``up_to`` events when given)."""
+    stored = [note for size, note in ledger.stored_checkpoints() if up_to is None or size <= up_to]
+    return checkpoints.parse_note(stored[-1]) if stored else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -405,13 +406,14 @@ def witness_request(ledger: ledger_db.Ledger, *, old_size: int) -> Request:
     return Request(request=checkpoints.WitnessRequest(old_size=old_size, proof=proof, checkpoint=latest))
 
 
-def report_source(ledger: ledger_db.Ledger) -> reports.Source:
+def report_source(ledger: ledger_db.Ledger, *, up_to: int | None = None) -> reports.Source:
     """The newest signed checkpoint, for a report to embed at issuance, saying exactly which events it covers.
 
     The detail's first line says it in words; the rest is the signed note itself, which
-    ``audit verify --report`` reads back to hold the ledger to it.
+    ``audit verify --report`` reads back to hold the ledger to it. ``up_to`` is the report's last
+    event: a report reproduced later embeds the checkpoint it was issued with, not a newer one.
     """
-    latest = latest_checkpoint(ledger)
+    latest = latest_checkpoint(ledger, up_to=up_to)
     if latest is None:
         return reports.Source(name=REPORT_SOURCE, detail="none: the ledger holds no signed checkpoint, so this "
                               "report cannot show later truncation or rewriting (see `dctenant audit checkpoint`)")

@@ -105,7 +105,7 @@ def build(kind: str, *, path: str, period: periods.Period, now: dt.datetime, led
         sections = tallying.licences(model, at=at, events=events)
     if tenant is not None:
         sections = tuple(_only(s, tenant) for s in sections)
-    sources.append(auditing.report_source(ledger))  # the newest signed checkpoint, embedded at issuance (issue 15)
+    sources.append(auditing.report_source(ledger, up_to=bound))  # the newest signed checkpoint it covers (issue 15)
     warnings += _coverage_warnings(sections)
     return tallying.report(kind=kind, period=period, now=now, sections=sections, sources=sources, last=last,
                            model=_named(model, tenant), warnings=warnings, partial=partial, inputs=inputs)

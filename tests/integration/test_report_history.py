@@ -249,7 +249,7 @@ def test_resnapshot_keeps_the_old_version_and_reproduce_is_identical(
     reproduced = reporting.reproduce(str(out), ledger=ledger)
     assert reproduced.identical, reproduced.differences
     fresh = report(ledger, "usage", now=NOW + dt.timedelta(seconds=1))
-    assert [s.name for s in fresh.sources][-1] == "snapshot 2026-10-01..2026-10-03 v2"
+    assert [s.name for s in fresh.sources][-2:] == ["snapshot 2026-10-01..2026-10-03 v2", "checkpoint"]
     assert ledger.verify().intact
 
 

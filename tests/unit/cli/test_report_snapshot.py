@@ -46,7 +46,7 @@ def test_snapshot_without_prometheus_shows_the_working_command(filled: str) -> N
 
 def test_a_solar_hijri_year_without_the_jalali_calendar_is_refused(filled: str) -> None:
     code, _, err = invoke("report", "usage", "--period", "1405-08-10..1405-08-13", "--ledger", filled)
-    assert code == 1 and "--calendar jalali" in err and "1405" in err
+    assert code == 2 and "--calendar jalali" in err and "1405" in err  # a bad --period is a usage error
 
 
 def test_missing_snapshot_suggests_a_command_that_parses(filled: str) -> None:
