@@ -51,7 +51,7 @@ class Row:
     need: Decimal | None  # observed with the margin, rounded up to the resource's unit
     coverage: Decimal
     proposed: Decimal | None  # a new demand, when enough is idle and the data covers the window
-    held: str = ""  # why no proposal although enough looks idle: "partial data" or "namespace quotas"
+    held: str = ""  # why no proposal although enough looks idle: "partial data", "namespace quotas", "served fraction"
 
     @property
     def idle(self) -> Decimal | None:

@@ -4,9 +4,12 @@ Pure: no clock, file or network. The rules (docs/planning.md): need is the obser
 (p95 for cpu, GPUs and bandwidth; the peak for memory and storage, plus the margin), rounded up
 to the resource's unit. A lower demand is proposed when the idle part of the envelope
 (envelope − need) is at least ``min_idle`` of it and Prometheus covered at least ``min_coverage``
-of the window. The proposal is the need, but never below the staff-declared namespaces' quota
-total (the loader refuses a demand below it); when that total keeps the proposal at or above
-the envelope, nothing would be reclaimed and the row says the namespace quotas hold it.
+of the window. A tenant served at fraction f of its demand gets f × demand of every resource
+(docs/plan.md), and lowering the demand of a resource that is not its dominant one leaves f as it
+is; so the proposed demand is need ÷ f (rounded up to the unit), which keeps the envelope at the
+need. It never goes below the staff-declared namespaces' quota total (the loader refuses a demand
+below it); when that total, or need ÷ f itself, is not below the current demand, nothing would be
+reclaimed and the row says what holds it ("namespace quotas", "served fraction").
 """
 
 from __future__ import annotations
@@ -42,13 +45,17 @@ def rows(allocation: allocations.Allocation, observations: Mapping[tuple[str, st
                 need = None if observed is None else _need(key, observed, method=method, unit=unit(key))
                 proposed, held = None, ""
                 if need is not None and envelope and (envelope - need) >= method.min_idle * envelope:
-                    candidate = max(need, floors.get((tid, pool, key), Decimal(0)))
+                    demand = share.demand.get(key, Decimal(0))
+                    wanted = _ceil(need / share.fraction, unit(key)) if share.fraction > 0 else demand
+                    floor = floors.get((tid, pool, key), Decimal(0))
                     if coverage < method.min_coverage:
                         held = "partial data"
-                    elif candidate >= envelope:
+                    elif floor >= demand:
                         held = "namespace quotas"
+                    elif wanted >= demand:
+                        held = "served fraction"
                     else:
-                        proposed = candidate
+                        proposed = max(wanted, floor)
                 out.append(reclaim.Row(tenant=tid, pool=pool, resource=key, envelope=envelope,
                                        demand=share.demand.get(key, Decimal(0)), statistic=statistic(key),
                                        observed=observed, need=need, coverage=coverage, proposed=proposed,
@@ -58,4 +65,8 @@ def rows(allocation: allocations.Allocation, observations: Mapping[tuple[str, st
 
 def _need(key: str, observed: Decimal, *, method: reclaim.Method, unit: Decimal) -> Decimal:
     value = observed * (1 + method.margin) if resources.kind(key) in LEVELS else observed
+    return _ceil(value, unit)
+
+
+def _ceil(value: Decimal, unit: Decimal) -> Decimal:
     return (value / unit).to_integral_value(ROUND_CEILING) * unit
