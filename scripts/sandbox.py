@@ -103,7 +103,10 @@ def host(directory: pathlib.Path, quotas: pathlib.Path) -> int:
         kubeconfig = kmock_cluster.kubeconfig(directory / "kubeconfig", emulators)
         workload = simulator.Simulator(loads).start()
         stack.callback(workload.stop)
-        prometheus = prometheus_harness.Prometheus(workload.address).start()
+        # One scrape job set per pool, each labelled with the pool's cluster value, as a shared query
+        # endpoint (Thanos, Mimir) would show four clusters; the simulator serves every pool's namespaces.
+        prometheus = prometheus_harness.Prometheus(
+            {pool.cluster_value: workload.address for pool in model.datacentre.pools}).start()
         stack.callback(prometheus.cleanup)
         if prometheus.process is not None:
             (directory / "prometheus.pid").write_text(f"{prometheus.process.pid}\n")
