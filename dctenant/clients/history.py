@@ -116,7 +116,7 @@ def collect(client: prometheus.Prometheus, *, namespaces: Mapping[str, tuple[str
             key = resource or resources.storage(str(metric.get("storageclass") or ""))
             if key == resources.STORAGE_PREFIX:
                 continue
-            value = _number(row)
+            value = number(row)
             if value is None:
                 continue
             slot = (owner[0], owner[1], key, stat, day)
@@ -172,7 +172,8 @@ def collect(client: prometheus.Prometheus, *, namespaces: Mapping[str, tuple[str
     return History(rollups=rollups, queries=asked, end=end, partial=end < period.end, provenance=provenance)
 
 
-def _number(row: Mapping[str, Any]) -> Decimal | None:
+def number(row: Mapping[str, Any]) -> Decimal | None:
+    """An instant-vector sample's value, or None when it is not a finite, non-negative number."""
     try:
         value = Decimal(str(row["value"][1]))
     except (KeyError, IndexError, TypeError, InvalidOperation):

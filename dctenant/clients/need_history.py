@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from dctenant.clients import prometheus
+from dctenant.clients import history, prometheus
 from dctenant.domain import forecasts, reclaim, resources
 
 OWNER = "dctenant_owner"
@@ -52,8 +52,8 @@ def observe(client: prometheus.Prometheus, *, owners: Mapping[str, tuple[str, st
             asked = f"quantile_over_time({method.quantile}, ({summed}){window})"
         else:
             asked = f"max_over_time(({summed}){window})"
-        values = {_owner(r, key): _number(r) for r in client.query(asked)}
-        counts = {_owner(r, key): _number(r) for r in client.query(f"count_over_time(({summed}){window})")}
+        values = {_owner(r, key): history.number(r) for r in client.query(asked)}
+        counts = {_owner(r, key): history.number(r) for r in client.query(f"count_over_time(({summed}){window})")}
         for (owner, resource), value in values.items():
             if owner is None or resource is None:
                 continue
@@ -74,14 +74,6 @@ def _owner(row: Mapping[str, Any], key: str) -> tuple[str | None, str | None]:
     return owner, key
 
 
-def _number(row: Mapping[str, Any]) -> Decimal | None:
-    try:
-        value = Decimal(str(row["value"][1]))
-    except (KeyError, IndexError, TypeError, InvalidOperation):
-        return None
-    return value if value.is_finite() and value >= 0 else None
-
-
 def daily_peaks(client: prometheus.Prometheus, *, pools: Mapping[str, str], days: int, at: dt.datetime,
                 step_seconds: int = 300) -> dict[tuple[str, str], list[forecasts.Point]]:
     """Each pool's daily peak of total usage per resource over the ``days`` days before ``at``
@@ -97,7 +89,7 @@ def daily_peaks(client: prometheus.Prometheus, *, pools: Mapping[str, str], days
             if pool is None or resource is None:
                 continue
             for stamp, text in row.get("values", []):
-                value = _number({"value": [stamp, text]})
+                value = history.number({"value": [stamp, text]})
                 if value is not None:
                     # The point at a day's end is the peak of the day before it.
                     day = (dt.datetime.fromtimestamp(float(stamp), dt.UTC) - dt.timedelta(seconds=1)).date()
