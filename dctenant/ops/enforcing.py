@@ -213,6 +213,10 @@ class Enforcer:
             after=d.as_dict(), reason=d.reason, at=now)
             for d in verdict.decisions if d.action
             for ns in model.tenant(d.tenant).namespaces if ns.pool == d.pool]
+        self._append(drafts)
+
+    def _append(self, drafts: list[ledger_db.Draft]) -> None:
+        """Append ``drafts`` in one transaction (all or none), opening the ledger only when there are any."""
         if not drafts:
             return
         journal = self._ledger()
@@ -237,13 +241,7 @@ class Enforcer:
                 subject={"tenant": a.tenant, "pool": a.pool, "resource": a.resource, "namespace": a.namespace,
                          "action": a.action},
                 after=a.as_dict(), reason=a.error or a.done, at=cycle.at))
-        if not drafts:
-            return
-        journal = self._ledger()
-        try:
-            journal.append_many(drafts)
-        finally:
-            journal.close()
+        self._append(drafts)
 
 
 def _alert(d: usage.Decision, now: dt.datetime) -> dict[str, Any]:
