@@ -8,6 +8,7 @@ never pass by comparing a file with itself. Rerun without the variable to see th
 
 from __future__ import annotations
 
+import difflib
 import os
 import pathlib
 
@@ -32,4 +33,7 @@ def check(path: pathlib.Path, text: str) -> None:
         pytest.fail(f"{path} rewritten (DCTENANT_UPDATE_GOLDEN=1); rerun without it to compare")
     if current is None:
         pytest.fail(f"{path} is missing; run with DCTENANT_UPDATE_GOLDEN=1 to write it")
-    assert text == current, f"{path} differs (DCTENANT_UPDATE_GOLDEN=1 rewrites it, then fails once)"
+    # The first differing lines, not two truncated reprs: a failure must say what changed.
+    diff = "".join(list(difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
+                                             "golden", "now", n=1))[:40])
+    pytest.fail(f"{path} differs (DCTENANT_UPDATE_GOLDEN=1 rewrites it, then fails once):\n{diff}")
