@@ -133,7 +133,7 @@ def _service_routes(app: FastAPI) -> None:
 
     @app.get("/v1/whoami", tags=["service"])
     def whoami(me: Who) -> dict[str, Any]:
-        return {"token": me.token, "scope": "staff" if me.staff else "tenant", "tenant": me.tenant}
+        return {"token": me.token, "scope": me.scope, "tenant": me.tenant}
 
 
 def _namespace_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
@@ -211,7 +211,8 @@ def _token_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> No
         if (body.scope == "tenant") != (body.tenant is not None):
             raise selfservice_decisions.RefusedError(422, "Invalid scope",
                                                      "a tenant token names its tenant; a staff token none")
-        issued = service.create_token(me, tenant=body.tenant, days=body.expires_days, note=body.note)
+        issued = service.create_token(me, tenant=body.tenant, days=body.expires_days, note=body.note,
+                                      auditor=body.scope == "auditor")
         return {**selfservice_usecases.token_view(issued.row, now=service.clock()), "token": issued.secret}
 
     @app.delete("/v1/tokens/{token_id}", tags=["staff"])

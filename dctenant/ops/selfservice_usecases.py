@@ -30,6 +30,7 @@ from dctenant.ops import increasing, planning, selfservice_decisions
 from dctenant.ops.selfservice_decisions import RefusedError
 
 TOKEN_PREFIX = "dct"
+AUDITOR = "auditor"  # the read-only role: reads every tenant's data, writes nothing
 MAX_TOKEN_DAYS = 3650
 REQUESTED = "quota-increase-requested"
 APPROVED = "quota-increase-approved"
@@ -54,19 +55,31 @@ Connect = Callable[[str], kube.Cluster]
 
 @dataclass(frozen=True, kw_only=True)
 class Identity:
-    """Who is calling: a token scoped to one tenant, or a staff token (``tenant`` None)."""
+    """Who is calling: a token scoped to one tenant, a staff token, or a read-only auditor token.
+
+    Staff and auditor tokens both have ``tenant`` None; ``role`` tells them apart.
+    """
 
     token: str
     tenant: str | None
+    role: str | None = None
+
+    @property
+    def auditor(self) -> bool:
+        return self.role == AUDITOR
 
     @property
     def staff(self) -> bool:
-        return self.tenant is None
+        return self.tenant is None and not self.auditor
+
+    @property
+    def scope(self) -> str:
+        return AUDITOR if self.auditor else "staff" if self.staff else "tenant"
 
     @property
     def actor(self) -> str:
         """How the ledger names the caller: the token's id and scope, never its secret."""
-        return f"token:{self.token} ({'staff' if self.staff else 'tenant ' + str(self.tenant)})"
+        return f"token:{self.token} ({'tenant ' + str(self.tenant) if self.tenant else self.scope})"
 
 
 LOCAL = Identity(token="local", tenant=None)
@@ -159,12 +172,28 @@ class SelfService:
             raise RefusedError(401, "Unauthorized", "the bearer token is not valid")
         if row.revoked_at is not None:
             raise RefusedError(401, "Unauthorized", f"token {token_id} was revoked")
-        if row.expires_at <= self.clock():
-            raise RefusedError(401, "Unauthorized", f"token {token_id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")
-        return Identity(token=token_id, tenant=row.tenant)
+        return self._live(row)
 
-    def create_token(self, who: Identity, *, tenant: str | None, days: int, note: str = "") -> Issued:
+    def identify(self, token_id: str) -> Identity:
+        """The identity of a token already authenticated once (a portal session), if it is still live."""
+        with self.store.read() as tx:
+            row = tx.token(token_id)
+        if row is None:
+            raise RefusedError(401, "Unauthorized", f"token {token_id} no longer exists")
+        return self._live(row)
+
+    def _live(self, row: selfservice_db.TokenRow) -> Identity:
+        if row.revoked_at is not None:
+            raise RefusedError(401, "Unauthorized", f"token {row.id} was revoked")
+        if row.expires_at <= self.clock():
+            raise RefusedError(401, "Unauthorized", f"token {row.id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")
+        return Identity(token=row.id, tenant=row.tenant, role=row.role)
+
+    def create_token(self, who: Identity, *, tenant: str | None, days: int, note: str = "",
+                     auditor: bool = False) -> Issued:
         staff_only(who)
+        if auditor and tenant is not None:
+            raise RefusedError(422, "Invalid scope", "an auditor token reads every tenant; it names no tenant")
         if not 1 <= days <= MAX_TOKEN_DAYS:
             raise RefusedError(422, "Invalid expiry", f"a token lasts 1 to {MAX_TOKEN_DAYS} days, not {days}")
         if tenant is not None:
@@ -175,11 +204,12 @@ class SelfService:
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
         row = selfservice_db.TokenRow(id=token_id, tenant=tenant, salt=salt,
                                     digest=selfservice_db.digest(salt=salt, secret=secret), created_at=now,
-                                    expires_at=now + dt.timedelta(days=days), created_by=who.actor, note=note[:500])
+                                    expires_at=now + dt.timedelta(days=days), created_by=who.actor, note=note[:500],
+                                      role=AUDITOR if auditor else None)
         with self.store.transaction() as tx:
             tx.add_token(row)
         self._record(TOKEN_CREATED, who, {"tenant": tenant or "", "token": token_id},
-                     after={"scope": "staff" if tenant is None else "tenant", "expires": row.expires_at.isoformat()})
+                     after={"scope": _scope(row), "expires": row.expires_at.isoformat()})
         return Issued(row=row, secret=f"{TOKEN_PREFIX}_{token_id}_{secret}")
 
     def tokens(self, who: Identity, *, tenant: str | None = None) -> list[dict[str, Any]]:
@@ -252,7 +282,7 @@ class SelfService:
         The key's fingerprint is over the normalised request (``1Gi`` and ``1073741824`` are one
         request), and a replay returns the first answer as it was given, whatever happened since.
         """
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, allocation = self.model()
         _known(model, tenant)
         fingerprint = _fingerprint(model, body)
@@ -298,7 +328,7 @@ class SelfService:
 
     def resize(self, who: Identity, tenant: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Give a self-service namespace a new quota; both old and new stay reserved until applied."""
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, allocation = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
@@ -329,7 +359,7 @@ class SelfService:
 
     def delete(self, who: Identity, tenant: str, name: str, *, force: bool = False) -> dict[str, Any]:
         """Delete a self-service namespace; one holding pods or PVCs only with ``force`` (recorded)."""
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, _ = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
@@ -366,7 +396,7 @@ class SelfService:
 
     def file_request(self, who: Identity, tenant: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """File ``{pool, mode: add|to, amounts, reason}``: add amounts to the demand, or set it to them."""
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, _ = self.model()
         _known(model, tenant)
         pool = selfservice_decisions.check_pool(model, body.get("pool"))
@@ -395,7 +425,7 @@ class SelfService:
 
     def requests(self, who: Identity, *, tenant: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         if tenant is None:
-            staff_only(who)
+            staff_only(who, read=True)
         else:
             allowed(who, tenant)
         if state is not None and state not in ("pending", "approved", "rejected"):
@@ -539,8 +569,9 @@ def _signature(root: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def staff_only(who: Identity) -> None:
-    if not who.staff:
+def staff_only(who: Identity, *, read: bool = False) -> None:
+    """Refuse all but staff; with ``read``, auditors too may (they read, never write)."""
+    if not who.staff and not (read and who.auditor):
         raise RefusedError(403, "Forbidden", "this needs a staff token")
 
 
@@ -553,7 +584,12 @@ def _active(row: selfservice_db.NamespaceRow | None, *, tenant: str, name: str) 
     return row
 
 
-def allowed(who: Identity, tenant: str) -> None:
+def allowed(who: Identity, tenant: str, *, write: bool = False) -> None:
+    """Refuse another tenant's token; an auditor reads any tenant but is refused every ``write``."""
+    if who.auditor:
+        if write:
+            raise RefusedError(403, "Forbidden", "an auditor token is read-only")
+        return
     if not who.staff and who.tenant != tenant:
         raise RefusedError(403, "Forbidden", f"this token is scoped to tenant {who.tenant}, not {tenant}")
 
@@ -602,7 +638,7 @@ def namespace_view(row: selfservice_db.NamespaceRow, *, quota: Mapping[str, str]
 
 def token_view(row: selfservice_db.TokenRow, *, now: dt.datetime) -> dict[str, Any]:
     state = "revoked" if row.revoked_at else "expired" if row.expires_at <= now else "active"
-    return {"id": row.id, "scope": "staff" if row.tenant is None else "tenant", "tenant": row.tenant,
+    return {"id": row.id, "scope": _scope(row), "tenant": row.tenant,
             "state": state, "createdAt": row.created_at.isoformat(), "expiresAt": row.expires_at.isoformat(),
             "revokedAt": row.revoked_at.isoformat() if row.revoked_at else None, "createdBy": row.created_by,
             "note": row.note}
@@ -616,3 +652,7 @@ def request_view(row: selfservice_db.RequestRow) -> dict[str, Any]:
             "before": dict(row.before) if row.before is not None else None,
             "result": dict(row.result) if row.result is not None else None,
             "exportedAt": row.exported_at.isoformat() if row.exported_at else None}
+
+
+def _scope(row: selfservice_db.TokenRow) -> str:
+    return AUDITOR if row.role == AUDITOR else "staff" if row.tenant is None else "tenant"
