@@ -326,6 +326,19 @@ class SelfService:
                      after=dict(row.quota), reason="self-service")
         return 201, view
 
+    def check_create(self, who: Identity, tenant: str, body: Mapping[str, Any]) -> selfservice_decisions.Decision:
+        """Would this create fit now? The same decision as ``create``, without reserving or applying anything.
+
+        The portal shows the answer before the user submits; ``create`` decides again under the lock.
+        """
+        allowed(who, tenant, write=True)
+        model, allocation = self.model()
+        _known(model, tenant)
+        with self.store.read() as tx:
+            reserved = _reservations(tx.namespaces())
+        return selfservice_decisions.decide(model, allocation, tenant=tenant, name=body.get("name"),
+                                            pool=body.get("pool"), quota=body.get("quota"), reserved=reserved)
+
     def resize(self, who: Identity, tenant: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Give a self-service namespace a new quota; both old and new stay reserved until applied."""
         allowed(who, tenant, write=True)
