@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dctenant.clients import selfservice_db
 from dctenant.errors import BackendError
 
 if TYPE_CHECKING:
@@ -72,30 +71,19 @@ def _time(value: dt.datetime) -> str:
 
 
 class Store:
-    """Sessions and preferences in the database at ``url`` (the self-service store's URL)."""
+    """Sessions and preferences in the self-service store's database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, engine: sa.Engine) -> None:
+        """Over ``engine``, the self-service store's (one connection pool; closing that store closes this)."""
         import sqlalchemy as sa
 
-        self.url = url
-        kwargs: dict[str, Any] = {}
-        target = sa.engine.make_url(selfservice_db.engine_url(url))
-        if target.get_backend_name() == "sqlite":
-            kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-            if target.database in (None, "", ":memory:"):
-                kwargs["poolclass"] = sa.pool.StaticPool
-        else:
-            kwargs.update(pool_size=5, max_overflow=10, pool_pre_ping=True)
-        self.engine = sa.create_engine(target, **kwargs)
+        self.engine = engine
         metadata = sa.MetaData()
         self.t = _tables(metadata)
         try:
             metadata.create_all(self.engine)
         except sa.exc.SQLAlchemyError as exc:
             raise BackendError(f"cannot open the portal's tables: {type(exc).__name__}") from None
-
-    def close(self) -> None:
-        self.engine.dispose()
 
     def _run(self, work: Any) -> Any:
         import sqlalchemy as sa

@@ -59,7 +59,7 @@ class Portal:
 
     def __init__(self, service: selfservice_usecases.SelfService, *, store: portal_db.Store | None = None) -> None:
         self.service = service
-        self.store = store or portal_db.Store(service.store.url)
+        self.store = store or portal_db.Store(service.store.engine)
         self.sessions = sessions.Sessions(service=service, store=self.store)
         self.templates = jinja2.Environment(loader=jinja2.PackageLoader("dctenant.api.portal", "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)

@@ -221,7 +221,7 @@ def test_every_response_has_the_csp_and_security_headers(world: World) -> None:
         assert csp["default-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["form-action"] == "'self'"
         assert "unsafe-inline" not in headers.CSP
         assert answer.headers["x-content-type-options"] == "nosniff", path
-        assert answer.headers["referrer-policy"] == "no-referrer", path
+        assert answer.headers["referrer-policy"] == "same-origin", path
     assert {200, 403, 404, 422} <= seen
 
 
