@@ -570,15 +570,32 @@ def open_service(quotas_path: str, *, database: str | None = None, kubeconfig: s
 
 
 def _signature(root: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when any file of quotas/ changes: names, modification times and sizes."""
-    files = [root / "datacentre.yaml", root / "policy.yaml", *sorted((root / "tenants").glob("*.y*ml"))]
+    """What changes when any file of quotas/ changes: names, modification times and sizes.
+
+    Every request asks this (to see whether quotas/ changed), so it works on plain strings and
+    ``os.scandir``: sorting a thousand ``pathlib.Path`` objects cost more than the page it guarded.
+    """
+    import fnmatch
+    import os
+
     out = []
-    for f in files:
+    for name in ("datacentre.yaml", "policy.yaml"):
         try:
-            st = f.stat()
+            st = os.stat(root / name)
         except OSError:
             continue
-        out.append((f.name, st.st_mtime_ns, st.st_size))
+        out.append((name, st.st_mtime_ns, st.st_size))
+    try:
+        with os.scandir(root / "tenants") as entries:
+            found = sorted((e.name, e) for e in entries if fnmatch.fnmatchcase(e.name, "*.y*ml"))
+    except OSError:
+        found = []
+    for name, entry in found:
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        out.append((name, st.st_mtime_ns, st.st_size))
     return tuple(out)
 
 
