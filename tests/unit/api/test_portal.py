@@ -430,3 +430,69 @@ def test_the_ledger_browser_filters_and_proves(world: World) -> None:
     assert client.get("/portal/audit/ledger?until=2026-11-27").text.count('<tr id="event-') == 0
     no_checkpoint = client.get("/portal/audit/proof?event=1")
     assert no_checkpoint.status_code == 422 and "no signed checkpoint" in no_checkpoint.text
+
+
+# -- usage, verification, proofs ---------------------------------------------------------------------
+
+def test_usage_is_summed_per_pool_and_drawn(world: World) -> None:
+    from decimal import Decimal
+
+    from dctenant.domain import usage
+
+    unseen: set[str] = set()
+
+    def measure(names: Any, at: dt.datetime) -> usage.Usage:
+        # bale-core uses 1.5 CPUs, each namespace 1Gi; a seen namespace without a series uses nothing.
+        amounts = {n: {"memory": Decimal(2**30)} for n in names if n not in unseen}
+        amounts["bale-core"]["cpu"] = Decimal("1.5")
+        return usage.Usage(at=at, amounts=amounts, seen=frozenset(names) - unseen)
+
+    client = logged_in(world, world.token(tenant="bale"))
+    good = csrf(client, "/portal/tenants/bale")
+    client.post("/portal/tenants/bale/namespaces", data={"name": "bale-web", "pool": "lab", "action": "create",
+                                                         "csrf": good, **SMALL})
+    world.service.measure = measure
+    page = client.get("/portal/tenants/bale").text
+    used = re.findall(r'<td class="num">([^<]*)</td>\n<td><svg', page)  # the Used column, before each chart
+    assert used == ["1.5", "2Gi", "0"]
+    assert 'aria-label="memory: envelope 12Gi, held 3Gi, used 2Gi"' in page
+    # 240 units for the largest of envelope (12Gi), held (3Gi) and used (2Gi): 60 and 40 units.
+    assert '<rect class="held" x="0" y="6" width="60.0" height="12"/>' in page
+    assert '<rect class="used" x="0" y="9" width="40.0" height="6"/>' in page
+    unseen.add("bale-web")  # Prometheus has no series of bale-web at all: every sum it is part of is unknown
+    page = client.get("/portal/tenants/bale").text
+    assert re.findall(r'<td class="num">([^<]*)</td>\n<td><svg', page) == ["unknown"] * 3
+    assert 'aria-label="cpu: envelope 12, held 3, used unknown"' in page
+
+
+def test_verification_and_an_inclusion_proof_against_a_signed_checkpoint(world: World,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import hashlib
+
+    from dctenant.clients import signing
+
+    signer = signing.generate(name="ndc.example/ledger")
+    monkeypatch.setenv(signing.PUBLIC_KEY_ENV, signer.verifier.text())
+    client = logged_in(world, world.token(auditor=True))
+    assert world.ledger.count() == 1  # the auditor's token-created
+    world.service.file_request(selfservice_usecases.Identity(token="t", tenant="bale"), "bale",
+                               {"pool": "lab", "mode": "add", "amounts": {"cpu": "1"}, "reason": "more"})
+    assert world.ledger.count() == 2
+    unsigned = client.get("/portal/audit/verify").text
+    assert "covered by no checkpoint signed" in unsigned
+    world.ledger.sign_head(signer)
+    audit = client.get("/portal/audit").text
+    assert "ndc.example/ledger" in audit
+    verified = client.get("/portal/audit/verify").text
+    assert "2 events, chain intact; tree consistent with 1 signed checkpoint(s)" in verified
+    proof = client.get("/portal/audit/proof?event=1").text
+    first, second = (world.ledger.event(1), world.ledger.event(2))
+    assert first is not None and second is not None
+    # RFC 6962 by hand: leaves are SHA-256(0x00 || event hash), the root of two is SHA-256(0x01 || l1 || l2).
+    l1 = hashlib.sha256(b"\x00" + bytes.fromhex(first.hash)).digest()
+    l2 = hashlib.sha256(b"\x00" + bytes.fromhex(second.hash)).digest()
+    root = hashlib.sha256(b"\x01" + l1 + l2).digest()
+    assert f"<dt>rootHash</dt><dd>{base64.b64encode(root).decode()}</dd>" in proof
+    assert f"<li>{base64.b64encode(l2).decode()}</li>" in proof
+    assert client.get("/portal/audit/proof?event=3").status_code == 422  # newer than the checkpoint
