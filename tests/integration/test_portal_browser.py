@@ -206,6 +206,11 @@ def test_tenant_logs_in_creates_a_namespace_and_sees_it(browser: Any, env: selfs
     assert "self-service" in row.text and "active" in row.text
     assert env.cluster.objects  # kmock holds the namespace's objects
     shoot(browser, "tenant")
+    section = browser.find_element(by("CSS_SELECTOR"), 'section[aria-labelledby="h-namespaces"]')
+    browser.execute_script("arguments[0].scrollIntoView()", section)
+    data = section.screenshot_as_png
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    (SHOTS / "tenant-namespaces.png").write_bytes(data)
 
 
 def test_tenant_a_cannot_reach_tenant_b(browser: Any, env: selfservice_env.Env) -> None:

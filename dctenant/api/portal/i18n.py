@@ -170,6 +170,10 @@ class Reader:
         at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
         return calendars.format_time(at, calendar=self.calendar, digits=self.digits)
 
+    def quantity(self, key: str, value: Decimal | str) -> str:
+        """An exact quantity as ``quotas/`` spells it (``1Gi``), for form fields: never Persian digits."""
+        return resources.format_amount(key, Decimal(value))
+
     def amount(self, key: str, value: Decimal | str | None) -> str:
         """A quantity for people (``12``, ``10Gi``); None is the word "unknown", never zero."""
         if value is None:

@@ -344,6 +344,7 @@ def test_create_resize_delete_and_request_from_the_page(world: World) -> None:
     assert made.headers["location"] == "/portal/tenants/bale?done=created"
     page = client.get(made.headers["location"]).text
     assert 'id="ns-bale-web"' in page and "Namespace created" in page
+    assert 'id="rs-bale-web-memory" name="q:memory" value="1Gi"' in page  # as quotas/ writes it, not bytes
     resized = client.post("/portal/tenants/bale/namespaces/bale-web/resize",
                           data={"csrf": good, "q:cpu": "2", "q:memory": "1Gi"})
     assert resized.status_code == 303
