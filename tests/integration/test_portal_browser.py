@@ -301,3 +301,40 @@ def test_persian_pages_are_rtl_jalali_and_nothing_overlaps(browser: Any, env: se
     # The preference belongs to the token: a new session of it reads Persian again, the staff page too.
     browser.get(env.url + "/portal/tenants/bale")
     assert browser.execute_script("return document.documentElement.dir") == "rtl"
+
+
+def set_persian(browser: Any) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(by("ID"), "pref-lang")).select_by_value("fa")
+    Select(browser.find_element(by("ID"), "pref-calendar")).select_by_value("jalali")
+    browser.find_element(by("ID"), "pref-digits").click()
+    browser.find_element(by("CSS_SELECTOR"), "form.prefs button").click()
+    wait(lambda: "done=saved" in browser.current_url, "the preferences")
+
+
+def test_staff_and_auditor_pages_in_persian_do_not_overlap(browser: Any, env: selfservice_env.Env) -> None:
+    env.service.file_request(env.service.authenticate(f"Bearer {env.token(tenant='gap')}"), "gap",
+                             {"pool": "lab", "mode": "add", "amounts": {"cpu": "2"}, "reason": "برای رشد"})
+    log_in(browser, env, env.token(tenant=None))
+    set_persian(browser)
+    for path in ("/portal/staff", "/portal/tenants/gap"):
+        browser.get(env.url + path)
+        assert browser.execute_script("return document.documentElement.dir") == "rtl"
+        measured = browser.execute_script(OVERLAPS)
+        assert measured["count"] > 50 and measured["overlaps"] == [], (path, measured)
+        accessible(browser)
+    # The request was filed at the service's 2026-11-27 12:00 UTC: 6 Azar 1405, by hand.
+    browser.get(env.url + "/portal/staff")
+    assert "۱۴۰۵/۰۹/۰۶ ۱۲:۰۰ UTC" in browser.find_element(by("ID"), "request-1").text
+    log_out(browser)
+    log_in(browser, env, _auditor(env))
+    set_persian(browser)
+    for path in ("/portal/audit", "/portal/audit/ledger"):
+        browser.get(env.url + path)
+        measured = browser.execute_script(OVERLAPS)
+        assert measured["count"] > 20 and measured["overlaps"] == [], (path, measured)
+        accessible(browser)
+    browser.get(env.url + "/portal/audit")
+    periods = [o.get_attribute("value") for o in browser.find_elements(by("CSS_SELECTOR"), "#period-jalali option")]
+    assert periods[:3] == ["1405-09", "1405-08", "1405-07"]  # Azar, Aban, Mehr 1405

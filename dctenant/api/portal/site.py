@@ -4,7 +4,7 @@ A Starlette application mounted at ``/portal`` by ``api.app.create_app``. Handle
 functions run in the thread pool (the use-cases block on the database and the cluster), wrapped
 by ``_page``, which is the single place that decides: no session → the login page; a POST
 without the session's CSRF token or from another origin → 403; a refusal of the use-cases → its
-status and words on an error page. ``headers.SecurityHeaders`` adds the CSP and the other
+status and words on an error page. ``securing.SecurityHeaders`` adds the CSP and the other
 headers to every response. Every write goes through ``SelfService`` with the session's identity,
 so the API's rules (tenant scope, staff only, auditor read-only) hold here unchanged.
 """
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from dctenant.api.portal import headers, i18n, pages, sessions
+from dctenant.api.portal import i18n, pages, securing, sessions
 from dctenant.clients import portal_db
 from dctenant.errors import DctenantError, UserError
 from dctenant.ops import selfservice_decisions, selfservice_usecases
@@ -229,7 +229,10 @@ class Portal:
         return self.render(ctx, "staff.html", page=pages.staff_page(self.service, ctx.who))
 
     def decide(self, ctx: Ctx) -> Response:
-        approve = ctx.request.path_params["verdict"] == "approve"
+        verdict = ctx.request.path_params["verdict"]
+        if verdict not in ("approve", "reject"):
+            return self.error(ctx, 404, "no such page")
+        approve = verdict == "approve"
         self.service.decide_request(ctx.who, int(ctx.request.path_params["id"]), approve=approve,
                                     reason=ctx.form.get("reason", ""))
         return _see(f"{PREFIX}/staff?done={'approved' if approve else 'rejected'}")
@@ -306,7 +309,7 @@ def create(service: selfservice_usecases.SelfService, *, store: portal_db.Store 
 
     app.add_exception_handler(404, not_found)
     app.add_exception_handler(405, not_found)
-    return headers.SecurityHeaders(app)
+    return securing.SecurityHeaders(app)
 
 
 def field_id(*parts: str) -> str:

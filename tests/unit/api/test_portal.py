@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from dctenant.api import app as api_app
-from dctenant.api.portal import headers, sessions
+from dctenant.api.portal import securing, sessions
 from dctenant.clients import ledger_db, portal_db, selfservice_db
 from dctenant.ops import selfservice_usecases
 from tests import selfservice_fakes
@@ -216,10 +216,10 @@ def test_every_response_has_the_csp_and_security_headers(world: World) -> None:
     for client, path in pages_of(world):
         answer = client.get(path)
         seen.add(answer.status_code)
-        assert answer.headers["content-security-policy"] == headers.CSP, path
-        csp = dict(part.strip().split(" ", 1) for part in headers.CSP.split(";"))
+        assert answer.headers["content-security-policy"] == securing.CSP, path
+        csp = dict(part.strip().split(" ", 1) for part in securing.CSP.split(";"))
         assert csp["default-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["form-action"] == "'self'"
-        assert "unsafe-inline" not in headers.CSP
+        assert "unsafe-inline" not in securing.CSP
         assert answer.headers["x-content-type-options"] == "nosniff", path
         assert answer.headers["referrer-policy"] == "same-origin", path
     assert {200, 403, 404, 422} <= seen
@@ -363,6 +363,8 @@ def test_staff_approve_and_the_tenant_sees_it(world: World) -> None:
     staff = logged_in(world, world.token())
     page = staff.get("/portal/staff").text
     assert 'id="request-1"' in page and "launch" in page
+    unknown = staff.post("/portal/staff/requests/1/approves", data={"csrf": field(page, "csrf"), "reason": "ok"})
+    assert unknown.status_code == 404 and world.service.requests(selfservice_usecases.LOCAL)[0]["state"] == "pending"
     answer = staff.post("/portal/staff/requests/1/approve", data={"csrf": field(page, "csrf"), "reason": "ok"})
     assert answer.headers["location"] == "/portal/staff?done=approved"
     assert 'id="request-1"' not in staff.get("/portal/staff").text
