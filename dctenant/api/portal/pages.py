@@ -38,12 +38,11 @@ class Bar:
 def tenant_page(service: selfservice_usecases.SelfService, who: selfservice_usecases.Identity,
                 tenant: str) -> dict[str, Any]:
     """The messenger's page: licence, envelopes with the explanation, usage, namespaces, requests."""
-    envelope = service.envelope(who, tenant)  # checks who may read tenant (403) and that it exists (404)
-    model, allocation = service.model()
+    seen = service.overview(who, tenant)  # checks who may read tenant (403) and that it exists (404)
+    envelope, model, allocation, namespaces = seen.envelope, seen.model, seen.allocation, seen.namespaces
     record = model.tenant(tenant)
     licence = record.licence
     today = allocation.at
-    namespaces = service.namespaces(who, tenant)
     usage: dict[str, Any] | None = None
     usage_error = ""
     if service.measure is not None:
@@ -67,7 +66,7 @@ def tenant_page(service: selfservice_usecases.SelfService, who: selfservice_usec
                     "days": licence.days_to_expiry(at=today)},
         "at": today, "explanation": explanations.explain(model, allocation, tenant), "pools": pools,
         "usage_known": used is not None, "usage_error": usage_error,
-        "namespaces": namespaces, "requests": list(reversed(service.requests(who, tenant=tenant))),
+        "namespaces": namespaces, "requests": list(reversed(seen.requests)),
         "can_write": not who.auditor,
     }
 

@@ -499,3 +499,17 @@ def test_verification_and_an_inclusion_proof_against_a_signed_checkpoint(world: 
     assert f"<dt>rootHash</dt><dd>{base64.b64encode(root).decode()}</dd>" in proof
     assert f"<li>{base64.b64encode(l2).decode()}</li>" in proof
     assert client.get("/portal/audit/proof?event=3").status_code == 422  # newer than the checkpoint
+
+
+def test_the_overview_is_the_three_reads_in_one(world: World) -> None:
+    bale = selfservice_usecases.Identity(token="t", tenant="bale")
+    world.service.create(bale, "bale", {"name": "bale-web", "pool": "lab", "quota": {"cpu": "1", "memory": "1Gi"}})
+    world.service.file_request(bale, "bale", {"pool": "lab", "mode": "add", "amounts": {"cpu": "1"}, "reason": "r"})
+    seen = world.service.overview(bale, "bale")
+    assert seen.envelope == world.service.envelope(bale, "bale")
+    assert seen.namespaces == world.service.namespaces(bale, "bale")
+    assert [n["name"] for n in seen.namespaces] == ["bale-core", "bale-web"]
+    assert seen.requests == world.service.requests(bale, tenant="bale") and len(seen.requests) == 1
+    with pytest.raises(selfservice_usecases.RefusedError) as refused:
+        world.service.overview(bale, "gap")
+    assert refused.value.status == 403
