@@ -98,6 +98,7 @@ def create_app(service: selfservice_usecases.SelfService, *, max_body: int = pro
     _request_routes(app, service)
     _token_routes(app, service)
     _document_problems(app)
+    _portal(app, service)
     return guard.Guard(problems.BodyLimit(app, limit=max_body), service=service)
 
 
@@ -133,7 +134,7 @@ def _service_routes(app: FastAPI) -> None:
 
     @app.get("/v1/whoami", tags=["service"])
     def whoami(me: Who) -> dict[str, Any]:
-        return {"token": me.token, "scope": "staff" if me.staff else "tenant", "tenant": me.tenant}
+        return {"token": me.token, "scope": me.scope, "tenant": me.tenant}
 
 
 def _namespace_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
@@ -211,12 +212,26 @@ def _token_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> No
         if (body.scope == "tenant") != (body.tenant is not None):
             raise selfservice_decisions.RefusedError(422, "Invalid scope",
                                                      "a tenant token names its tenant; a staff token none")
-        issued = service.create_token(me, tenant=body.tenant, days=body.expires_days, note=body.note)
+        issued = service.create_token(me, tenant=body.tenant, days=body.expires_days, note=body.note,
+                                      auditor=body.scope == "auditor")
         return {**selfservice_usecases.token_view(issued.row, now=service.clock()), "token": issued.secret}
 
     @app.delete("/v1/tokens/{token_id}", tags=["staff"])
     def revoke(token_id: Annotated[str, Path(max_length=32)], me: Who) -> dict[str, Any]:
         return service.revoke_token(me, token_id)
+
+
+def _portal(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
+    """The web portal at ``/portal`` (its own session cookie; the guard covers ``/v1/`` only)."""
+    from fastapi.responses import RedirectResponse
+
+    from dctenant.api.portal import site
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{site.PREFIX}/", status_code=303)
+
+    app.mount(site.PREFIX, site.create(service))
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -15,19 +15,27 @@ from typing import Any
 
 from dctenant.api import problems
 from dctenant.errors import DctenantError
-from dctenant.ops import selfservice_usecases
+from dctenant.ops import selfservice_decisions, selfservice_usecases
 
 STAFF_PATHS = ("requests", "tokens")
+READS = ("GET", "HEAD", "OPTIONS")
 
 
-def check_path(who: selfservice_usecases.Identity, path: str) -> None:
-    """Raise the use-cases' 403 when the path alone shows that ``who`` may not use it."""
+def check_path(who: selfservice_usecases.Identity, path: str, method: str = "GET") -> None:
+    """Raise the use-cases' 403 when the path and method alone show that ``who`` may not use it.
+
+    An auditor token is read-only: every method but GET, HEAD and OPTIONS is refused here, before
+    any route runs (the use-cases refuse its writes again).
+    """
+    read = method in READS
+    if who.auditor and not read:
+        raise selfservice_decisions.RefusedError(403, "Forbidden", "an auditor token is read-only")
     parts = path.split("/")  # "", "v1", collection, tenant, ...
     collection = parts[2] if len(parts) > 2 else ""
     if collection in STAFF_PATHS:
-        selfservice_usecases.staff_only(who)
+        selfservice_usecases.staff_only(who, read=read and collection == "requests")
     elif collection == "tenants" and len(parts) > 3 and parts[3]:
-        selfservice_usecases.allowed(who, parts[3])
+        selfservice_usecases.allowed(who, parts[3], write=not read)
 
 
 class Guard:
@@ -49,7 +57,7 @@ class Guard:
         try:
             # authenticate reads the database: off the event loop, like the routes themselves.
             who: Any = await anyio.to_thread.run_sync(self.service.authenticate, text)
-            check_path(who, path)
+            check_path(who, path, str(scope.get("method", "GET")))
         except DctenantError as exc:
             body = problems.from_exception(exc, instance=path)
             await problems.send_problem(send, body, headers=problems.challenge(body["status"]))

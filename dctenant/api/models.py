@@ -78,7 +78,7 @@ class IncreaseRequest(Strict):
 
 
 class TokenCreate(Strict):
-    scope: Literal["tenant", "staff"] = "tenant"
+    scope: Literal["tenant", "staff", "auditor"] = "tenant"
     tenant: Annotated[StrictStr, Field(max_length=64, pattern=NAME)] | None = None
     expires_days: Annotated[StrictInt, Field(alias="expiresDays", ge=1, le=selfservice_usecases.MAX_TOKEN_DAYS)] = 90
     note: Annotated[StrictStr, Field(max_length=500)] = ""

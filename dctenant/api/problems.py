@@ -75,7 +75,7 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 STATUSES: dict[int, str] = {
     400: "a body that is not readable JSON (nested too deeply, or not UTF-8)",
     401: "no token, or a malformed, expired or revoked one",
-    403: "another tenant's resources, or a staff-only endpoint",
+    403: "another tenant's resources, a staff-only endpoint, or a write with an auditor token",
     404: "unknown route, tenant, namespace, request or token",
     405: "a method the route does not have",
     409: "envelope exceeded, name taken, namespace busy or not empty, licence not served, already decided",

@@ -30,12 +30,14 @@ from dctenant.errors import BackendError, missing
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _READ = "dctenant_read_only"
 # What version 2 added to version 1's tables, column by column (``ALTER TABLE … ADD COLUMN``).
 _ADDED_IN_2 = (("ss_idempotency", "status", "INTEGER"), ("ss_idempotency", "response", "TEXT"),
                ("ss_requests", "mode", "VARCHAR(8) DEFAULT 'to' NOT NULL"), ("ss_requests", "before", "TEXT"),
                ("ss_requests", "result", "TEXT"), ("ss_requests", "exported_at", "VARCHAR(40)"))
+# Version 3: a token's role ("auditor": read-only, every tenant; NULL: staff or tenant by ``tenant``).
+_ADDED_IN_3 = (("ss_tokens", "role", "VARCHAR(16)"),)
 FILE_NAME = "selfservice.db"
 
 
@@ -52,6 +54,7 @@ class TokenRow:
     created_by: str
     note: str
     revoked_at: dt.datetime | None = None
+    role: str | None = None  # "auditor", or None (staff when tenant is None, else a tenant token)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +165,8 @@ def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("tenant", text(64), nullable=True, index=True), sa.Column("salt", text(64), nullable=False),
             sa.Column("digest", text(64), nullable=False), sa.Column("created_at", text(40), nullable=False),
             sa.Column("expires_at", text(40), nullable=False), sa.Column("revoked_at", text(40), nullable=True),
-            sa.Column("created_by", text(200), nullable=False), sa.Column("note", text(500), nullable=False)),
+            sa.Column("created_by", text(200), nullable=False), sa.Column("note", text(500), nullable=False),
+            sa.Column("role", text(16), nullable=True)),
         "namespaces": sa.Table(
             "ss_namespaces", metadata, sa.Column("name", text(63), primary_key=True),
             sa.Column("tenant", text(64), nullable=False, index=True), sa.Column("pool", text(64), nullable=False),
@@ -268,10 +272,14 @@ class Store:
             row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
             if row is None:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row[0]) == 1:
-                # create_all does not add columns to existing tables: add version 2's by hand.
-                for table, column, kind in _ADDED_IN_2:
-                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            elif int(row[0]) in (1, 2):
+                # create_all does not add columns to existing tables: add the later versions' by hand.
+                # A table that create_all made just now has them already.
+                added = (_ADDED_IN_2 if int(row[0]) == 1 else ()) + _ADDED_IN_3
+                inspector = sa.inspect(conn)
+                for table, column, kind in added:
+                    if column not in {c["name"] for c in inspector.get_columns(table)}:
+                        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise BackendError(f"the self-service tables have schema version {row[0]}; this dctenant "
@@ -323,7 +331,7 @@ class Transaction:
         self.conn.execute(self.t["tokens"].insert().values(
             id=row.id, tenant=row.tenant, salt=row.salt, digest=row.digest, created_at=_time(row.created_at),
             expires_at=_time(row.expires_at), revoked_at=_time(row.revoked_at), created_by=row.created_by,
-            note=row.note))
+            note=row.note, role=row.role))
 
     def token(self, token_id: str) -> TokenRow | None:
         import sqlalchemy as sa
@@ -477,7 +485,8 @@ def _json(value: Mapping[str, str]) -> str:
 def _token(row: Mapping[Any, Any]) -> TokenRow:
     return TokenRow(id=row["id"], tenant=row["tenant"], salt=row["salt"], digest=row["digest"],
                     created_at=_when(row["created_at"]), expires_at=_when(row["expires_at"]),
-                    revoked_at=_parse(row["revoked_at"]), created_by=row["created_by"], note=row["note"])
+                    revoked_at=_parse(row["revoked_at"]), created_by=row["created_by"], note=row["note"],
+                    role=row["role"])
 
 
 def _namespace(row: Mapping[Any, Any]) -> NamespaceRow:

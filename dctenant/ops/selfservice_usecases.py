@@ -30,6 +30,7 @@ from dctenant.ops import increasing, planning, selfservice_decisions
 from dctenant.ops.selfservice_decisions import RefusedError
 
 TOKEN_PREFIX = "dct"
+AUDITOR = "auditor"  # the read-only role: reads every tenant's data, writes nothing
 MAX_TOKEN_DAYS = 3650
 REQUESTED = "quota-increase-requested"
 APPROVED = "quota-increase-approved"
@@ -54,22 +55,45 @@ Connect = Callable[[str], kube.Cluster]
 
 @dataclass(frozen=True, kw_only=True)
 class Identity:
-    """Who is calling: a token scoped to one tenant, or a staff token (``tenant`` None)."""
+    """Who is calling: a token scoped to one tenant, a staff token, or a read-only auditor token.
+
+    Staff and auditor tokens both have ``tenant`` None; ``role`` tells them apart.
+    """
 
     token: str
     tenant: str | None
+    role: str | None = None
+
+    @property
+    def auditor(self) -> bool:
+        return self.role == AUDITOR
 
     @property
     def staff(self) -> bool:
-        return self.tenant is None
+        return self.tenant is None and not self.auditor
+
+    @property
+    def scope(self) -> str:
+        return AUDITOR if self.auditor else "staff" if self.staff else "tenant"
 
     @property
     def actor(self) -> str:
         """How the ledger names the caller: the token's id and scope, never its secret."""
-        return f"token:{self.token} ({'staff' if self.staff else 'tenant ' + str(self.tenant)})"
+        return f"token:{self.token} ({'tenant ' + str(self.tenant) if self.tenant else self.scope})"
 
 
 LOCAL = Identity(token="local", tenant=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overview:
+    """What ``SelfService.overview`` gathers for one tenant."""
+
+    model: quotas.Quotas
+    allocation: allocations.Allocation
+    envelope: dict[str, Any]
+    namespaces: list[dict[str, Any]]
+    requests: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,12 +183,28 @@ class SelfService:
             raise RefusedError(401, "Unauthorized", "the bearer token is not valid")
         if row.revoked_at is not None:
             raise RefusedError(401, "Unauthorized", f"token {token_id} was revoked")
-        if row.expires_at <= self.clock():
-            raise RefusedError(401, "Unauthorized", f"token {token_id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")
-        return Identity(token=token_id, tenant=row.tenant)
+        return self._live(row)
 
-    def create_token(self, who: Identity, *, tenant: str | None, days: int, note: str = "") -> Issued:
+    def identify(self, token_id: str) -> Identity:
+        """The identity of a token already authenticated once (a portal session), if it is still live."""
+        with self.store.read() as tx:
+            row = tx.token(token_id)
+        if row is None:
+            raise RefusedError(401, "Unauthorized", f"token {token_id} no longer exists")
+        return self._live(row)
+
+    def _live(self, row: selfservice_db.TokenRow) -> Identity:
+        if row.revoked_at is not None:
+            raise RefusedError(401, "Unauthorized", f"token {row.id} was revoked")
+        if row.expires_at <= self.clock():
+            raise RefusedError(401, "Unauthorized", f"token {row.id} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")
+        return Identity(token=row.id, tenant=row.tenant, role=row.role)
+
+    def create_token(self, who: Identity, *, tenant: str | None, days: int, note: str = "",
+                     auditor: bool = False) -> Issued:
         staff_only(who)
+        if auditor and tenant is not None:
+            raise RefusedError(422, "Invalid scope", "an auditor token reads every tenant; it names no tenant")
         if not 1 <= days <= MAX_TOKEN_DAYS:
             raise RefusedError(422, "Invalid expiry", f"a token lasts 1 to {MAX_TOKEN_DAYS} days, not {days}")
         if tenant is not None:
@@ -175,11 +215,12 @@ class SelfService:
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
         row = selfservice_db.TokenRow(id=token_id, tenant=tenant, salt=salt,
                                     digest=selfservice_db.digest(salt=salt, secret=secret), created_at=now,
-                                    expires_at=now + dt.timedelta(days=days), created_by=who.actor, note=note[:500])
+                                    expires_at=now + dt.timedelta(days=days), created_by=who.actor, note=note[:500],
+                                      role=AUDITOR if auditor else None)
         with self.store.transaction() as tx:
             tx.add_token(row)
         self._record(TOKEN_CREATED, who, {"tenant": tenant or "", "token": token_id},
-                     after={"scope": "staff" if tenant is None else "tenant", "expires": row.expires_at.isoformat()})
+                     after={"scope": _scope(row), "expires": row.expires_at.isoformat()})
         return Issued(row=row, secret=f"{TOKEN_PREFIX}_{token_id}_{secret}")
 
     def tokens(self, who: Identity, *, tenant: str | None = None) -> list[dict[str, Any]]:
@@ -214,12 +255,25 @@ class SelfService:
         allowed(who, tenant)
         model, allocation = self.model()
         _known(model, tenant)
-        staff = [{"name": g.namespace, "pool": g.pool, "provisionedBy": "staff", "state": "active",
-                  "quota": selfservice_decisions.plain_quota(g.granted)}
-                 for g in allocation.namespaces if g.tenant == tenant]
         with self.store.transaction() as tx:
-            own = [namespace_view(r) for r in tx.namespaces(tenant=tenant)]
-        return sorted(staff + own, key=lambda n: str(n["name"]))
+            rows = tx.namespaces(tenant=tenant)
+        return _namespace_views(allocation, tenant, rows)
+
+    def overview(self, who: Identity, tenant: str) -> Overview:
+        """A tenant's envelope, namespaces and requests from one model and one read (the portal's page).
+
+        The same rules and values as ``envelope``, ``namespaces`` and ``requests``; asked together,
+        quotas/ is checked for changes once, not three times (a thousand files' ``stat`` each time).
+        """
+        allowed(who, tenant)
+        model, allocation = self.model()
+        _known(model, tenant)
+        with self.store.read() as tx:
+            rows = tx.namespaces(tenant=tenant)
+            requests = [request_view(r) for r in tx.requests(tenant=tenant)]
+        envelope = selfservice_decisions.envelope(model, allocation, tenant=tenant, reserved=_reservations(rows))
+        return Overview(model=model, allocation=allocation, envelope=envelope,
+                        namespaces=_namespace_views(allocation, tenant, rows), requests=requests)
 
     def namespace(self, who: Identity, tenant: str, name: str) -> dict[str, Any]:
         found = [n for n in self.namespaces(who, tenant) if n["name"] == name]
@@ -252,7 +306,7 @@ class SelfService:
         The key's fingerprint is over the normalised request (``1Gi`` and ``1073741824`` are one
         request), and a replay returns the first answer as it was given, whatever happened since.
         """
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, allocation = self.model()
         _known(model, tenant)
         fingerprint = _fingerprint(model, body)
@@ -296,9 +350,22 @@ class SelfService:
                      after=dict(row.quota), reason="self-service")
         return 201, view
 
+    def check_create(self, who: Identity, tenant: str, body: Mapping[str, Any]) -> selfservice_decisions.Decision:
+        """Would this create fit now? The same decision as ``create``, without reserving or applying anything.
+
+        The portal shows the answer before the user submits; ``create`` decides again under the lock.
+        """
+        allowed(who, tenant, write=True)
+        model, allocation = self.model()
+        _known(model, tenant)
+        with self.store.read() as tx:
+            reserved = _reservations(tx.namespaces())
+        return selfservice_decisions.decide(model, allocation, tenant=tenant, name=body.get("name"),
+                                            pool=body.get("pool"), quota=body.get("quota"), reserved=reserved)
+
     def resize(self, who: Identity, tenant: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Give a self-service namespace a new quota; both old and new stay reserved until applied."""
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, allocation = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
@@ -329,7 +396,7 @@ class SelfService:
 
     def delete(self, who: Identity, tenant: str, name: str, *, force: bool = False) -> dict[str, Any]:
         """Delete a self-service namespace; one holding pods or PVCs only with ``force`` (recorded)."""
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, _ = self.model()
         _known(model, tenant)
         with self.store.transaction(tenant=tenant) as tx:
@@ -366,7 +433,7 @@ class SelfService:
 
     def file_request(self, who: Identity, tenant: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """File ``{pool, mode: add|to, amounts, reason}``: add amounts to the demand, or set it to them."""
-        allowed(who, tenant)
+        allowed(who, tenant, write=True)
         model, _ = self.model()
         _known(model, tenant)
         pool = selfservice_decisions.check_pool(model, body.get("pool"))
@@ -395,7 +462,7 @@ class SelfService:
 
     def requests(self, who: Identity, *, tenant: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         if tenant is None:
-            staff_only(who)
+            staff_only(who, read=True)
         else:
             allowed(who, tenant)
         if state is not None and state not in ("pending", "approved", "rejected"):
@@ -527,20 +594,38 @@ def open_service(quotas_path: str, *, database: str | None = None, kubeconfig: s
 
 
 def _signature(root: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when any file of quotas/ changes: names, modification times and sizes."""
-    files = [root / "datacentre.yaml", root / "policy.yaml", *sorted((root / "tenants").glob("*.y*ml"))]
+    """What changes when any file of quotas/ changes: names, modification times and sizes.
+
+    Every request asks this (to see whether quotas/ changed), so it works on plain strings and
+    ``os.scandir``: sorting a thousand ``pathlib.Path`` objects cost more than the page it guarded.
+    """
+    import fnmatch
+    import os
+
     out = []
-    for f in files:
+    for name in ("datacentre.yaml", "policy.yaml"):
         try:
-            st = f.stat()
+            st = os.stat(root / name)
         except OSError:
             continue
-        out.append((f.name, st.st_mtime_ns, st.st_size))
+        out.append((name, st.st_mtime_ns, st.st_size))
+    try:
+        with os.scandir(root / "tenants") as entries:
+            found = sorted((e.name, e) for e in entries if fnmatch.fnmatchcase(e.name, "*.y*ml"))
+    except OSError:
+        found = []
+    for name, entry in found:
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        out.append((name, st.st_mtime_ns, st.st_size))
     return tuple(out)
 
 
-def staff_only(who: Identity) -> None:
-    if not who.staff:
+def staff_only(who: Identity, *, read: bool = False) -> None:
+    """Refuse all but staff; with ``read``, auditors too may (they read, never write)."""
+    if not who.staff and not (read and who.auditor):
         raise RefusedError(403, "Forbidden", "this needs a staff token")
 
 
@@ -553,7 +638,12 @@ def _active(row: selfservice_db.NamespaceRow | None, *, tenant: str, name: str) 
     return row
 
 
-def allowed(who: Identity, tenant: str) -> None:
+def allowed(who: Identity, tenant: str, *, write: bool = False) -> None:
+    """Refuse another tenant's token; an auditor reads any tenant but is refused every ``write``."""
+    if who.auditor:
+        if write:
+            raise RefusedError(403, "Forbidden", "an auditor token is read-only")
+        return
     if not who.staff and who.tenant != tenant:
         raise RefusedError(403, "Forbidden", f"this token is scoped to tenant {who.tenant}, not {tenant}")
 
@@ -566,6 +656,15 @@ def _known(model: quotas.Quotas, tenant: str) -> None:
 def _reservations(rows: list[selfservice_db.NamespaceRow]) -> list[selfservice_decisions.Reservation]:
     return [selfservice_decisions.Reservation(name=r.name, tenant=r.tenant, pool=r.pool,
                                     quota=selfservice_decisions.decimal_quota(r.quota)) for r in rows]
+
+
+def _namespace_views(allocation: allocations.Allocation, tenant: str,
+                     rows: list[selfservice_db.NamespaceRow]) -> list[dict[str, Any]]:
+    """A tenant's staff-declared namespaces (from the allocation) and self-service ones (rows), by name."""
+    staff = [{"name": g.namespace, "pool": g.pool, "provisionedBy": "staff", "state": "active",
+              "quota": selfservice_decisions.plain_quota(g.granted)}
+             for g in allocation.namespaces if g.tenant == tenant]
+    return sorted(staff + [namespace_view(r) for r in rows], key=lambda n: str(n["name"]))
 
 
 def _larger(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
@@ -602,7 +701,7 @@ def namespace_view(row: selfservice_db.NamespaceRow, *, quota: Mapping[str, str]
 
 def token_view(row: selfservice_db.TokenRow, *, now: dt.datetime) -> dict[str, Any]:
     state = "revoked" if row.revoked_at else "expired" if row.expires_at <= now else "active"
-    return {"id": row.id, "scope": "staff" if row.tenant is None else "tenant", "tenant": row.tenant,
+    return {"id": row.id, "scope": _scope(row), "tenant": row.tenant,
             "state": state, "createdAt": row.created_at.isoformat(), "expiresAt": row.expires_at.isoformat(),
             "revokedAt": row.revoked_at.isoformat() if row.revoked_at else None, "createdBy": row.created_by,
             "note": row.note}
@@ -616,3 +715,7 @@ def request_view(row: selfservice_db.RequestRow) -> dict[str, Any]:
             "before": dict(row.before) if row.before is not None else None,
             "result": dict(row.result) if row.result is not None else None,
             "exportedAt": row.exported_at.isoformat() if row.exported_at else None}
+
+
+def _scope(row: selfservice_db.TokenRow) -> str:
+    return AUDITOR if row.role == AUDITOR else "staff" if row.tenant is None else "tenant"

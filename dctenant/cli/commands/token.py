@@ -38,26 +38,29 @@ def command() -> None:
 @options.quotas_path
 @click.option("--tenant", help="Scope the token to this tenant.")
 @click.option("--staff", is_flag=True, help="A staff token (all tenants, token and request management).")
+@click.option("--auditor", is_flag=True, help="A read-only auditor token (reads every tenant, writes nothing).")
 @click.option("--expires", default="90d", show_default=True, callback=_days, help="Lifetime in days, e.g. 90d.")
 @click.option("--note", default="", help="Who or what the token is for.")
 @ns.connection(optional=True)
 @click.option("--ledger", "database", envvar="DCTENANT_LEDGER", metavar="URL", help="Database (local mode).")
 @options.output
-def create(path: str, tenant: str | None, staff: bool, expires: int, note: str, server: str | None,
+def create(path: str, tenant: str | None, staff: bool, auditor: bool, expires: int, note: str, server: str | None,
            token: str | None, database: str | None, output: str) -> None:
     """Issue a token; the secret is shown once."""
     from dctenant.cli import console
     from dctenant.ops import selfservice_usecases
 
-    if staff == bool(tenant):
-        raise click.UsageError("give either --tenant ID or --staff")
+    if [staff, auditor, bool(tenant)].count(True) != 1:
+        raise click.UsageError("give one of --tenant ID, --staff or --auditor")
+    scope = "staff" if staff else "auditor" if auditor else "tenant"
     if server:
         answer = ns.remote(server, token).call("POST", "/v1/tokens", body={
-            "scope": "staff" if staff else "tenant", "tenant": tenant, "expiresDays": expires, "note": note})
+            "scope": scope, "tenant": tenant, "expiresDays": expires, "note": note})
     else:
         service = _local(path, database)
         try:
-            issued = service.create_token(selfservice_usecases.LOCAL, tenant=tenant, days=expires, note=note)
+            issued = service.create_token(selfservice_usecases.LOCAL, tenant=tenant, days=expires, note=note,
+                                          auditor=auditor)
             answer = {**selfservice_usecases.token_view(issued.row, now=service.clock()), "token": issued.secret}
         finally:
             service.close()

@@ -71,7 +71,30 @@ def test_version_1_tables_are_migrated(tmp_path: pathlib.Path) -> None:
         assert (row.mode, row.demand, row.result) == ("to", {"cpu": "20"}, None)
     store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT value FROM ss_meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert conn.execute("SELECT value FROM ss_meta WHERE key='schema_version'").fetchone() == ("3",)
+    conn.close()
+
+
+def test_version_2_tokens_gain_a_role_column(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as conn:  # a version-2 token table, without the role column
+        conn.executescript("""
+            CREATE TABLE ss_meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(200) NOT NULL);
+            INSERT INTO ss_meta VALUES ('schema_version', '2');
+            CREATE TABLE ss_tokens (id VARCHAR(32) PRIMARY KEY, tenant VARCHAR(64), salt VARCHAR(64) NOT NULL,
+                digest VARCHAR(64) NOT NULL, created_at VARCHAR(40) NOT NULL, expires_at VARCHAR(40) NOT NULL,
+                revoked_at VARCHAR(40), created_by VARCHAR(200) NOT NULL, note VARCHAR(500) NOT NULL);
+            INSERT INTO ss_tokens VALUES ('abc', NULL, 's', 'd', '2026-11-27T12:00:00+00:00',
+                '2027-11-27T12:00:00+00:00', NULL, 'local', '');
+        """)
+    conn.close()
+    store = selfservice_db.Store(str(path))
+    with store.transaction() as tx:
+        row = tx.token("abc")
+    store.close()
+    assert row is not None and row.tenant is None and row.role is None  # an old staff token stays staff
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM ss_meta WHERE key='schema_version'").fetchone() == ("3",)
     conn.close()
 
 
