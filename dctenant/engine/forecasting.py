@@ -139,11 +139,14 @@ def crossing(trend: forecasts.Trend, *, limit: Decimal, today: dt.date, horizon_
 def forecast(points: Sequence[forecasts.Point], *, pool: str, resource: str, series: str, limit: Decimal,
              today: dt.date, horizon_days: int) -> forecasts.Forecast:
     """Fit ``points`` and find when they reach ``limit`` within the horizon."""
-    current = max(points, key=lambda p: p.day).value if points else None
-    trend = fit(points)
+    history = tuple(sorted(points, key=lambda p: p.day))
+    current = history[-1].value if history else None
+    trend = fit(history)
     if isinstance(trend, str):
         return forecasts.Forecast(pool=pool, resource=resource, series=series, points=len(points), current=current,
-                                  limit=limit, trend=None, crossing=None, earliest=None, latest=None, problem=trend)
+                                  limit=limit, trend=None, crossing=None, earliest=None, latest=None, problem=trend,
+                                  history=history)
     expected, earliest, latest = crossing(trend, limit=limit, today=today, horizon_days=horizon_days)
     return forecasts.Forecast(pool=pool, resource=resource, series=series, points=len(points), current=current,
-                              limit=limit, trend=trend, crossing=expected, earliest=earliest, latest=latest)
+                              limit=limit, trend=trend, crossing=expected, earliest=earliest, latest=latest,
+                              history=history)
