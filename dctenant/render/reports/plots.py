@@ -133,7 +133,7 @@ def _nice(value: float) -> float:
     if value <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * power >= value)
+    return float(next(m * power for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * power >= value))
 
 
 def _points(rows: Sequence[tuple[dt.date, float, float, float]], x: Callable[[dt.date], float],
