@@ -32,7 +32,7 @@ from dctenant.clients import ledger_db, prometheus
 from dctenant.domain import audit_events, periods
 from dctenant.errors import UserError
 from dctenant.loaders import loading
-from dctenant.ops import forecasting, planning, runway_reporting
+from dctenant.ops import forecasting, planning, reporting, runway_reporting
 from dctenant.render.reports import cells, csv_form, json_form
 from tests.conftest import EXAMPLE
 
@@ -207,3 +207,21 @@ def test_report_cli_forecast_writes_and_records(tmp_path: Any, ledger: str) -> N
     with ledger_db.open_ledger(ledger) as opened:
         issued = [e for e in opened.events() if e.kind == audit_events.REPORT_ISSUED]
     assert len(issued) == 1 and issued[0].subject["report"] == "forecast"
+
+
+def test_reproduce_refuses_a_planning_report_in_words(tmp_path: Any, ledger: str) -> None:
+    out = tmp_path / "forecast.csv"
+    with ledger_db.open_ledger(ledger) as opened:
+        out.write_text(csv_form.render(runway_reporting.build_forecast(
+            path=str(EXAMPLE), now=NOW, ledger=opened, horizon_days=30, url=None, config=None, history_days=90,
+            calendar="gregorian", zone=None)), encoding="utf-8")
+        with pytest.raises(UserError, match="forecast report: it reads Prometheus"):
+            reporting.reproduce(str(out), ledger=opened)
+
+
+def test_forecast_command_writes_the_same_page(ledger: str) -> None:
+    got = CliRunner().invoke(cli.cli, ["forecast", str(EXAMPLE), "--at", "2026-11-27", "--ledger", ledger,
+                                       "-o", "html", "--calendar", "jalali"], catch_exceptions=False)
+    assert got.exit_code == 0
+    assert got.stdout.startswith("<!DOCTYPE html>") and got.stdout.count('<svg class="plot runway"') > 0
+    assert "reaches the limit on 1406/03/07" in got.stdout
