@@ -11,6 +11,7 @@ Prometheus, whose data ages out, so unlike the period reports they cannot be rec
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import dctenant
@@ -83,9 +84,9 @@ def build_reclaim(*, path: str, now: dt.datetime, ledger: ledger_db.Ledger, peri
                    f"{result.source}; window {audit_events.stamp(at - dt.timedelta(seconds=window))} to "
                    f"{audit_events.stamp(at)}, step {m.step_seconds}s")),
                reports.Source(name="method", detail=(
-                   f"need = p{m.quantile * 100:g} of cpu, GPUs and bandwidth; peak + {m.margin * 100:g} % of memory "
-                   f"and storage; propose when ≥ {m.min_idle * 100:g} % idle and ≥ {m.min_coverage * 100:g} % of "
-                   "the window seen")),
+                   f"need = p{_percent(m.quantile)} of cpu, GPUs and bandwidth; peak + {_percent(m.margin)} % of "
+                   f"memory and storage; propose when ≥ {_percent(m.min_idle)} % idle and ≥ "
+                   f"{_percent(m.min_coverage)} % of the window seen")),
                auditing.report_source(ledger, up_to=last.seq if last else 0)]
     missing = sum(1 for r in rows if r.need is None)
     warnings = [f"reclaim: {missing} row(s) have no data at all: their need is null (\"no data\"), not zero"] \
@@ -97,6 +98,11 @@ def build_reclaim(*, path: str, now: dt.datetime, ledger: ledger_db.Ledger, peri
                               "minCoverage": str(m.min_coverage), "dctenantVersion": dctenant.__version__}
     return _report("reclaim", period=period, now=now, path=path, last=last, sources=sources, warnings=warnings,
                    inputs=inputs, sections=runway_tallying.reclaim_rows(rows, gains), tenant=tenant)
+
+
+def _percent(fraction: Decimal) -> str:
+    """``Decimal("0.95")`` → ``"95"`` (``"95.00"`` is what formatting the product would say)."""
+    return f"{(fraction * 100).normalize():f}"
 
 
 def _report(kind: str, *, period: periods.Period, now: dt.datetime, path: str,

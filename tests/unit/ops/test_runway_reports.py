@@ -157,6 +157,9 @@ def test_reclaim_json_figures(tmp_path: Any) -> None:
     data = json.loads(json_form.render(_reclaim(tmp_path)))
     assert data["report"] == "reclaim" and data["period"]["label"] == "2026-11-01..2026-11-14"
     assert data["inputs"]["windowSeconds"] == 14 * 86400 and data["inputs"]["stepSeconds"] == 300
+    method = next(s["detail"] for s in data["sources"] if s["name"] == "method")
+    assert method == ("need = p95 of cpu, GPUs and bandwidth; peak + 15 % of memory and storage; propose when "
+                      "≥ 20 % idle and ≥ 80 % of the window seen")
     rows = {(r["tenant"], r["pool"], r["resource"]): r for r in data["sections"]["reclaim"]["rows"]}
     cpu = rows["bale", "thr-ab", "cpu"]
     envelope = envelopes["cpu"]
