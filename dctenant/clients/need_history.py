@@ -36,6 +36,26 @@ def owned(expr: str, owners: Mapping[str, str]) -> str:
     return out
 
 
+def owned_by_tenant(expr: str, owners: Mapping[str, tuple[str, str]]) -> str:
+    """``expr`` (by namespace) with ``dctenant_owner`` set to ``tenant/pool``: one ``label_replace`` per pool.
+
+    One per tenant and pool (``owned``) nests hundreds of them for a large data centre, and Prometheus
+    evaluates each over every step of the window: 200 tenants timed out. Every namespace of a tenant is
+    named ``<tenant>-…`` (the loader enforces it), so a pool's regular expression is the alternation of
+    ``(<tenant>)-(?:<its names' rests>)``, each tenant in a group of its own; the replacement joins all the
+    groups, of which only the matching one is non-empty. The match is still by full name.
+    """
+    by_pool: dict[str, dict[str, list[str]]] = {}
+    for ns, (tenant, pool) in sorted(owners.items()):
+        by_pool.setdefault(pool, {}).setdefault(tenant, []).append(ns.removeprefix(tenant + "-"))
+    out = f"({expr})"
+    for pool, tenants in sorted(by_pool.items()):
+        pattern = "|".join(f"({t})-(?:{'|'.join(rests)})" for t, rests in sorted(tenants.items()))
+        groups = "".join(f"${{{i}}}" for i in range(1, len(tenants) + 1))
+        out = f'label_replace({out}, "{OWNER}", "{groups}/{pool}", "namespace", "{pattern}")'
+    return out
+
+
 def observe(client: prometheus.Prometheus, *, owners: Mapping[str, tuple[str, str]], method: reclaim.Method,
             at: dt.datetime) -> dict[tuple[str, str, str], reclaim.Observation]:
     """Observations by (tenant, pool, resource) over the window ending at ``at`` (owners: namespace →
@@ -46,7 +66,7 @@ def observe(client: prometheus.Prometheus, *, owners: Mapping[str, tuple[str, st
     out: dict[tuple[str, str, str], reclaim.Observation] = {}
     for name, key in MEASURES.items():
         by = f"{OWNER}, storageclass" if not key else OWNER
-        summed = f"sum by ({by}) ({owned(base[name], {ns: f'{t}/{p}' for ns, (t, p) in owners.items()})})"
+        summed = f"sum by ({by}) ({owned_by_tenant(base[name], owners)})"
         stat = reclaim.PEAK if name in ("memory", "storage-used") else reclaim.P95
         if stat == reclaim.P95:
             asked = f"quantile_over_time({method.quantile}, ({summed}){window})"

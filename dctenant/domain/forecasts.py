@@ -50,3 +50,4 @@ class Forecast:
     earliest: dt.date | None  # the day the interval's upper edge reaches it
     latest: dt.date | None  # the day the interval's lower edge reaches it (None: not within the horizon)
     problem: str = ""  # why there is no forecast (too little history, no data)
+    history: tuple[Point, ...] = ()  # the points fitted, by day (for the report's runway chart)

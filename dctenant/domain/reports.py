@@ -16,6 +16,8 @@ from typing import Any
 from dctenant.domain import periods
 
 KINDS = ("allocation", "usage", "traffic", "violations", "licences")
+# Planning reports (docs/planning.md): built from a forecast or a reclaim, not from a period's ledger and snapshots.
+PLANNING_KINDS = ("forecast", "reclaim")
 SCHEMA_VERSION = 2
 
 # Column kinds: how a renderer shows a cell. "amount" cells are in the base unit of the resource
@@ -25,6 +27,8 @@ TEXT, NAME, AMOUNT, BYTES, FRACTION, INTEGER, DATE, TIME, DURATION, COVERAGE = (
     "text", "name", "amount", "bytes", "fraction", "integer", "date", "time", "duration", "coverage")
 # A row whose "status" cell is this has no data: its empty cells are said as "no data", not a dash.
 NO_DATA = "no data"
+# A row whose "status" cell is this could not be computed (e.g. too little history): its empty cells say so.
+UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +36,7 @@ class Column:
     key: str
     title: str
     kind: str = TEXT
+    empty: str = ""  # what an empty cell means, in words (e.g. "beyond horizon"); "" shows a dash or nothing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,12 +56,47 @@ class Chart:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Runway:
+    """A runway chart: the daily history, the fitted trend with its interval band, the limit, and the
+    day the trend (and the band's edges) reach it. Values are in the base unit of ``unit`` (a resource key)."""
+
+    title: str
+    unit: str
+    today: dt.date
+    history: tuple[tuple[dt.date, float], ...]
+    band: tuple[tuple[dt.date, float, float, float], ...]  # day, low, expected, high; empty without a trend
+    limit: float
+    crossing: dt.date | None  # None: not within the horizon
+    earliest: dt.date | None
+    latest: dt.date | None
+    end: dt.date  # the horizon's last day
+    note: str = ""  # why there is no trend, in words
+
+
+@dataclass(frozen=True, kw_only=True)
+class Need:
+    """One tenant's envelope and observed need (``None``: no data) in an envelope-vs-need chart."""
+
+    label: str  # tenant id (its Persian name is looked up in the report's names)
+    envelope: float
+    need: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NeedChart:
+    title: str
+    unit: str  # a resource key
+    needs: tuple[Need, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Section:
     name: str
     title: str
     columns: tuple[Column, ...]
     rows: tuple[Mapping[str, Any], ...]
     chart: Chart | None = None
+    plots: tuple[Runway | NeedChart, ...] = ()  # the planning reports' charts (render/reports/plots.py)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ tier's guarantee, the licence states that changed, and who lost the most (to exp
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from dctenant.domain import allocations, resources, whatif
@@ -22,7 +23,9 @@ def compare(before: allocations.Allocation, after: allocations.Allocation) -> wh
         for pool in pools:
             was = old.shares[pool].envelope if old and pool in old.shares else {}
             now = new.shares[pool].envelope if new and pool in new.shares else {}
-            for key in resources.ordered(set(was) | set(now)):
+            if was == now:
+                continue
+            for key in _ordered(frozenset(was) | frozenset(now)):
                 a, b = was.get(key), now.get(key)
                 if a != b:
                     changes.append(whatif.EnvelopeChange(tenant=tenant, pool=pool, resource=key, before=a, after=b))
@@ -51,12 +54,19 @@ def below_guarantee(allocation: allocations.Allocation,
         for pool, share in tenant.shares.items():
             if allocation.pools[pool].guarantee_scale >= 1:
                 continue
-            short = tuple(k for k in resources.ordered(share.demand)
+            short = tuple(k for k in _ordered(frozenset(share.demand))
                           if share.envelope.get(k, Decimal(0)) < tenant.guaranteed * share.demand[k])
             if short:
                 out.append(whatif.GuaranteeMiss(tenant=tid, pool=pool, resources=short,
                                                 new=previous is not None and (tid, pool) not in previous))
     return tuple(sorted(out, key=lambda m: (m.tenant, m.pool)))
+
+
+@functools.lru_cache(maxsize=256)
+def _ordered(keys: frozenset[str]) -> tuple[str, ...]:
+    """``resources.ordered``, kept per key set: 10,000 tenants share a handful of sets, and sorting each
+    tenant's keys again was a fifth of a large what-if's comparison."""
+    return resources.ordered(keys)
 
 
 def _losers(changes: list[whatif.EnvelopeChange]) -> tuple[str, ...]:

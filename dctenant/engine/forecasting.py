@@ -37,9 +37,9 @@ Z80 = 1.2816  # the standard normal's 90th percentile
 WEEKLY_ABOVE = 180  # points; longer series are fitted on weekly medians
 
 
-def fit(points: Sequence[forecasts.Point]) -> forecasts.Trend | str:
+def fit(points: Sequence[forecasts.Point], *, ordered_by_day: bool = False) -> forecasts.Trend | str:
     """The trend of ``points`` (one per day, any order), or the reason it cannot be fitted."""
-    ordered = sorted(points, key=lambda p: p.day)
+    ordered = points if ordered_by_day else sorted(points, key=lambda p: p.day)
     if len(ordered) < MIN_POINTS or (ordered[-1].day - ordered[0].day).days < MIN_SPAN_DAYS:
         span = (ordered[-1].day - ordered[0].day).days if ordered else 0
         return (f"too little history: {len(ordered)} daily point(s) over {span} day(s); "
@@ -56,14 +56,12 @@ def fit(points: Sequence[forecasts.Point]) -> forecasts.Trend | str:
     slope, slope_low, slope_high = _slope_and_interval(slopes, n=len(slope_days))
     level = float(np.median(values - slope * days))
     residuals = values - (level + slope * days)
-    weekdays = np.array([p.day.weekday() for p in ordered])
+    weekdays = ((origin.weekday() + days) % 7).astype(int)
     seasonal = [0.0] * 7
     if days[-1] >= 7 * SEASON_WEEKS:
-        for d in range(7):
-            on_day = residuals[weekdays == d]
-            if on_day.size:
-                seasonal[d] = float(np.median(on_day))
-        residuals = residuals - np.array([seasonal[d] for d in weekdays])
+        by_weekday = _group_medians(residuals, weekdays, 7)
+        seasonal = [0.0 if np.isnan(m) else float(m) for m in by_weekday]
+        residuals = residuals - np.array(seasonal)[weekdays]
     low, high = (float(x) for x in np.percentile(residuals, [LOW, HIGH]))
     return forecasts.Trend(origin=origin, level=level, slope=slope, slope_low=slope_low, slope_high=slope_high,
                            seasonal=tuple(seasonal), residual_low=low, residual_high=high,
@@ -72,16 +70,27 @@ def fit(points: Sequence[forecasts.Point]) -> forecasts.Trend | str:
 
 def _weekly(days: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each 7-day block's median day and median value (a last block of fewer days counts too)."""
-    block = (days // 7).astype(int)
-    _, first, counts = np.unique(block, return_index=True, return_counts=True)
-    row = np.repeat(np.arange(first.size), counts)
-    column = np.arange(days.size) - np.repeat(first, counts)
-    # One NaN-padded row per block (at most 7 days each), so one vectorised median serves them all.
-    grid_days = np.full((first.size, 7), np.nan)
-    grid_values = np.full((first.size, 7), np.nan)
-    grid_days[row, column] = days
-    grid_values[row, column] = values
-    return np.nanmedian(grid_days, axis=1), np.nanmedian(grid_values, axis=1)
+    _, block = np.unique((days // 7).astype(int), return_inverse=True)
+    count = int(block.max()) + 1
+    return _group_medians(days, block, count), _group_medians(values, block, count)
+
+
+def _group_medians(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """The median of ``values`` in each group ``0..count-1`` (NaN for an empty one), every group at once.
+
+    One sort by (group, value), then each group's middle element or the mean of its middle two,
+    exactly as ``np.median`` takes them; a loop of ``np.median`` calls (or ``np.nanmedian`` over a
+    padded grid) cost most of a forecast's time.
+    """
+    ordered = values[np.lexsort((values, groups))]
+    sizes = np.bincount(groups, minlength=count)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    out = np.full(count, np.nan)
+    seen = sizes > 0
+    low = starts[seen] + (sizes[seen] - 1) // 2
+    high = starts[seen] + sizes[seen] // 2
+    out[seen] = (ordered[low] + ordered[high]) / 2
+    return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -139,11 +148,14 @@ def crossing(trend: forecasts.Trend, *, limit: Decimal, today: dt.date, horizon_
 def forecast(points: Sequence[forecasts.Point], *, pool: str, resource: str, series: str, limit: Decimal,
              today: dt.date, horizon_days: int) -> forecasts.Forecast:
     """Fit ``points`` and find when they reach ``limit`` within the horizon."""
-    current = max(points, key=lambda p: p.day).value if points else None
-    trend = fit(points)
+    history = tuple(sorted(points, key=lambda p: p.day))
+    current = history[-1].value if history else None
+    trend = fit(history, ordered_by_day=True)
     if isinstance(trend, str):
         return forecasts.Forecast(pool=pool, resource=resource, series=series, points=len(points), current=current,
-                                  limit=limit, trend=None, crossing=None, earliest=None, latest=None, problem=trend)
+                                  limit=limit, trend=None, crossing=None, earliest=None, latest=None, problem=trend,
+                                  history=history)
     expected, earliest, latest = crossing(trend, limit=limit, today=today, horizon_days=horizon_days)
     return forecasts.Forecast(pool=pool, resource=resource, series=series, points=len(points), current=current,
-                              limit=limit, trend=trend, crossing=expected, earliest=earliest, latest=latest)
+                              limit=limit, trend=trend, crossing=expected, earliest=earliest, latest=latest,
+                              history=history)

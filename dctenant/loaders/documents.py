@@ -168,6 +168,34 @@ def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Pr
             line=line,
             hint="save the file as UTF-8",
         )
+    return parse(text, display=display)
+
+
+# Parsed documents by their text, so that loading the same files again (what-if's edited copy, in which
+# all but the edited files are unchanged, or the next request of a long-running server) does not parse
+# them again. Only documents without a problem are kept, and their data is shared: by contract nobody
+# mutates a Document's data (what-if copies a document before editing it). Bounded: cleared when full.
+_PARSED: dict[str, tuple[Any, Mapping[Path, int]]] = {}
+PARSED_MAX = 60_000
+
+
+def forget() -> None:
+    """Drop the parsed documents kept from earlier reads."""
+    _PARSED.clear()
+
+
+def parse(text: str, *, display: str) -> tuple[Document | None, tuple[Problem, ...]]:
+    """Parse the text of one YAML file (``display`` names it in problems); the rules of ``read``."""
+    known = _PARSED.get(text)
+    if known is not None:
+        return Document(file=display, data=known[0], lines=known[1], text=text), ()
+
+    def fail(message: str, *, line: int | None = None, hint: str | None = None) -> tuple[None, tuple[Problem]]:
+        return None, (Problem(file=display, line=line, field="", message=message, hint=hint),)
+
+    size = len(text.encode("utf-8"))
+    if size > MAX_BYTES:
+        return fail(f"file is {size} bytes, over the 1 MiB limit", hint="split it into smaller files")
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         return fail("file is empty", hint="add an apiVersion, kind, metadata and spec, or delete the file")
     loader = _Loader(text)
@@ -213,4 +241,8 @@ def read(path: pathlib.Path, *, display: str) -> tuple[Document | None, tuple[Pr
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         return fail(f"YAML value error: {exc.problem}", line=mark.line + 1 if mark else None)
+    if not builder.problems:
+        if len(_PARSED) >= PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[text] = (data, builder.lines)
     return Document(file=display, data=data, lines=builder.lines, text=text), tuple(builder.problems)

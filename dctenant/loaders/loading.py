@@ -9,8 +9,10 @@ from __future__ import annotations
 import gc
 import os
 import pathlib
+import re
+from collections.abc import Collection, Hashable, Mapping
 
-from dctenant.domain import quotas, tenants
+from dctenant.domain import policies, pools, quotas, tenants
 from dctenant.errors import Problem, UserError, ValidationError
 from dctenant.loaders import datacentres, documents, policy_files, tenant_files
 from dctenant.loaders.fields import Reader
@@ -26,36 +28,73 @@ def default_path() -> str:
 
 def load(path: str | os.PathLike[str]) -> quotas.Quotas:
     """Read ``datacentre.yaml``, ``policy.yaml`` and ``tenants/*.yaml`` under ``path``."""
+    return _without_gc(path, None)
+
+
+def load_texts(path: str, texts: Mapping[str, str]) -> quotas.Quotas:
+    """Load a quotas directory given as its files' texts (``"tenants/bale.yaml"`` → text), as ``load`` would
+    load a directory holding them; ``path`` is how problems name it. What-if loads its edited copy this way,
+    without writing 10,000 files to a scratch directory and reading them back."""
+    return _without_gc(path, texts)
+
+
+def _without_gc(path: str | os.PathLike[str], texts: Mapping[str, str] | None) -> quotas.Quotas:
     # A large data centre is millions of small objects, none in a reference cycle; the cyclic
     # garbage collector would walk all the live ones again and again (a fifth of the load time
     # of 10,000 tenants). Reference counting frees the temporary ones as usual.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(path)
+        return _load(path, texts)
     finally:
         if enabled:
             gc.enable()
 
 
-def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
+# Loaded tenants by (file text, file stem, what the tenant loader reads of the data centre and policy):
+# a tenant file read again under the same context gives the same Tenant, so what-if's edited copy (a
+# tier's weight changed, one tenant removed) reloads only what the edit touched. Only tenants loaded
+# without a problem are kept; Tenants are frozen. Bounded: cleared when full.
+_TENANTS: dict[tuple[str, str, Hashable], tenants.Tenant] = {}
+TENANTS_MAX = 60_000
+
+
+def forget() -> None:
+    """Drop what earlier loads kept (parsed documents, loaded tenants): the next load starts cold."""
+    _TENANTS.clear()
+    documents.forget()
+
+
+def tenant_context(datacentre: pools.DataCentre, policy: policies.Policy, incomplete: Collection[str]) -> Hashable:
+    """Everything ``tenant_files.load`` reads of the data centre and the policy, as a key: the tiers (names
+    and isolation), the pools (names and the resources each has), the storage classes, incomplete pools."""
+    return (tuple((name, repr(policy.isolation(name))) for name in policy.tiers),
+            tuple((p.name, tuple(sorted(p.capacity))) for p in datacentre.pools),
+            tuple(c.name for c in datacentre.storage_classes), tuple(sorted(incomplete)))
+
+
+def _load(path: str | os.PathLike[str], texts: Mapping[str, str] | None) -> quotas.Quotas:
     root = pathlib.Path(path)
-    if not root.is_dir():
+    if texts is None and not root.is_dir():
         raise UserError(f"{root} is not a directory", location=str(root))
     problems: list[Problem] = []
     sources: dict[str, str] = {}
 
     def reader_for(name: pathlib.Path) -> Reader | None:
-        display = os.path.join(str(path), str(name.relative_to(root)))
-        if not name.exists():
+        rel = name.relative_to(root)
+        display = os.path.join(str(path), str(rel))
+        if (rel.as_posix() not in texts) if texts is not None else not name.exists():
             problems.append(Problem(file=display, line=None, field="", message="file not found",
-                                    hint=f"every quotas directory needs {name.relative_to(root)}"))
+                                    hint=f"every quotas directory needs {rel}"))
             return None
-        document, found = documents.read(name, display=display)
+        if texts is not None:
+            document, found = documents.parse(texts[rel.as_posix()], display=display)
+        else:
+            document, found = documents.read(name, display=display)
         problems.extend(found)
         if document is None:
             return None
-        sources[name.relative_to(root).as_posix()] = document.text
+        sources[rel.as_posix()] = document.text
         return Reader(document)
 
     datacentre = policy = None
@@ -73,13 +112,26 @@ def _load(path: str | os.PathLike[str]) -> quotas.Quotas:
     # Per tenant, the lines of its metadata.name and of each of its domains (for cross-tenant checks).
     lines: dict[str, tuple[int | None, tuple[int | None, ...]]] = {}
     tenant_dir = root / "tenants"
-    names = sorted([*tenant_dir.glob("*.yaml"), *tenant_dir.glob("*.yml")]) if tenant_dir.is_dir() else []
+    if texts is not None:
+        names = sorted(root / rel for rel in texts if re.fullmatch(r"tenants/[^/]+\.ya?ml", rel))
+    else:
+        names = sorted([*tenant_dir.glob("*.yaml"), *tenant_dir.glob("*.yml")]) if tenant_dir.is_dir() else []
+    context = None if datacentre is None or policy is None else tenant_context(datacentre, policy, incomplete)
     for name in names:
+        before = len(problems)
         if (reader := reader_for(name)) is None:
             continue
-        tenant = tenant_files.load(reader, stem=name.stem, datacentre=datacentre, policy=policy,
-                                    incomplete=incomplete)
-        problems.extend(reader.problems)
+        clean = context is not None and len(problems) == before  # the file parsed without a problem
+        key = (reader.document.text, name.stem, context)
+        tenant = _TENANTS.get(key) if clean else None
+        if tenant is None:
+            tenant = tenant_files.load(reader, stem=name.stem, datacentre=datacentre, policy=policy,
+                                        incomplete=incomplete)
+            problems.extend(reader.problems)
+            if tenant is not None and clean and not reader.problems:
+                if len(_TENANTS) >= TENANTS_MAX:
+                    _TENANTS.clear()
+                _TENANTS[key] = tenant
         if tenant is None:
             continue
         if tenant.id in files:

@@ -85,11 +85,52 @@ def read_quotas(root: pathlib.Path) -> tuple[Documents, dict[str, str]]:
 
 
 def apply(changes: tuple[whatif.Change, ...], docs: Documents) -> Documents:
-    """A copy of ``docs`` with every change made in order; ``UserError`` at the first that cannot be."""
-    out = copy.deepcopy(docs)
+    """A copy of ``docs`` with every change made in order; ``UserError`` at the first that cannot be.
+
+    Documents no change touches are the originals themselves (``is``), not copies: the caller keeps
+    their text, and 10,000 unchanged tenants are neither copied nor compared.
+    """
+    out = _Edited(docs)
     for change in changes:
         _APPLY[change.op](change, out)
+    return dict(out)
+
+
+def parse_quotas(texts: Mapping[str, str], *, root: str) -> Documents:
+    """The parsed documents of a loaded model's files (``Quotas.sources``), which the loader has validated."""
+    out: Documents = {}
+    for rel, text in texts.items():
+        document, problems = documents.parse(text, display=f"{root}/{rel}")
+        if document is None:
+            raise ValidationError(problems)
+        out[rel] = document.data
     return out
+
+
+class _Edited(dict[str, Any]):
+    """The documents under edit: each is deep-copied the first time an edit fetches it (``[]`` or ``get``),
+    so the originals — shared with the loader's parse cache — are never changed. Every edit reaches a
+    document through ``_spec``/``_pools`` (``get``) or replaces it whole; ``items()`` is only read."""
+
+    def __init__(self, docs: Documents) -> None:
+        super().__init__(docs)
+        self._owned: set[str] = set()
+
+    def _own(self, key: str) -> Any:
+        if key not in self._owned:
+            super().__setitem__(key, copy.deepcopy(super().__getitem__(key)))
+            self._owned.add(key)
+        return super().__getitem__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._own(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._own(key) if key in self else default
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._owned.add(key)
 
 
 def to_yaml(document: Any) -> str:

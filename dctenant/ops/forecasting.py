@@ -8,6 +8,7 @@ daily peak of measured usage. Both are fitted by ``engine.forecasting`` (docs/pl
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,16 +68,21 @@ def demand_totals(allocation: allocations.Allocation) -> dict[str, dict[str, dic
 
 def forecast(path: str, *, today: dt.date, horizon_days: int, ledger: str | None = None, record: bool = False,
              url: str | None = None, config: str | None = None, history_days: int = 90,
-             now: dt.datetime | None = None, ask: prometheus.Asker | None = None) -> ForecastResult:
-    """Forecast every pool and resource; ``record`` first appends today's plan totals to the ledger."""
+             now: dt.datetime | None = None, ask: prometheus.Asker | None = None,
+             opened_ledger: ledger_db.Ledger | None = None) -> ForecastResult:
+    """Forecast every pool and resource; ``record`` first appends today's plan totals to the ledger.
+
+    ``opened_ledger``, when given, is read (and written) instead of opening ``ledger``: ``report forecast``
+    reads the ledger it has already opened (a PostgreSQL URL cannot be reopened from its redacted form)."""
     model = loading.load(path)
     allocation = planning.allocate(model, at=today)
     current = demand_totals(allocation)
     points: dict[tuple[str, str], dict[dt.date, Decimal]] = {}
     recorded = 0
     sources = []
-    if ledger is not None or record:
-        with ledger_db.open_ledger(ledger) as opened:
+    if ledger is not None or record or opened_ledger is not None:
+        source = contextlib.nullcontext(opened_ledger) if opened_ledger is not None else ledger_db.open_ledger(ledger)
+        with source as opened:
             history = list(opened.events(kinds=[PLAN_RECORDED]))
             if record:
                 seen = {(e.subject.get("pool"), _day(e)) for e in history}

@@ -94,7 +94,7 @@ def reclaim_plan(path: str, *, url: str, at: dt.datetime, method: reclaim.Method
     if document["changes"]:
         changes = tuple(whatif.Change(op=op, argument=arg, location=f"reclaim proposal {i}")
                         for i, c in enumerate(document["changes"]) for op, arg in c.items())
-        after = whatif_planning.changed_model_from(path, changes)
+        after = whatif_planning.changed_model_from(path, changes, model=model)
         comparison = comparing.compare(allocation, planning.allocate(after, at=at.date()))
         proposers = {(r.tenant, r.pool) for r in rows if r.proposed is not None}
         gains = tuple(e for e in comparison.envelopes if e.delta > 0 and (e.tenant, e.pool) not in proposers)

@@ -280,6 +280,9 @@ def reproduce(file: str, *, ledger: ledger_db.Ledger) -> Reproduction:
     if text is None:
         raise UserError(f"cannot read {file}", location="--reproduce")
     form, recorded = _recorded(text, file)
+    if recorded["kind"] in reports.PLANNING_KINDS:
+        raise UserError(f"{file} is a {recorded['kind']} report: it reads Prometheus, whose data ages out, so it "
+                        "cannot be recomputed; its inputs name what it read (docs/planning.md)", location="--reproduce")
     try:
         inputs = recorded["inputs"]
         chosen = periods.Period(label=recorded["label"], calendar=recorded["calendar"], zone=recorded["zone"],

@@ -32,7 +32,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dctenant.domain import quotas, resources
+from dctenant.domain import quotas, reclaim, resources
 from dctenant.render import capacity_rules, prometheus_rules
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ BREACHING = ("DctenantTenantOverEnvelope", "DctenantBandwidthOverEnvelope")
 SUSPENDED = ("DctenantLicenceExpired", "DctenantLicenceSuspended")
 UNMEASURED = ("DctenantEnforcementDataMissing", "DctenantNamespaceNotMeasured")
 STATES = (("warned", WARNED), ("breaching", BREACHING), ("suspended", SUSPENDED), ("unmeasured", UNMEASURED))
+RUNWAY_DAYS = 30  # how far ahead the runway panel projects the trend
 _UNITS = {resources.Kind.CPU: "short", resources.Kind.MEMORY: "bytes", resources.Kind.GPU: "short",
           resources.Kind.STORAGE: "bytes", resources.Kind.BANDWIDTH: "bps"}
 
@@ -378,6 +379,7 @@ def _capacity(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -
         mappings={0: ("serving", "green"), 1: ("suspended", "red")}, width=24,
         description="What the enforcer did, as kube-state-metrics sees it: a namespace whose dctenant quota "
                     "allows no pods is suspended."))
+    _planning(board, p=p)
     warn_days = model.policy.licences.warning_days
     board.with_panel(_table(
         "Licences", _q(f"max by (tenant, licence) ({prometheus_rules.EXPIRY}) * 1000", ref="A", table=True),
@@ -390,6 +392,49 @@ def _capacity(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -
         description=f"Licences by expiry; owners are warned {warn_days} days ahead, and an expired licence is "
                     f"served for {model.policy.licences.grace_days} days of grace."))
     return board
+
+
+def _planning(board: db.Dashboard, *, p: str) -> None:
+    """The live counterparts of ``dctenant forecast`` and ``dctenant reclaim`` (docs/planning.md).
+
+    Runway: one panel per pool (Grafana repeats it for each pool chosen, "All" included): each
+    resource's used share of allocatable now, and where the least-squares line through the shown
+    time range puts it ``RUNWAY_DAYS`` days ahead (``predict_linear``). The forecast command's
+    Theil–Sen fit with its interval is the model of record; the panel is a glance.
+    Reclaim: each tenant's idle share of its envelope over the shown range, by reclaim's own rule
+    (the p95 of cpu, GPUs and bandwidth; the peak of memory and storage plus the margin). A
+    resource with no usage series has no row: unknown, not idle.
+    """
+    method = reclaim.Method()
+    used = (f"sum by (resource) ({prometheus_rules.USAGE}{{{p}}}) / on (resource) "
+            f"sum by (resource) ({capacity_rules.ALLOCATABLE}{{{p}}})")
+    board.with_row(_row("Runway and reclaim"))
+    board.with_panel(_series(
+        "Runway: $pool", _q(used, "{{resource}} now", ref="A"),
+        _q(f"predict_linear(({used})[$__range:], {RUNWAY_DAYS * 86400})",
+           f"{{{{resource}}}} in {RUNWAY_DAYS} days", ref="B"),
+        unit="percentunit", width=12, dashed=f"in {RUNWAY_DAYS} days$",
+        description=f"Used share of allocatable per resource, and {RUNWAY_DAYS} days ahead on the least-squares "
+                    "trend of the shown time range (widen it to 14 d or more). 100 % is exhaustion. The model of "
+                    "record, with its interval and the demand trend, is `dctenant report forecast`.")
+        .repeat("pool").repeat_direction("h"))
+    # Unescaped dots: a PromQL string has no "\." escape, and "." matching itself is all it needs to.
+    rates = f"cpu|{resources.GPU}|bandwidth/.+"
+    levels = "memory|storage/.+"
+    need = (f"max without (storageclass) (quantile_over_time({method.quantile}, "
+            f'{prometheus_rules.USAGE}{{{p},resource=~"{rates}"}}[$__range])) or '
+            f"max without (storageclass) (max_over_time("
+            f'{prometheus_rules.USAGE}{{{p},resource=~"{levels}"}}[$__range])) * {1 + method.margin}')
+    envelope = f"({prometheus_rules.ENVELOPE}{{{p}}} > 0)"
+    board.with_panel(_table(
+        "Reclaim: idle share of envelope", _q(f"clamp_min(1 - ({need}) / on (tenant, pool, resource) {envelope}, 0)",
+                                             ref="A", table=True),
+        _q(f"({need}) / on (tenant, pool, resource) {envelope}", ref="B", table=True),
+        columns={"A": ("idle share", "percentunit"), "B": ("need / envelope", "percentunit")},
+        description=f"Need over the shown time range: p{method.quantile * 100:g} of cpu, GPUs and bandwidth; peak "
+                    f"+ {method.margin * 100:g} % of memory and storage. Idle = 1 − need / envelope. Set the range "
+                    "to the reclaim window (14 d); proposals and what others would gain: `dctenant report reclaim`.",
+        width=24))
 
 
 def _tenant(model: quotas.Quotas, *, keys: Sequence[str], quota_series: str) -> db.Dashboard:

@@ -175,3 +175,23 @@ def test_values_are_the_simulated_ones(prom: prometheus_harness.Prometheus) -> N
     by_tenant = {(r["metric"].get("tenant"), r["metric"]["enforcement"]) for r in states}
     assert ("bale", "breaching") in by_tenant
     assert ("chapar", "suspended") in by_tenant  # licence revoked
+
+
+def test_reclaim_and_runway_panels_show_the_simulated_figures(prom: prometheus_harness.Prometheus,
+                                                              boards: dict[str, grafana.Dashboard]) -> None:
+    """The simulator runs every tenant at half of its envelope: reclaim's idle share is 1 − 0.5 = 0.5 for cpu
+    (p95 of a flat rate) and 1 − 0.5 × 1.15 = 0.425 for memory (peak + 15 %); a flat usage projects flat, so the
+    runway's 30-day projection equals the share now."""
+    panels = {p["title"]: p for p in boards["capacity.json"]["panels"]}
+    assert panels["Runway: $pool"]["repeat"] == "pool"
+
+    def answer(expr: str) -> dict[tuple[str, ...], float]:
+        rows = prom.query(substitute(expr, "eitaa"))["data"]["result"]
+        return {tuple(r["metric"].get(k, "") for k in ("tenant", "resource")): float(r["value"][1]) for r in rows}
+
+    idle, need = (answer(t["expr"]) for t in panels["Reclaim: idle share of envelope"]["targets"])
+    assert 0.45 < idle["eitaa", "cpu"] < 0.55 and 0.45 < need["eitaa", "cpu"] < 0.55
+    assert 0.40 < idle["eitaa", "memory"] < 0.45 and 0.55 < need["eitaa", "memory"] < 0.60
+    assert idle["bale", "bandwidth/egress"] == 0 and need["bale", "bandwidth/egress"] > 1.1  # over: none idle
+    now, ahead = (answer(t["expr"]) for t in panels["Runway: $pool"]["targets"])
+    assert now["", "memory"] > 0 and abs(ahead["", "memory"] - now["", "memory"]) < 0.02 * now["", "memory"]

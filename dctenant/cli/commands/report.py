@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from typing import Any
 
 import click
 
 from dctenant.cli import options
+from dctenant.cli.commands import forecast
 
-KINDS = ("allocation", "usage", "traffic", "violations", "licences")
+PLANNING = ("forecast", "reclaim")  # built from a forecast or observed need, not from a period's snapshots
+
+KINDS = ("allocation", "usage", "traffic", "violations", "licences", "forecast", "reclaim")
 
 
 @click.command("report")
@@ -35,12 +39,24 @@ KINDS = ("allocation", "usage", "traffic", "violations", "licences")
 @click.option("--reproduce", metavar="FILE", type=click.Path(dir_okay=False),
               help="Recompute the issued JSON or CSV report FILE from its recorded inputs and compare.")
 @options.ledger
+@click.option("--horizon", default="12m", show_default=True, callback=forecast.span,
+              help="forecast: how far ahead to look (from the report's day).")
+@click.option("--history", default="90d", show_default=True, callback=forecast.span,
+              help="forecast: days of usage history to fit.")
+@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", metavar="URL",
+              help="forecast (usage) and reclaim (need): Prometheus query endpoint [env DCTENANT_PROMETHEUS].")
+@click.option("--prometheus-config", "config", metavar="FILE", help="Prometheus settings (docs/enforcement.md).")
 @click.option("--generated-at", "generated_at", metavar="WHEN", callback=options.instant, hidden=True,
               help="Generation time to state (to reproduce an earlier report).")
 def command(kind: str | None, path: str, period: str | None, tenant: str | None, calendar: str, zone: str | None,
             persian_digits: bool, output: str, out: str | None, reproduce: str | None, ledger: str | None,
+            horizon: int, history: int, url: str | None, config: str | None,
             generated_at: dt.datetime | None) -> None:
-    """Auditors' reports: allocation, usage, traffic, violations, licences."""
+    """Auditors' reports: allocation, usage, traffic, violations, licences; forecast and reclaim (docs/planning.md).
+
+    forecast needs no --period (its period is the --horizon from today); reclaim's --period is the
+    window of observed need (default: the last 14 whole days).
+    """
     from dctenant.cli import console
     from dctenant.clients import ledger_db
     from dctenant.errors import UserError
@@ -65,14 +81,18 @@ def command(kind: str | None, path: str, period: str | None, tenant: str | None,
         if not result.identical:
             sys.exit(3)
         return
-    if kind is None or period is None:
+    if kind is None or (period is None and kind not in PLANNING):
         raise UserError("give a report KIND and --period (e.g. `dctenant report usage --period 2026-10`), or "
                         "--reproduce FILE", location="--period" if kind else "KIND")
     now = generated_at or dt.datetime.now(dt.UTC)
     style = cells.Style(calendar=calendar, digits=persian_digits)
-    chosen = options.period(period, calendar=calendar, zone=zone)
     with ledger_db.open_ledger(ledger) as opened:
-        report = reporting.build(kind, path=path, period=chosen, now=now, ledger=opened, tenant=tenant)
+        if kind in PLANNING:
+            report = _planning(kind, path=path, period=period, calendar=calendar, zone=zone, now=now, ledger=opened,
+                               tenant=tenant, horizon=horizon, history=history, url=url, config=config)
+        else:
+            chosen = options.period(period or "", calendar=calendar, zone=zone)
+            report = reporting.build(kind, path=path, period=chosen, now=now, ledger=opened, tenant=tenant)
         if output == "table":
             if out:
                 raise UserError("--out needs --output csv, json or html", location="--out")
@@ -94,3 +114,26 @@ def command(kind: str | None, path: str, period: str | None, tenant: str | None,
                 click.echo(text, nl=False)
     for warning in report.warnings:
         console.warn(warning)
+
+
+def _planning(kind: str, *, path: str, period: str | None, calendar: str, zone: str | None, now: dt.datetime,
+              ledger: Any, tenant: str | None, horizon: int, history: int, url: str | None,
+              config: str | None) -> Any:
+    from dctenant.domain import periods
+    from dctenant.errors import UserError
+    from dctenant.ops import runway_reporting
+
+    if kind == "forecast":
+        if period is not None or tenant is not None:
+            raise UserError("report forecast is per pool from today: give --horizon, not --period or --tenant",
+                            location="--period" if period is not None else "--tenant")
+        return runway_reporting.build_forecast(path=path, now=now, ledger=ledger, horizon_days=horizon, url=url,
+                                               config=config, history_days=history, calendar=calendar, zone=zone)
+    if period is None:  # the last 14 whole days of the chosen calendar's zone
+        today = now.astimezone(periods.tz(zone or periods.DEFAULT_ZONES[calendar])).date()
+        window = periods.span(today - dt.timedelta(days=14), today - dt.timedelta(days=1), calendar=calendar,
+                              zone=zone)
+    else:
+        window = options.period(period, calendar=calendar, zone=zone)
+    return runway_reporting.build_reclaim(path=path, now=now, ledger=ledger, period=window, url=url, config=config,
+                                          tenant=tenant)

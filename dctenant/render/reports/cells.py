@@ -36,6 +36,10 @@ def show(column: reports.Column, row: Mapping[str, Any], *, style: Style) -> str
         # Missing data is said in words; a dash only where a figure is not applicable (e.g. no envelope).
         if row.get("status") == reports.NO_DATA and kind in RIGHT:
             return reports.NO_DATA
+        if row.get("status") == reports.UNKNOWN:
+            return reports.UNKNOWN
+        if column.empty:
+            return column.empty
         return "–" if kind in RIGHT else ""
     if kind == reports.AMOUNT:
         return resources.humanize(str(row["resource"]), Decimal(value))

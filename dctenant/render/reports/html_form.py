@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from dctenant.domain import reports
-from dctenant.render.reports import cells
+from dctenant.render.reports import cells, plots
 
 CSS = """
 :root { color-scheme: light; }
@@ -115,6 +115,8 @@ def render(report: reports.Report, *, style: cells.Style) -> str:
             parts.append("<tr>" + "".join(tds) + "</tr>")
         if not section.rows:
             parts.append(f'<tr><td colspan="{len(section.columns)}">nothing in this period</td></tr>')
-        parts.append("</tbody></table></section>")
+        # The planning reports' charts follow their table: the figures first, then one chart per row group.
+        drawn = "".join(f"<h3>{escape(p.title)}</h3>{plots.svg(report, p, style=style)}" for p in section.plots)
+        parts.append(f"</tbody></table>{drawn}</section>")
     parts.append("</body></html>\n")
     return "\n".join(parts)

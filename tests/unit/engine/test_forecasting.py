@@ -80,3 +80,19 @@ def test_outliers_do_not_tilt_the_trend() -> None:
     trend = forecasting.fit(points)
     assert isinstance(trend, forecasts.Trend)
     assert trend.slope == pytest.approx(2, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_group_medians_equal_numpys_median_per_group(seed: int) -> None:
+    """The one-sort medians (weekly blocks, weekday season) against ``np.median`` group by group, with
+    odd and even group sizes, ties, and an empty group (NaN, which the season turns into no offset)."""
+    import numpy as np
+
+    rnd = random.Random(seed)
+    groups = np.array([rnd.choice([0, 1, 2, 4, 5, 6]) for _ in range(rnd.randint(30, 90))])
+    values = np.array([float(rnd.choice([rnd.gauss(0, 5), 1.5])) for _ in groups])
+    got = forecasting._group_medians(values, groups, 7)
+    for g in range(7):
+        expected = np.median(values[groups == g]) if (groups == g).any() else np.nan
+        assert (np.isnan(got[g]) and np.isnan(expected)) or got[g] == expected
+    assert np.isnan(got[3])

@@ -9,6 +9,7 @@ rows are checked against the two plans, the guarantee rule at its boundary, and 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import pathlib
 import random
@@ -24,6 +25,7 @@ from dctenant.cli import main as cli
 from dctenant.domain import allocations, whatif
 from dctenant.engine import comparing
 from dctenant.errors import DctenantError, ValidationError
+from dctenant.loaders import loading
 from tests.conftest import EXAMPLE
 
 AT = "2026-11-27"
@@ -161,7 +163,11 @@ def test_what_if_equals_plan_on_the_edited_copy(tmp_path: pathlib.Path, seed: in
     edited = tmp_path / "edited"
     shutil.copytree(EXAMPLE, edited)
     apply_by_hand(edited, changes)
+    # The reference plan loads cold, and the what-if starts cold too: its edited copy then reuses only
+    # what it parsed and checked itself (loading's caches), so a stale cache entry cannot hide in both.
+    loading.forget()
     code, text = run("plan", str(edited), "--at", AT, "-o", "json")
+    loading.forget()
     what_if_code, what_if_text = run("plan", str(original), "--at", AT, "-o", "json",
                                      "--what-if", str(tmp_path / "changes.yaml"))
     if code != 0:
@@ -279,3 +285,32 @@ def test_render_what_if_shows_only_changed_manifests(tmp_path: pathlib.Path) -> 
     assert namespaces == {"thr-pd/navak-ml.yaml", "isf-1/navak-messaging.yaml"}
     assert {rel for rel in files if rel.endswith("_enforcer.yaml")} == {
         f"{p}/_enforcer.yaml" for p in ("thr-ab", "thr-pd", "isf-1", "mhd-1")}
+
+
+def test_a_change_of_context_reloads_the_tenants(tmp_path: pathlib.Path) -> None:
+    """Tenants are reused only under the same data centre shape and tiers: taking GPUs out of thr-ab
+    must make every tenant that asks for GPUs there fail again, not come back from the cache."""
+    from dctenant.ops import planning, whatif_planning
+
+    model = planning.plan(str(EXAMPLE), at=dt.date.fromisoformat(AT)).model  # warms the caches
+    changes = (whatif.Change(op=whatif.SET_CAPACITY, argument={"pool": "thr-ab", "capacity": {"nvidia.com/gpu": None}},
+                             location="test"),)
+    with pytest.raises(ValidationError) as caught:
+        whatif_planning.changed_model_from(str(EXAMPLE), changes, model=model)
+    gpu = [p for p in caught.value.problems if 'pool "thr-ab" has no nvidia.com/gpu' in p.message]
+    assert gpu and all(p.file.startswith(f"{EXAMPLE} (after the proposals)/tenants/") for p in gpu)
+
+
+def test_warm_and_cold_loads_are_equal_and_edits_leave_the_originals(tmp_path: pathlib.Path) -> None:
+    from dctenant.ops import whatif_planning
+
+    loading.forget()
+    cold = loading.load(EXAMPLE)
+    changes = (whatif.Change(op=whatif.SET_DEMAND, argument={"tenant": "bale", "pool": "thr-ab",
+                                                             "demand": {"cpu": "7000"}}, location="test"),)
+    after = whatif_planning.changed_model_from(str(EXAMPLE), changes, model=cold)
+    assert next(t for t in after.tenants if t.id == "bale").demand["thr-ab"]["cpu"] == 7000
+    warm = loading.load(EXAMPLE)  # the edit went to a copy: the cached parse of bale.yaml is the file's
+    assert warm == cold and warm.tenants[0] is cold.tenants[0]
+    loading.forget()
+    assert loading.load(EXAMPLE) == cold
