@@ -90,14 +90,17 @@ def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | N
                                    rate_window=rate_window, step=step, timeout=timeout)
     enforcer = enforcing.Enforcer(path=path, settings=settings, pools=pools, act=act, kubeconfig=kubeconfig,
                                   state_path=pathlib.Path(state) if state else None, ledger=ledger, webhook=webhook)
-    while True:
-        started = time.monotonic()
-        now = dt.datetime.now(dt.UTC)
-        cycle = enforcer.cycle(now=now, at=at or now.date())
-        _show(cycle, output=output, show_all=show_all)
-        if interval is None:
-            break
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    try:
+        while True:
+            started = time.monotonic()
+            now = dt.datetime.now(dt.UTC)
+            cycle = enforcer.cycle(now=now, at=at or now.date())
+            _show(cycle, output=output, show_all=show_all)
+            if interval is None:
+                break
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        enforcer.close()
     if cycle.missing or cycle.failed:
         sys.exit(EXIT_MISSING)
     if exit_code and cycle.breach:
