@@ -50,9 +50,8 @@ def _interval(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 @click.command("enforce")
 @options.quotas_path
 @pools
-@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS_URL", required=True, metavar="URL",
-              help="PromQL endpoint (Prometheus, Thanos, Mimir); also $DCTENANT_PROMETHEUS_URL. Credentials "
-                   "come from $DCTENANT_PROMETHEUS_TOKEN or $DCTENANT_PROMETHEUS_USER/_PASSWORD.")
+@options.prometheus(required=True, help="PromQL endpoint (Prometheus, Thanos, Mimir). Credentials come from "
+                   "$DCTENANT_PROMETHEUS_TOKEN or $DCTENANT_PROMETHEUS_USER/_PASSWORD.")
 @click.option("--metrics-config", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
               help="YAML file with metric names, job selectors, cluster label (docs/enforcement.md).")
 @click.option("--cluster-label", metavar="LABEL", help="Label telling clusters apart on a shared endpoint.")
