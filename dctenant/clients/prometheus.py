@@ -10,6 +10,11 @@ kubelet, kube-state-metrics): when any target of a source is down or none exists
 feeds are unknown. A namespace for which kube-state-metrics reports no dctenant quota is unknown
 as well; only for namespaces it does report does an absent series mean "nothing used".
 
+A cycle's queries are sent before the caller has the namespaces (``Prometheus.ask``) and read
+back with them (``Prometheus.collect``, folding each answer with ``clients.cycle_answers`` as it
+arrives), so that the caller's own work overlaps Prometheus'; ``Settings.concurrency`` of them are
+in flight at once (default 1).
+
 This is the only module that imports ``prometheus_api_client`` (lazily). Credentials come from
 the environment (``DCTENANT_PROMETHEUS_TOKEN`` for a bearer token, or ``DCTENANT_PROMETHEUS_USER``
 and ``DCTENANT_PROMETHEUS_PASSWORD`` for basic auth) and never appear in a message.
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import functools
 import os
 import pathlib
 import re
@@ -28,10 +32,10 @@ import time
 import urllib.parse
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from dctenant.domain import pools, resources, usage
+from dctenant.clients import cycle_answers
+from dctenant.domain import pools, usage
 from dctenant.errors import BackendError, UserError
 
 TOKEN_ENV = "DCTENANT_PROMETHEUS_TOKEN"
@@ -53,15 +57,9 @@ METRICS = {
     "quota": "kube_resourcequota",
     "up": "up",
 }
-SOURCES = {"cadvisor": ("cpu", "memory", "bandwidth/egress", "bandwidth/ingress"),
-           "kubelet": ("storage",),
-           "kube-state-metrics": ("nvidia.com/gpu", "storage", "bandwidth/egress", "bandwidth/ingress")}
 CYCLE = ("up", "quota", "gaps", "cpu", "memory", "nvidia.com/gpu", "storage", "bandwidth/egress",
          "bandwidth/ingress")
 """The queries of one enforcement cycle, in the order they are asked: nine, whatever the size."""
-# What a gap found by the ``gaps`` query makes unknown in its namespace.
-_GAP_MEASURES = {"cadvisor": ("cpu", "memory", "bandwidth/egress", "bandwidth/ingress"),
-                 "podinfo": ("bandwidth/egress", "bandwidth/ingress")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,8 +247,6 @@ def queries(s: Settings, where: Scope | None = None) -> dict[str, str]:
 Asker = Callable[[str], list[dict[str, Any]]]
 RangeAsker = Callable[[str, float, float, float], list[dict[str, Any]]]
 """``(promql, start, end, step)`` → the matrix' rows (``{"metric": …, "values": [[t, "v"], …]}``)."""
-Sample = tuple[str, Mapping[str, Any], Any]
-"""One sample of an answer at one point: its namespace ("" for ``up``), its series' labels, its value as sent."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -354,12 +350,17 @@ class Prometheus:
         return Asked(where=where, now=now, window=window, start=start, count=count, pace=pace, answers=answers)
 
     def collect(self, asked: Asked, namespaces: Mapping[str, str]) -> usage.Series:
-        """The usage of ``namespaces`` (name → pool) at each point of ``asked``, once its answers are in."""
+        """The usage of ``namespaces`` (name → pool) at each point of ``asked``, once its answers are in.
+
+        Each answer is folded into the points as soon as it is in, in ``CYCLE`` order (so that the
+        first reason found for a gap is the one kept, whatever the timing), while Prometheus works on
+        the next queries: only the last answer's share is left when the last query returns.
+        """
         where, start, count, pace, now = asked.where, asked.start, asked.count, asked.pace, asked.now
         label = where.label if where.clusters else self.settings.cluster_label
         expected = {ns: where.cluster(pool) or self.settings.cluster(pool) for ns, pool in namespaces.items()}
-        # One slot per point judged: per query, the samples of this dctenant's namespaces at that time.
-        slots: list[dict[str, list[Sample]]] = [{name: [] for name in CYCLE} for _ in range(count + 1)]
+        drafts = [cycle_answers.Draft(label=label, expected=expected, egress=bool(where.egress))
+                  for _ in range(count + 1)]
         down: dict[str, str] = {}
         for name in CYCLE:
             try:
@@ -372,6 +373,8 @@ class Prometheus:
                     return usage.Series.of(usage.Usage(at=now, error=str(exc), queries=asked_so_far), step=pace)
                 down[usage.measure(name) if name != "gaps" else "gaps"] = f"query {name} failed: {exc}"
                 continue
+            # Per point, the samples of this query for the cycle's namespaces at that time.
+            slots: list[list[cycle_answers.Sample]] = [[] for _ in range(count + 1)]
             everyone = name == "up"
             for row in rows:
                 metric = row.get("metric") or {}
@@ -384,73 +387,18 @@ class Prometheus:
                 for t, v in row.get("values") or ():
                     index = round((float(t) - start) / pace)
                     if 0 <= index <= count:
-                        slots[index][name].append((owner, metric, v))
+                        slots[index].append((owner, metric, v))
+            for draft, samples in zip(drafts, slots, strict=True):
+                draft.absorb(name, samples)
         if "gaps" in down:  # without it a vanished namespace could read as zero: every measure it guards
             why = down.pop("gaps")
-            for measures in _GAP_MEASURES.values():
+            for measures in cycle_answers.GAP_MEASURES.values():
                 for measure in measures:
                     down.setdefault(measure, why)
-        points = tuple(
-            _point(where, label, namespaces, expected, slots[i], down=down, queries=len(CYCLE),
-                   at=now - dt.timedelta(seconds=(count - i) * pace))
-            for i in range(count + 1))
-        return usage.Series(points=points, step=pace)
-
-
-def _point(where: Scope, label: str, namespaces: Mapping[str, str], expected: Mapping[str, str],
-           answers: Mapping[str, list[Sample]], *, down: Mapping[str, str], queries: int,
-           at: dt.datetime) -> usage.Usage:
-    """The usage at one time from the cycle's samples at that time (``expected``: namespace → its cluster)."""
-    clusters = set(expected.values()) if label else {""}
-    gaps: dict[tuple[str, str], str] = {}
-    for source, measures in SOURCES.items():
-        health = {str(metric.get(label, "")) if label else "": _number(v) for _, metric, v in answers["up"]
-                  if metric.get("source") == source}
-        for cluster in clusters:
-            state = health.get(cluster)
-            if state == 1:
-                continue
-            place = f" in cluster {cluster}" if cluster else ""
-            why = (f"{source} has no scrape target{place}" if state is None
-                   else f"a {source} scrape target{place} is down")
-            for ns in namespaces:
-                if not cluster or expected[ns] == cluster:
-                    for measure in measures:
-                        gaps.setdefault((ns, measure), why)
-    for owner, metric, v in answers["gaps"]:
-        kind = str(metric.get("gap", ""))
-        if kind not in _GAP_MEASURES:
-            continue
-        count = _number(v)
-        pods = f"{count:f}" if count is not None else "some"
-        why = (f"kube-state-metrics shows {pods} running pod(s) in {owner} but cAdvisor has no container series "
-               "for it" if kind == "cadvisor" else
-               f"{pods} pod(s) in {owner} have network series but no kube_pod_info (hostNetwork unknown)")
-        for measure in _GAP_MEASURES[kind]:
-            if measure == "bandwidth/egress" and kind == "podinfo" and where.egress:
-                continue  # an external egress source is not joined to kube_pod_info
-            gaps.setdefault((owner, measure), why)
-    seen = frozenset(owner for owner, _, _ in answers["quota"])
-    amounts: dict[str, dict[str, Decimal]] = {}
-    for name in CYCLE[3:]:
-        for owner, metric, v in answers[name]:
-            key = name
-            if name == "storage":
-                storage_class = str(metric.get("storageclass") or "")
-                if not storage_class:
-                    # A claim without a class draws from no envelope: its bytes cannot be charged,
-                    # so the namespace's storage is unknown rather than silently lighter.
-                    gaps.setdefault((owner, "storage"), f"a claim in {owner} has no storage class")
-                    continue
-                key = resources.storage(storage_class)
-            value = _number(v)
-            if value is None or value < 0:
-                gaps[owner, usage.measure(key)] = (
-                    f"query {name} gave a value that is not a usable number for namespace {owner}")
-                continue
-            current = amounts.setdefault(owner, {})
-            current[key] = current.get(key, Decimal(0)) + _round(key, value)
-    return usage.Usage(at=at, amounts=amounts, seen=seen, down=down, gaps=gaps, queries=queries)
+        return usage.Series(points=tuple(
+            usage.Usage(at=now - dt.timedelta(seconds=(count - i) * pace), amounts=d.amounts, seen=frozenset(d.seen),
+                        down=down, gaps=d.gaps, queries=len(CYCLE))
+            for i, d in enumerate(drafts)), step=pace)
 
 
 def _with(selector: str, matcher: str) -> str:
@@ -472,29 +420,6 @@ def _seconds(text: str, *, field_name: str) -> int:
     if not found or int(found.group(1)) == 0:
         raise UserError(f"{field_name} {text!r} is not a duration; write e.g. 30s, 1m or 5m", location=field_name)
     return int(found.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[found.group(2)]
-
-
-def _number(text: Any) -> Decimal | None:
-    """A sample's value as Prometheus sends it (a string), or None when it is not a finite number."""
-    try:
-        value = Decimal(text if isinstance(text, str) else str(text))
-    except (TypeError, InvalidOperation):
-        return None
-    return value if value.is_finite() else None
-
-
-@functools.cache
-def _finest(key: str) -> Decimal | None:
-    """The granularity a resource's amounts are rounded to (the allocator's finest), None for none."""
-    try:
-        return resources.FINEST[resources.kind(key)]
-    except KeyError:
-        return None
-
-
-def _round(key: str, value: Decimal) -> Decimal:
-    step = _finest(key)
-    return value if step is None else (value / step).to_integral_value(ROUND_HALF_EVEN) * step
 
 
 def redact(url: str) -> str:
