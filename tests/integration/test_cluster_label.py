@@ -101,8 +101,9 @@ def test_with_no_cluster_label_the_same_series_read_as_real_values(unlabelled: t
     shutil.copytree(root, single)
     datacentre = single / "datacentre.yaml"
     text = datacentre.read_text(encoding="utf-8")
-    assert text.count("    clusterLabel: cluster\n") == 1
-    datacentre.write_text(text.replace("    clusterLabel: cluster\n", '    clusterLabel: ""\n'), encoding="utf-8")
+    assert text.count("\n  pools:\n") == 1 and "\n  prometheus:" not in text
+    datacentre.write_text(text.replace("\n  pools:\n", '\n  prometheus: {clusterLabel: ""}\n  pools:\n'),
+                          encoding="utf-8")
     result = cycle(single, url)
     assert result.missing == ()
     decisions = measured(result)
