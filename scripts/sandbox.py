@@ -134,8 +134,7 @@ def host(directory: pathlib.Path, quotas: pathlib.Path) -> int:
         server = f"http://127.0.0.1:{port}"
         _wait_http(f"{server}/healthz", timeout=READY_TIMEOUT, process=serve)
         env = {"KUBECONFIG": str(kubeconfig), "DCTENANT_QUOTAS": str(quotas), "DCTENANT_LEDGER": str(ledger),
-               "DCTENANT_PROMETHEUS_URL": prometheus.url, "DCTENANT_PROMETHEUS": prometheus.url,
-               "DCTENANT_SERVER": server}
+               "DCTENANT_PROMETHEUS_URL": prometheus.url, "DCTENANT_SERVER": server}
         (directory / "env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
         (directory / "ready").write_text(f"{os.getpid()}\n")
         while not stopping.is_set() and serve.poll() is None:

@@ -135,3 +135,44 @@ def complete_tenants(ctx: click.Context, _param: click.Parameter, incomplete: st
 COMPLETERS: dict[str, Callable[[click.Context, click.Parameter, str], list[str]]] = {
     "pool": complete_pools, "pools": complete_pools, "tenant": complete_tenants, "explain": complete_tenants,
 }
+
+
+PROMETHEUS_ENV = "DCTENANT_PROMETHEUS_URL"
+"""The one environment variable every command reads the PromQL endpoint from (docs/cli.md)."""
+DEPRECATED_PROMETHEUS_ENV = "DCTENANT_PROMETHEUS"
+"""Its older name (snapshot, reclaim and forecast read it until 0.1): still accepted, with a warning."""
+
+
+def _prometheus_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--prometheus``, else ``$DCTENANT_PROMETHEUS_URL``, else the deprecated ``$DCTENANT_PROMETHEUS``."""
+    import os
+
+    from dctenant.cli import console
+
+    old = os.environ.get(DEPRECATED_PROMETHEUS_ENV)
+    if old:
+        if value is None:
+            console.warn(f"${DEPRECATED_PROMETHEUS_ENV} is deprecated and will be removed: set ${PROMETHEUS_ENV} "
+                         "instead (same value)")
+            value = old
+        elif ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.ENVIRONMENT and old != value:
+            console.warn(f"${DEPRECATED_PROMETHEUS_ENV} is deprecated and ignored: ${PROMETHEUS_ENV} is set too "
+                         "(unset the old name)")
+    return value
+
+
+def prometheus(*, required: bool, help: str) -> Callable[[F], F]:
+    """``--prometheus URL`` (or ``$DCTENANT_PROMETHEUS_URL``), the same in every command that reads Prometheus."""
+
+    def decorate(func: F) -> F:
+        def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+            found = _prometheus_url(ctx, param, value)
+            if found is None and required:
+                raise click.MissingParameter(ctx=ctx, param=param,
+                                             message=f"give --prometheus URL or set ${PROMETHEUS_ENV}")
+            return found
+
+        return click.option("--prometheus", "url", envvar=PROMETHEUS_ENV, metavar="URL", callback=check,
+                            help=f"{help} [env {PROMETHEUS_ENV}]")(func)
+
+    return decorate

@@ -10,6 +10,11 @@ kubelet, kube-state-metrics): when any target of a source is down or none exists
 feeds are unknown. A namespace for which kube-state-metrics reports no dctenant quota is unknown
 as well; only for namespaces it does report does an absent series mean "nothing used".
 
+A cycle's queries are sent before the caller has the namespaces (``Prometheus.ask``) and read
+back with them (``Prometheus.collect``, folding each answer with ``clients.cycle_answers`` as it
+arrives), so that the caller's own work overlaps Prometheus'; ``Settings.concurrency`` of them are
+in flight at once (default 1).
+
 This is the only module that imports ``prometheus_api_client`` (lazily). Credentials come from
 the environment (``DCTENANT_PROMETHEUS_TOKEN`` for a bearer token, or ``DCTENANT_PROMETHEUS_USER``
 and ``DCTENANT_PROMETHEUS_PASSWORD`` for basic auth) and never appear in a message.
@@ -17,18 +22,20 @@ and ``DCTENANT_PROMETHEUS_PASSWORD`` for basic auth) and never appear in a messa
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import os
 import pathlib
 import re
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from dctenant.domain import pools, resources, usage
+from dctenant.clients import cycle_answers
+from dctenant.domain import pools, usage
 from dctenant.errors import BackendError, UserError
 
 TOKEN_ENV = "DCTENANT_PROMETHEUS_TOKEN"
@@ -50,15 +57,9 @@ METRICS = {
     "quota": "kube_resourcequota",
     "up": "up",
 }
-SOURCES = {"cadvisor": ("cpu", "memory", "bandwidth/egress", "bandwidth/ingress"),
-           "kubelet": ("storage",),
-           "kube-state-metrics": ("nvidia.com/gpu", "storage", "bandwidth/egress", "bandwidth/ingress")}
 CYCLE = ("up", "quota", "gaps", "cpu", "memory", "nvidia.com/gpu", "storage", "bandwidth/egress",
          "bandwidth/ingress")
 """The queries of one enforcement cycle, in the order they are asked: nine, whatever the size."""
-# What a gap found by the ``gaps`` query makes unknown in its namespace.
-_GAP_MEASURES = {"cadvisor": ("cpu", "memory", "bandwidth/egress", "bandwidth/ingress"),
-                 "podinfo": ("bandwidth/egress", "bandwidth/ingress")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,11 +70,13 @@ class Settings:
     job ``kubelet`` (told apart by ``metrics_path``), kube-state-metrics by its own job.
     ``cluster_label`` and ``clusters`` override ``spec.prometheus.clusterLabel`` and the pools'
     ``cluster`` of ``quotas/datacentre.yaml`` (empty: take those). ``step`` is the resolution of
-    the history that sustained breaches and recoveries are judged on.
+    the history that sustained breaches and recoveries are judged on. ``concurrency`` is how many
+    of a cycle's queries are in flight at once (1: one after the other).
     """
 
     url: str
     timeout: float = 10.0
+    concurrency: int = 1
     rate_window: str = "5m"
     step: str = "1m"
     cluster_label: str = ""
@@ -92,7 +95,9 @@ class Settings:
         return _seconds(self.step, field_name="step")
 
 
-_FILE_FIELDS = {"timeout": "timeout", "rateWindow": "rate_window", "step": "step", "clusterLabel": "cluster_label",
+MAX_CONCURRENCY = len(CYCLE)
+_FILE_FIELDS = {"timeout": "timeout", "concurrency": "concurrency", "rateWindow": "rate_window", "step": "step",
+                "clusterLabel": "cluster_label",
                 "clusters": "clusters", "cadvisor": "cadvisor", "kubelet": "kubelet",
                 "kubeStateMetrics": "kube_state_metrics", "quotaName": "quota_name", "metrics": "metrics"}
 
@@ -123,6 +128,10 @@ def settings(url: str, *, config: str | None = None, **overrides: Any) -> Settin
     found.update({k: v for k, v in overrides.items() if v is not None})
     made = Settings(url=url, **found)
     made.step_seconds  # noqa: B018 - a bad step is reported now, not in the middle of a cycle
+    if type(made.concurrency) is not int or not 1 <= made.concurrency <= MAX_CONCURRENCY:
+        raise UserError(f"concurrency {made.concurrency!r} is not a whole number from 1 to {MAX_CONCURRENCY} "
+                        "(the queries of one cycle); write e.g. concurrency: 4",
+                        location=f"{config} concurrency" if config and "concurrency" in found else "concurrency")
     return made
 
 
@@ -246,6 +255,23 @@ class Timing:
     seconds: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class Asked:
+    """A cycle's range queries in flight (``Prometheus.ask``), to be read by ``Prometheus.collect``.
+
+    ``start`` and ``count`` place the answers on the grid of points judged: ``count + 1`` points
+    ``pace`` seconds apart, the last at ``now``.
+    """
+
+    where: Scope
+    now: dt.datetime
+    window: int
+    start: float
+    count: int
+    pace: int
+    answers: Mapping[str, concurrent.futures.Future[list[dict[str, Any]]]]
+
+
 class Prometheus:
     """One PromQL endpoint; ``history`` asks it one cycle's queries and records how long each took."""
 
@@ -255,7 +281,14 @@ class Prometheus:
             ask, ask_range = _connect(s)
         self._ask = ask
         self._ask_range = ask_range
-        self.timings: list[Timing] = []
+        self.timings: list[Timing] = []  # appended by the worker threads too (list.append is atomic)
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """End the worker threads (queries already sent are finished first)."""
+        if self._workers is not None:
+            self._workers.shutdown(wait=True, cancel_futures=True)
+            self._workers = None
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         started = time.perf_counter()
@@ -291,112 +324,81 @@ class Prometheus:
         Every query of the cycle is one range query, so each point is judged with the same rules as
         the current one (an exporter down or a namespace's series missing at that time: unknown).
         """
+        try:
+            return self.collect(self.ask(where=where, now=now, window=window, step=step), namespaces)
+        finally:
+            self.close()  # a one-off reading: no threads left behind
+
+    def ask(self, *, where: Scope, now: dt.datetime, window: int, step: int | None = None) -> Asked:
+        """Send the cycle's queries (``settings.concurrency`` at a time) and return at once.
+
+        The queries need only the scope, not the namespaces: a caller can load and allocate the
+        data centre while Prometheus evaluates them, and the answers are parsed in the worker
+        threads while Prometheus still works on the next queries.
+        """
         pace = step or self.settings.step_seconds
         count = window // pace
         now = now.replace(microsecond=0)  # the range's ends are whole seconds
         end = now.timestamp()
         start = end - count * pace
         wanted = queries(self.settings, where)
-        answers: dict[str, list[dict[str, Any]]] = {}
+        if self._workers is None:
+            self._workers = concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.concurrency,
+                                                                  thread_name_prefix="dctenant-promql")
+        answers = {name: self._workers.submit(self.query_range, wanted[name], start=start, end=end, step=pace)
+                   for name in CYCLE}
+        return Asked(where=where, now=now, window=window, start=start, count=count, pace=pace, answers=answers)
+
+    def collect(self, asked: Asked, namespaces: Mapping[str, str]) -> usage.Series:
+        """The usage of ``namespaces`` (name → pool) at each point of ``asked``, once its answers are in.
+
+        Each answer is folded into the points as soon as it is in, in ``CYCLE`` order (so that the
+        first reason found for a gap is the one kept, whatever the timing), while Prometheus works on
+        the next queries: only the last answer's share is left when the last query returns.
+        """
+        where, start, count, pace, now = asked.where, asked.start, asked.count, asked.pace, asked.now
+        label = where.label if where.clusters else self.settings.cluster_label
+        expected = {ns: where.cluster(pool) or self.settings.cluster(pool) for ns, pool in namespaces.items()}
+        drafts = [cycle_answers.Draft(label=label, expected=expected, egress=bool(where.egress))
+                  for _ in range(count + 1)]
         down: dict[str, str] = {}
         for name in CYCLE:
             try:
-                answers[name] = self.query_range(wanted[name], start=start, end=end, step=pace)
+                rows = asked.answers[name].result()
             except BackendError as exc:
                 if name in ("up", "quota"):  # without these nothing can be trusted
-                    return usage.Series.of(usage.Usage(at=now, error=str(exc), queries=len(answers) + 1), step=pace)
-                answers[name] = []
+                    for pending in asked.answers.values():
+                        pending.cancel()
+                    asked_so_far = sum(1 for f in asked.answers.values() if not f.cancelled())
+                    return usage.Series.of(usage.Usage(at=now, error=str(exc), queries=asked_so_far), step=pace)
                 down[usage.measure(name) if name != "gaps" else "gaps"] = f"query {name} failed: {exc}"
-        if "gaps" in down:  # without it a vanished namespace could read as zero: every measure it guards
-            why = down.pop("gaps")
-            for measures in _GAP_MEASURES.values():
-                for measure in measures:
-                    down.setdefault(measure, why)
-        slots: list[dict[str, list[dict[str, Any]]]] = [{name: [] for name in CYCLE} for _ in range(count + 1)]
-        for name, rows in answers.items():
+                continue
+            # Per point, the samples of this query for the cycle's namespaces at that time.
+            slots: list[list[cycle_answers.Sample]] = [[] for _ in range(count + 1)]
+            everyone = name == "up"
             for row in rows:
+                metric = row.get("metric") or {}
+                owner = "" if everyone else str(metric.get("namespace", ""))
+                if not everyone:
+                    # A series counts only for a namespace of the cycle in that namespace's own cluster.
+                    cluster = expected.get(owner)
+                    if cluster is None or (label and str(metric.get(label, "")) != cluster):
+                        continue
                 for t, v in row.get("values") or ():
                     index = round((float(t) - start) / pace)
                     if 0 <= index <= count:
-                        slots[index][name].append({"metric": row.get("metric", {}), "value": [t, v]})
-        points = tuple(
-            _point(self.settings, where, namespaces, slots[i], down=down, queries=len(CYCLE),
-                   at=now - dt.timedelta(seconds=(count - i) * pace))
-            for i in range(count + 1))
-        return usage.Series(points=points, step=pace)
-
-
-def _point(s: Settings, where: Scope, namespaces: Mapping[str, str], answers: Mapping[str, list[dict[str, Any]]],
-           *, down: Mapping[str, str], queries: int, at: dt.datetime) -> usage.Usage:
-    """The usage at one time from the cycle's answers at that time."""
-    label = where.label if where.clusters else s.cluster_label
-
-    def cluster_of(pool: str) -> str:
-        return where.cluster(pool) or s.cluster(pool)
-
-    expected = {cluster_of(p) for p in namespaces.values()} if label else {""}
-    gaps: dict[tuple[str, str], str] = {}
-    for source, measures in SOURCES.items():
-        health = {_label(r, label): _value(r) for r in answers["up"]
-                  if r.get("metric", {}).get("source") == source}
-        for cluster in expected:
-            state = health.get(cluster)
-            if state == 1:
-                continue
-            place = f" in cluster {cluster}" if cluster else ""
-            why = (f"{source} has no scrape target{place}" if state is None
-                   else f"a {source} scrape target{place} is down")
-            for ns, pool in namespaces.items():
-                if not cluster or cluster_of(pool) == cluster:
-                    for measure in measures:
-                        gaps.setdefault((ns, measure), why)
-
-    def belongs(row: Mapping[str, Any]) -> str | None:
-        ns = row.get("metric", {}).get("namespace")
-        if ns not in namespaces:
-            return None
-        if label and _label(row, label) != cluster_of(namespaces[ns]):
-            return None
-        return str(ns)
-
-    for row in answers["gaps"]:
-        owner = belongs(row)
-        kind = str(row.get("metric", {}).get("gap", ""))
-        if owner is None or kind not in _GAP_MEASURES:
-            continue
-        count = _value(row)
-        pods = f"{count:f}" if count is not None else "some"
-        why = (f"kube-state-metrics shows {pods} running pod(s) in {owner} but cAdvisor has no container series "
-               "for it" if kind == "cadvisor" else
-               f"{pods} pod(s) in {owner} have network series but no kube_pod_info (hostNetwork unknown)")
-        for measure in _GAP_MEASURES[kind]:
-            if measure == "bandwidth/egress" and kind == "podinfo" and where.egress:
-                continue  # an external egress source is not joined to kube_pod_info
-            gaps.setdefault((owner, measure), why)
-    seen = {found for row in answers["quota"] if (found := belongs(row))}
-    amounts: dict[str, dict[str, Decimal]] = {}
-    for name in CYCLE[3:]:
-        for row in answers[name]:
-            owner = belongs(row)
-            if owner is None:
-                continue
-            key = name
-            if name == "storage":
-                storage_class = str(row["metric"].get("storageclass") or "")
-                if not storage_class:
-                    # A claim without a class draws from no envelope: its bytes cannot be charged,
-                    # so the namespace's storage is unknown rather than silently lighter.
-                    gaps.setdefault((owner, "storage"), f"a claim in {owner} has no storage class")
-                    continue
-                key = resources.storage(storage_class)
-            value = _value(row)
-            if value is None or value < 0:
-                gaps[owner, usage.measure(key)] = (
-                    f"query {name} gave a value that is not a usable number for namespace {owner}")
-                continue
-            current = amounts.setdefault(owner, {})
-            current[key] = current.get(key, Decimal(0)) + _round(key, value)
-    return usage.Usage(at=at, amounts=amounts, seen=frozenset(seen), down=down, gaps=gaps, queries=queries)
+                        slots[index].append((owner, metric, v))
+            for draft, samples in zip(drafts, slots, strict=True):
+                draft.absorb(name, samples)
+        if "gaps" in down:  # without it a vanished namespace could read as zero: every measure it guards
+            why = down.pop("gaps")
+            for measures in cycle_answers.GAP_MEASURES.values():
+                for measure in measures:
+                    down.setdefault(measure, why)
+        return usage.Series(points=tuple(
+            usage.Usage(at=now - dt.timedelta(seconds=(count - i) * pace), amounts=d.amounts, seen=frozenset(d.seen),
+                        down=down, gaps=d.gaps, queries=len(CYCLE))
+            for i, d in enumerate(drafts)), step=pace)
 
 
 def _with(selector: str, matcher: str) -> str:
@@ -418,26 +420,6 @@ def _seconds(text: str, *, field_name: str) -> int:
     if not found or int(found.group(1)) == 0:
         raise UserError(f"{field_name} {text!r} is not a duration; write e.g. 30s, 1m or 5m", location=field_name)
     return int(found.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[found.group(2)]
-
-
-def _label(row: Mapping[str, Any], name: str) -> str:
-    return str(row.get("metric", {}).get(name, "")) if name else ""
-
-
-def _value(row: Mapping[str, Any]) -> Decimal | None:
-    try:
-        value = Decimal(str(row["value"][1]))
-    except (KeyError, IndexError, TypeError, InvalidOperation):
-        return None
-    return value if value.is_finite() else None
-
-
-def _round(key: str, value: Decimal) -> Decimal:
-    try:
-        step = resources.FINEST[resources.kind(key)]
-    except KeyError:
-        return value
-    return (value / step).to_integral_value(ROUND_HALF_EVEN) * step
 
 
 def redact(url: str) -> str:
@@ -464,11 +446,23 @@ def _connect(s: Settings) -> tuple[Asker, RangeAsker]:
         auth = (os.environ[USER_ENV], os.environ.get(PASSWORD_ENV, ""))
     where = redact(s.url)
     try:
-        client = PrometheusConnect(url=s.url.rstrip("/"), headers=headers or None, auth=auth,
-                                   retry=Retry(total=0), timeout=s.timeout)
+        PrometheusConnect(url=s.url.rstrip("/"), headers=headers or None, auth=auth, retry=Retry(total=0),
+                          timeout=s.timeout)  # a bad URL is reported now, not in a worker thread
     except (ValueError, TypeError) as exc:
         raise BackendError(f"Prometheus at {where}: {exc}") from None
     params = {"timeout": f"{round(s.timeout * 1000)}ms"}
+    # One client (a requests session and its connection) per thread: a cycle's queries run in
+    # several threads at once (``Settings.concurrency``), and requests does not promise that a
+    # session may be shared between threads. ``Prometheus`` keeps its threads, and so their
+    # connections, from one cycle to the next.
+    local = threading.local()
+
+    def client() -> Any:
+        made = getattr(local, "client", None)
+        if made is None:
+            made = local.client = PrometheusConnect(url=s.url.rstrip("/"), headers=headers or None, auth=auth,
+                                                    retry=Retry(total=0), timeout=s.timeout)
+        return made
 
     def guarded(call: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
         try:
@@ -483,13 +477,13 @@ def _connect(s: Settings) -> tuple[Asker, RangeAsker]:
             raise BackendError(f"Prometheus at {where} did not answer JSON") from None
 
     def ask(promql: str) -> list[dict[str, Any]]:
-        return guarded(lambda: client.custom_query(promql, params=params, timeout=s.timeout))
+        return guarded(lambda: client().custom_query(promql, params=params, timeout=s.timeout))
 
     def ask_range(promql: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         # Whole seconds: the client rounds the range's ends to seconds, and the points must fall on
         # the grid that the cycle judges (``Prometheus.history`` keeps its ends whole).
         begin, until = (dt.datetime.fromtimestamp(t, dt.UTC) for t in (start, end))
-        return guarded(lambda: client.custom_query_range(promql, begin, until, f"{step:g}", params=params,
+        return guarded(lambda: client().custom_query_range(promql, begin, until, f"{step:g}", params=params,
                                                          timeout=s.timeout))
 
     return ask, ask_range

@@ -75,10 +75,10 @@ class Usage:
         """Why the amount is unknown, or ``""`` when it is known."""
         if self.error:
             return self.error
-        if measure(key) in self.down:
-            return self.down[measure(key)]
-        if (namespace, measure(key)) in self.gaps:
-            return self.gaps[namespace, measure(key)]
+        read_from = measure(key)
+        why = self.down.get(read_from) or self.gaps.get((namespace, read_from))
+        if why:
+            return why
         if namespace not in self.seen:
             return f"namespace {namespace} has no kube_resourcequota series (not seen by kube-state-metrics)"
         return ""

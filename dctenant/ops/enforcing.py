@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dctenant.clients import enforcement_state, kube, ledger_db, prometheus
-from dctenant.domain import quotas, usage
+from dctenant.domain import policies, pools, quotas, usage
 from dctenant.engine import judging
 from dctenant.errors import BackendError, UserError, suggestion
-from dctenant.loaders import loading
+from dctenant.loaders import datacentres, documents, loading, policy_files
+from dctenant.loaders.fields import Reader
 from dctenant.ops import acting, planning
 
 ACTOR = "dctenant-enforcer"
@@ -63,7 +64,7 @@ class Cycle:
     decisions: tuple[usage.Decision, ...]
     actions: tuple[Action, ...] = ()
     queries: int = 0
-    seconds: float = 0.0  # time spent asking Prometheus
+    seconds: float = 0.0  # time the queries took, each from sending to parsed (they overlap)
 
     @property
     def breach(self) -> bool:
@@ -106,19 +107,30 @@ class Enforcer:
     connect: Callable[[str], kube.Cluster] | None = None  # pool's kubeconfig context → cluster (tests: fakes)
     open_ledger: Callable[[], ledger_db.Ledger] | None = None  # tests: a ledger that fails on purpose
     _saved: enforcement_state.Saved | None = field(default=None, repr=False)
+    _client: prometheus.Prometheus | None = field(default=None, repr=False)
 
     def cycle(self, *, now: dt.datetime, at: dt.date) -> Cycle:
         """Measure, decide and (with ``act``) act, as of ``now`` (usage) and ``at`` (licences)."""
         now = now.replace(microsecond=0)  # Prometheus' range queries are asked on whole seconds
-        model = loading.load(self.path)
-        self._check_pools(model)
-        allocation = planning.allocate(model, at=at)
+        client = self._prometheus()
+        client.timings.clear()
+        # The queries need only the scope and the window, from datacentre.yaml and policy.yaml:
+        # Prometheus evaluates them while the tenants are loaded and allocated here, and the
+        # answers are parsed as they arrive.
+        outline = _outline(self.path)
+        asked = _ask(client, *outline, chosen=self.pools, now=now) if outline is not None else None
+        try:
+            model = loading.load(self.path)
+            self._check_pools(model)
+            wanted = _ask(client, model.datacentre, model.policy, chosen=self.pools, now=now, sent=asked)
+            allocation = planning.allocate(model, at=at)
+        except BaseException:
+            if asked is not None:
+                for pending in asked.answers.values():
+                    pending.cancel()
+            raise
         namespaces = {g.namespace: g.pool for g in allocation.namespaces if not self.pools or g.pool in self.pools}
-        client = prometheus.Prometheus(self.settings, ask_range=self.asker) if self.asker else prometheus.Prometheus(
-            self.settings)
-        rules = model.policy.enforcement
-        measured = client.history(namespaces, where=prometheus.scope(self.settings, model.datacentre, self.pools),
-                                  now=now, window=max(rules.sustained_for, rules.recovery_window))
+        measured = client.collect(wanted, namespaces)
         saved = self._state()
         verdict = judging.decide(model, allocation=allocation, measured=measured, memory=saved.memory, now=now,
                                 pools=self.pools)
@@ -134,6 +146,19 @@ class Enforcer:
                       seconds=seconds)
         self._record(cycle, saved.memory)
         return cycle
+
+    def close(self) -> None:
+        """End the query threads kept between cycles."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _prometheus(self) -> prometheus.Prometheus:
+        """The endpoint, kept between cycles: its threads keep their connections alive."""
+        if self._client is None:
+            self._client = (prometheus.Prometheus(self.settings, ask_range=self.asker) if self.asker
+                            else prometheus.Prometheus(self.settings))
+        return self._client
 
     def _check_pools(self, model: quotas.Quotas) -> None:
         names = model.datacentre.pool_names
@@ -242,6 +267,39 @@ class Enforcer:
                          "action": a.action},
                 after=a.as_dict(), reason=a.error or a.done, at=cycle.at))
         self._append(drafts)
+
+
+def _ask(client: prometheus.Prometheus, datacentre: pools.DataCentre, policy: policies.Policy, *,
+         chosen: Sequence[str], now: dt.datetime, sent: prometheus.Asked | None = None) -> prometheus.Asked:
+    """The cycle's queries for this data centre, policy and ``chosen`` pools: ``sent`` when it matches, else new.
+
+    They differ only when datacentre.yaml or policy.yaml changed between the first read and the
+    full load: the queries sent then are dropped, so the cycle never judges with another scope.
+    """
+    where = prometheus.scope(client.settings, datacentre, chosen)
+    rules = policy.enforcement
+    window = max(rules.sustained_for, rules.recovery_window)
+    if sent is not None and sent.where == where and sent.window == window:
+        return sent
+    if sent is not None:
+        for pending in sent.answers.values():
+            pending.cancel()
+    return client.ask(where=where, now=now, window=window)
+
+
+def _outline(path: str) -> tuple[pools.DataCentre, policies.Policy] | None:
+    """datacentre.yaml and policy.yaml alone, or None when either has a problem (the full load reports it)."""
+    root = pathlib.Path(path)
+    found: list[Reader] = []
+    for name in ("datacentre.yaml", "policy.yaml"):
+        document, problems = documents.read(root / name, display=str(root / name))
+        if document is None or problems:
+            return None
+        found.append(Reader(document))
+    datacentre, policy = datacentres.load(found[0]), policy_files.load(found[1])
+    if datacentre is None or policy is None or any(r.problems for r in found):
+        return None
+    return datacentre, policy
 
 
 def _alert(d: usage.Decision, now: dt.datetime) -> dict[str, Any]:

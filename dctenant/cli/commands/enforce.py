@@ -50,9 +50,8 @@ def _interval(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 @click.command("enforce")
 @options.quotas_path
 @pools
-@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS_URL", required=True, metavar="URL",
-              help="PromQL endpoint (Prometheus, Thanos, Mimir); also $DCTENANT_PROMETHEUS_URL. Credentials "
-                   "come from $DCTENANT_PROMETHEUS_TOKEN or $DCTENANT_PROMETHEUS_USER/_PASSWORD.")
+@options.prometheus(required=True, help="PromQL endpoint (Prometheus, Thanos, Mimir). Credentials come from "
+                   "$DCTENANT_PROMETHEUS_TOKEN or $DCTENANT_PROMETHEUS_USER/_PASSWORD.")
 @click.option("--metrics-config", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
               help="YAML file with metric names, job selectors, cluster label (docs/enforcement.md).")
 @click.option("--cluster-label", metavar="LABEL", help="Label telling clusters apart on a shared endpoint.")
@@ -90,14 +89,17 @@ def command(path: str, pools: tuple[str, ...], url: str, metrics_config: str | N
                                    rate_window=rate_window, step=step, timeout=timeout)
     enforcer = enforcing.Enforcer(path=path, settings=settings, pools=pools, act=act, kubeconfig=kubeconfig,
                                   state_path=pathlib.Path(state) if state else None, ledger=ledger, webhook=webhook)
-    while True:
-        started = time.monotonic()
-        now = dt.datetime.now(dt.UTC)
-        cycle = enforcer.cycle(now=now, at=at or now.date())
-        _show(cycle, output=output, show_all=show_all)
-        if interval is None:
-            break
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    try:
+        while True:
+            started = time.monotonic()
+            now = dt.datetime.now(dt.UTC)
+            cycle = enforcer.cycle(now=now, at=at or now.date())
+            _show(cycle, output=output, show_all=show_all)
+            if interval is None:
+                break
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        enforcer.close()
     if cycle.missing or cycle.failed:
         sys.exit(EXIT_MISSING)
     if exit_code and cycle.breach:

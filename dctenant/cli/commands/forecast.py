@@ -25,8 +25,7 @@ def span(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
 @click.option("--horizon", default="12m", show_default=True, callback=span, help="How far ahead to look.")
 @options.ledger
 @click.option("--record", is_flag=True, help="First append today's plan totals to the ledger (once a day).")
-@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", metavar="URL",
-              help="Also forecast measured usage against envelopes [env DCTENANT_PROMETHEUS].")
+@options.prometheus(required=False, help="Also forecast measured usage against envelopes.")
 @click.option("--prometheus-config", "config", metavar="FILE", help="Prometheus settings (docs/enforcement.md).")
 @click.option("--history", default="90d", show_default=True, callback=span, help="Usage history to fit.")
 @click.option("-o", "--output", type=click.Choice((*options.FORMATS, "html")), default="table", show_default=True,

@@ -33,8 +33,7 @@ def _fraction(_ctx: click.Context, param: click.Parameter, value: str) -> Decima
 
 @click.command("reclaim")
 @options.quotas_path
-@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", required=True, metavar="URL",
-              help="Prometheus (or Thanos/Mimir) query endpoint [env DCTENANT_PROMETHEUS].")
+@options.prometheus(required=True, help="Prometheus (or Thanos/Mimir) query endpoint.")
 @click.option("--prometheus-config", "config", metavar="FILE", help="Prometheus settings (docs/enforcement.md).")
 @click.option("--at", "at", metavar="TIME", callback=options.instant, help="End of the window (default: now).")
 @click.option("--window", default="14d", show_default=True, callback=_duration, help="How far back to look.")

@@ -16,8 +16,7 @@ from dctenant.cli import options
               help="Calendar of --period (jalali accepts 1405-09).")
 @click.option("--timezone", "zone", metavar="ZONE",
               help="Time zone of the period's days [default: UTC; Asia/Tehran with --calendar jalali].")
-@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", metavar="URL",
-              help="Prometheus (or a PromQL-compatible) endpoint (required; or $DCTENANT_PROMETHEUS).")
+@options.prometheus(required=False, help="Prometheus (or a PromQL-compatible) endpoint (required).")
 @click.option("--prometheus-config", "config", metavar="FILE", help="Prometheus settings (docs/enforcement.md).")
 @click.option("--step", default="5m", show_default=True, help="Resolution of the rollups' subqueries.")
 @options.ledger
@@ -34,7 +33,7 @@ def command(path: str, period: str, calendar: str, zone: str | None, url: str | 
     if not url:
         raise UserError("a snapshot reads Prometheus: give its URL, e.g. `dctenant snapshot --period "
                         f"{chosen.label}{' --calendar jalali' if calendar == 'jalali' else ''} --prometheus "
-                        "http://prometheus.monitoring:9090`, or set DCTENANT_PROMETHEUS", location="--prometheus")
+                        "http://prometheus.monitoring:9090`, or set DCTENANT_PROMETHEUS_URL", location="--prometheus")
     with ledger_db.open_ledger(ledger) as opened:
         result = snapshotting.snapshot(path, period=chosen, now=dt.datetime.now(dt.UTC), ledger=opened, url=url,
                                        config=config, step=step, actor=ledger_db.os_actor())

@@ -27,6 +27,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 def filled(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(reports_data.ROOT)
     monkeypatch.delenv("DCTENANT_PROMETHEUS", raising=False)
+    monkeypatch.delenv("DCTENANT_PROMETHEUS_URL", raising=False)
     url = str(tmp_path / "l.db")
     ledger = ledger_db.open_ledger(url)
     reports_data.fill(ledger)

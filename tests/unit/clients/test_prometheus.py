@@ -3,7 +3,14 @@ Kubernetes semantics the queries encode (checked as text here; tests/integration
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import pathlib
 import re
+import threading
+import time
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -73,3 +80,67 @@ def test_a_bad_step_is_refused_with_its_field() -> None:
     with pytest.raises(UserError, match="step '0s' is not a duration"):
         prometheus.settings("http://p", step="0s")
     assert prometheus.settings("http://p", step="30s").step_seconds == 30
+
+
+def test_concurrency_is_a_whole_number_from_one_to_the_cycles_queries(tmp_path: pathlib.Path) -> None:
+    config = tmp_path / "metrics.yaml"
+    for bad in ("0", "10", "2.5", "two"):
+        config.write_text(f"concurrency: {bad}\n", encoding="utf-8")
+        with pytest.raises(UserError, match=r"concurrency .* is not a whole number from 1 to 9") as caught:
+            prometheus.settings("http://p", config=str(config))
+        assert caught.value.location == f"{config} concurrency"
+    for good in (1, 9):
+        config.write_text(f"concurrency: {good}\n", encoding="utf-8")
+        assert prometheus.settings("http://p", config=str(config)).concurrency == good
+    assert prometheus.settings("http://p").concurrency == 1  # serial unless a site asks for more
+
+
+class Slow:
+    """A range asker that answers after a pause, noting how many queries were in flight at once."""
+
+    def __init__(self, answers: dict[str, list[dict[str, Any]]], *, slowest: str) -> None:
+        self.answers, self.slowest, self.busy, self.most = answers, slowest, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, promql: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        with self.lock:
+            self.busy += 1
+            self.most = max(self.most, self.busy)
+        time.sleep(0.1 if promql == self.slowest else 0.01)  # answered last, though asked first
+        with self.lock:
+            self.busy -= 1
+        return self.answers.get(promql, [])
+
+
+def test_concurrent_queries_give_the_same_usage_as_serial_ones() -> None:
+    """At most ``concurrency`` queries in flight, and the answers folded in CYCLE order: the same reasons win."""
+    now = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+    where = prometheus.scope(SETTINGS, dc(), ["p1"])
+    text = prometheus.queries(SETTINGS, where)
+    t = [now.timestamp() - 60, now.timestamp()]
+
+    def rows(*found: tuple[dict[str, str], str]) -> list[dict[str, Any]]:
+        return [{"metric": {"cluster": "p1", **labels}, "values": [[x, value] for x in t]} for labels, value in found]
+
+    answers = {
+        text["up"]: rows(({"source": "cadvisor"}, "1"), ({"source": "kubelet"}, "0"),
+                         ({"source": "kube-state-metrics"}, "1")),
+        text["quota"]: rows(({"namespace": "a-web"}, "1"), ({"namespace": "b-web"}, "1")),
+        text["gaps"]: rows(({"namespace": "b-web", "gap": "cadvisor"}, "3")),
+        text["cpu"]: rows(({"namespace": "a-web"}, "1.5"), ({"namespace": "b-web"}, "NaN")),
+        text["storage"]: rows(({"namespace": "a-web", "storageclass": "ssd"}, "1024"),
+                              ({"namespace": "b-web", "storageclass": ""}, "1024")),
+    }
+    series = {}
+    for workers in (1, 4):
+        slow = Slow(answers, slowest=text["up"])
+        client = prometheus.Prometheus(dataclasses.replace(SETTINGS, concurrency=workers), ask_range=slow)
+        series[workers] = client.history({"a-web": "p1", "b-web": "p1"}, where=where, now=now, window=60)
+        assert slow.most == workers  # nine queries: the pool is filled
+    assert series[1] == series[4]
+    latest = series[4].latest
+    assert latest.amount("a-web", "cpu") == Decimal("1.5")
+    assert "cAdvisor has no container series" in latest.missing("b-web", "memory")
+    assert latest.missing("b-web", "cpu") == "query cpu gave a value that is not a usable number for namespace b-web"
+    # The exporter's health is folded first, so its reason wins over the classless claim found later.
+    assert latest.missing("b-web", "storage/ssd") == "a kubelet scrape target in cluster p1 is down"
