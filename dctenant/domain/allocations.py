@@ -114,6 +114,15 @@ class TenantAllocation:
     guaranteed: Decimal
     shares: Mapping[str, Share]
 
+    @classmethod
+    def quick(cls, *, tenant: str, licence: tenants.LicenceState, weight: Decimal, guaranteed: Decimal,
+              shares: Mapping[str, Share]) -> TenantAllocation:
+        """The same value as ``TenantAllocation(...)``, built as ``Share.quick`` is (one per tenant and plan)."""
+        allocation = object.__new__(cls)
+        allocation.__dict__.update(tenant=tenant, licence=licence, weight=weight, guaranteed=guaranteed,
+                                   shares=shares)
+        return allocation
+
     @property
     def state(self) -> str:
         """``allocated``, ``grace`` (served but flagged) or ``suspended`` (not served)."""

@@ -20,6 +20,7 @@ Canonical spelling, so that equal values always print identically and parse back
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import decimal
 import fractions
@@ -304,6 +305,9 @@ class Numbers:
     ``keys`` in the order given (the caller's reading order); per key, ``floats`` approximates the
     amount, and ``mantissas`` and ``exponents`` hold it exactly as ``mantissa × 10^exponent``
     (Python ints), so that whole units of any granularity can be counted in integer arithmetic.
+    ``packed`` holds the same floats, mantissas and exponents as native 64-bit machine numbers, one
+    group after the other (``None`` when a mantissa does not fit in 64 bits), so that the allocator
+    joins a pool's rows into one numpy array without touching a Python number.
     Built once, when a tenant is loaded, because converting Decimals one by one would dominate the
     allocator's time at 10,000 tenants.
     """
@@ -312,13 +316,21 @@ class Numbers:
     floats: tuple[float, ...]
     mantissas: tuple[int, ...]
     exponents: tuple[int, ...]
+    packed: bytes | None = None
 
     @classmethod
     def of(cls, amounts: Mapping[str, Decimal], *, order: Callable[[Iterable[str]], tuple[str, ...]]) -> Numbers:
         keys = order(amounts)
         parts = [decompose(amounts[k]) for k in keys]
-        return cls(keys=keys, floats=tuple(float(amounts[k]) for k in keys), mantissas=tuple(m for m, _ in parts),
-                   exponents=tuple(e for _, e in parts))
+        floats = tuple(float(amounts[k]) for k in keys)
+        mantissas, exponents = tuple(m for m, _ in parts), tuple(e for _, e in parts)
+        packed = None
+        if all(-_INT64 <= m < _INT64 and -_INT64 <= e < _INT64 for m, e in parts):
+            packed = array.array("d", floats).tobytes() + array.array("q", [*mantissas, *exponents]).tobytes()
+        return cls(keys=keys, floats=floats, mantissas=mantissas, exponents=exponents, packed=packed)
+
+
+_INT64 = 2**63
 
 
 def decompose(value: Decimal) -> tuple[int, int]:
