@@ -49,20 +49,25 @@ class UnitAmounts(Mapping[str, Decimal]):
 
     An allocation of 10,000 tenants holds hundreds of thousands of envelope amounts; most are
     never looked at one by one, so building every Decimal up front would be the allocator's
-    largest cost. Reading is exact: ``counts[j] × units[j]``.
+    largest cost. Reading is exact: ``counts[start + j] × units[j]``. ``counts`` may be one flat
+    list shared by every tenant of a pool (each reading its own row from ``start``), so that a
+    plan holds one list per pool rather than one per tenant.
     """
 
-    __slots__ = ("_counts", "_index", "_units")
+    __slots__ = ("_counts", "_index", "_start", "_units")
 
-    def __init__(self, *, index: Mapping[str, int], units: Sequence[Decimal], counts: Sequence[int]) -> None:
-        """``index`` maps each key present to its position in ``units`` and ``counts`` (it may be shared)."""
+    def __init__(self, *, index: Mapping[str, int], units: Sequence[Decimal], counts: Sequence[int],
+                 start: int = 0) -> None:
+        """``index`` maps each key present to its position in ``units`` and in the row of ``counts``
+        that begins at ``start`` (``index`` and ``counts`` may be shared)."""
         self._index = index
         self._units = units
         self._counts = counts
+        self._start = start
 
     def __getitem__(self, key: str) -> Decimal:
         j = self._index[key]
-        return Decimal(self._counts[j]) * self._units[j]
+        return Decimal(self._counts[self._start + j]) * self._units[j]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index)

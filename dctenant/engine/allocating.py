@@ -111,7 +111,8 @@ def _allocate(
 class _Outcome:
     """One pool's fill in whole units, from either the certified float fill or the exact one."""
 
-    counts: list[list[int]]
+    counts: list[int]  # whole units, row by row (one row of len(keys) per member), flat
+    totals: list[int]  # whole units handed out, per resource
     fraction: list[Decimal]
     level: list[Decimal]
     limited_by: list[int]
@@ -156,24 +157,26 @@ def _allocate_pool(
     set_index = envelope_class._index.__set__  # type: ignore[misc,attr-defined]
     set_units = envelope_class._units.__set__  # type: ignore[misc,attr-defined]
     set_counts = envelope_class._counts.__set__  # type: ignore[misc,attr-defined]
+    set_start = envelope_class._start.__set__  # type: ignore[misc,attr-defined]
+    counts = outcome.counts
     name = pool.name
     granted: list[tuple[str, allocations.Share]] = []
-    for tenant, row, reason, fraction, level, dominant, frozen in zip(
-            members, outcome.counts, reasons, outcome.fraction, outcome.level, dominant_names,
+    for tenant, start, reason, fraction, level, dominant, frozen in zip(
+            members, range(0, len(counts), n_keys), reasons, outcome.fraction, outcome.level, dominant_names,
             outcome.frozen_round, strict=True):
         asked = tenant.demand[name]
         envelope = new(envelope_class)
         set_index(envelope, full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked})
         set_units(envelope, unit)
-        set_counts(envelope, row)
+        set_counts(envelope, counts)
+        set_start(envelope, start)
         share = new(share_class)
         share.__dict__.update(pool=name, demand=asked, envelope=envelope, fraction=fraction, weighted_share=level,
                               dominant=dominant, limited_by=reason, round=frozen)
         granted.append((tenant.id, share))
-    used = [sum(row[j] for row in outcome.counts) for j in range(len(keys))]
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
-                                 allocatable=allocatable[j], allocated=Decimal(used[j]) * unit[j],
+                                 allocatable=allocatable[j], allocated=Decimal(outcome.totals[j]) * unit[j],
                                  saturated=outcome.saturated[j] if members else False)
         for j, k in enumerate(keys)
     )
@@ -250,7 +253,7 @@ def _float_outcome(data: _PoolData) -> _Outcome | None:
     """The pool's envelopes from the float fill, or None where float64 cannot prove them exact."""
     capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
     if not data.members:
-        return _Outcome(counts=[], fraction=[], level=[], limited_by=[], frozen_round=[],
+        return _Outcome(counts=[], totals=[0] * len(data.keys), fraction=[], level=[], limited_by=[], frozen_round=[],
                         saturated=[c == 0 for c in data.capacity], guarantee_scale=Fraction(1), rounds=0)
     if data.demand.max(initial=0.0) >= _FLOAT_LIMIT or capacity.max(initial=0.0) >= _FLOAT_LIMIT:
         return None
@@ -260,20 +263,18 @@ def _float_outcome(data: _PoolData) -> _Outcome | None:
     if not result.clear:
         return None
     exactly = _ExactRemainders(result, data)
-    counts = _certified_units(result, data, exactly)
-    if counts is None:
+    units = _certified_units(result, data, exactly)
+    if units is None:
         return None
-    # Tenants frozen together share one level, and many are served in full: format each value once.
-    shown: dict[float, Decimal] = {}
-    fractions = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.fraction.tolist()]
-    levels = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.level.tolist()]
     scale = exactly.scale()
-    return _Outcome(counts=counts, fraction=fractions, level=levels, limited_by=result.limited_by.tolist(),
+    return _Outcome(counts=units.ravel().tolist(), totals=units.sum(axis=0).tolist(),
+                    fraction=_shown_all(result.fraction), level=_shown_all(result.level),
+                    limited_by=result.limited_by.tolist(),
                     frozen_round=result.frozen_round.tolist(), saturated=result.saturated.tolist(),
                     guarantee_scale=scale, rounds=result.rounds)
 
 
-def _certified_units(result: filling.Fill, data: _PoolData, exactly: _ExactRemainders) -> list[list[int]] | None:
+def _certified_units(result: filling.Fill, data: _PoolData, exactly: _ExactRemainders) -> npt.NDArray[np.int64] | None:
     """Whole units from the float fill where its error cannot change them, else None.
 
     Tenants served in full get exactly the floor of their demand. Every other envelope is the float
@@ -307,7 +308,7 @@ def _certified_units(result: filling.Fill, data: _PoolData, exactly: _ExactRemai
                                         leftover=house - base.sum(axis=0), exact_order=exactly.order)
     if chosen is None:
         return None
-    counts: list[list[int]] = (base + chosen).tolist()
+    counts: npt.NDArray[np.int64] = base + chosen
     return counts
 
 
@@ -407,7 +408,9 @@ def _exact_outcome(data: _PoolData) -> _Outcome:
     house = [math.floor(sum((row[r] for row in exact), Fraction(0))) for r in range(n_res)]
     demand_floor = [[math.floor(d) for d in row] for row in demand]
     counts = exact_filling.round_fairly(exact=exact, demand_units=demand_floor, house=house)
-    return _Outcome(counts=counts, fraction=[_shown(f) for f in result.fraction],
+    totals = [sum(row[r] for row in counts) for r in range(n_res)]
+    return _Outcome(counts=[c for row in counts for c in row], totals=totals,
+                    fraction=[_shown(f) for f in result.fraction],
                     level=[_shown(t) for t in result.level], limited_by=result.limited_by,
                     frozen_round=result.frozen_round, saturated=result.saturated,
                     guarantee_scale=result.guarantee_scale, rounds=result.rounds)
@@ -467,12 +470,18 @@ def _demand_in_units(
     n_res = len(keys)
     shape = (len(members), n_res)
     numbers = [t.numbers[pool_name] for t in members]
-    if members and all(n.packed is not None and n.keys == keys for n in numbers):
-        packed = np.frombuffer(b"".join([n.packed for n in numbers]),  # type: ignore[misc]
-                               dtype=np.int64).reshape(len(members), 3, n_res)
-        floats: npt.NDArray[np.float64] = packed[:, 0, :].view(np.float64)
-        mantissa: npt.NDArray[Any] = packed[:, 1, :]
-        exponent: npt.NDArray[Any] = packed[:, 2, :]
+    packed = None
+    # A row that does not fit in 64 bits has no packed form (TypeError); rows of other lengths do
+    # not divide evenly (ValueError) or put something other than this layout's marker where a row
+    # should begin: markers occur only where rows begin, so m markers in place mean m aligned rows.
+    if members:
+        with contextlib.suppress(TypeError, ValueError):
+            packed = np.frombuffer(b"".join([n.packed for n in numbers]),  # type: ignore[misc]
+                                   dtype=np.int64).reshape(len(members), 1 + 3 * n_res)
+    if packed is not None and bool((packed[:, 0] == quantities.layout(keys)).all()):
+        floats: npt.NDArray[np.float64] = packed[:, 1:1 + n_res].view(np.float64)
+        mantissa: npt.NDArray[Any] = packed[:, 1 + n_res:1 + 2 * n_res]
+        exponent: npt.NDArray[Any] = packed[:, 1 + 2 * n_res:]
     else:
         float_list: list[float] = []
         mantissas: list[int] = []
@@ -581,6 +590,15 @@ def _shown(value: float | Fraction) -> Decimal:
     if isinstance(value, float):
         return Decimal(f"{value:.6f}")
     return Decimal(round(value * 10**6)).scaleb(-6)
+
+
+def _shown_all(values: npt.NDArray[np.float64]) -> list[Decimal]:
+    """``_shown`` of every value, formatting each distinct one once (tenants frozen together share a
+    level, and many are served in full), shared as the same Decimal object."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    formatted = np.array([_shown(x) for x in distinct.tolist()], dtype=object)
+    shown: list[Decimal] = formatted[inverse.ravel()].tolist()
+    return shown
 
 
 def _percent(value: Fraction) -> str:
