@@ -8,8 +8,8 @@ form documented in docs/plan.md (quantities as decimal strings in base units).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -79,7 +79,7 @@ class UnitAmounts(Mapping[str, Decimal]):
         return f"UnitAmounts({dict(self)!r})"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Share:
     """A tenant's share of one pool: its demand, its envelope, and what stopped it growing."""
 
@@ -95,14 +95,15 @@ class Share:
     @classmethod
     def quick(cls, *, pool: str, demand: Mapping[str, Decimal], envelope: Mapping[str, Decimal], fraction: Decimal,
               weighted_share: Decimal, dominant: str, limited_by: str, round: int) -> Share:
-        """The same value as ``Share(...)``, built without the frozen ``__init__``'s per-field setattr.
+        """The same value as ``Share(...)``, built without the frozen ``__init__``'s per-field checks.
 
         The allocator builds one share per tenant and pool (tens of thousands per plan), and a frozen
-        dataclass's ``__init__`` is most of that cost; the fields are the same, set all at once.
+        dataclass's ``__init__`` is most of that cost; the slots are set directly (``SHARE_SETTERS``).
         """
         share = object.__new__(cls)
-        share.__dict__.update(pool=pool, demand=demand, envelope=envelope, fraction=fraction,
-                              weighted_share=weighted_share, dominant=dominant, limited_by=limited_by, round=round)
+        for setter, value in zip(SHARE_SETTERS, (pool, demand, envelope, fraction, weighted_share, dominant,
+                                                 limited_by, round), strict=True):
+            setter(share, value)
         return share
 
     @property
@@ -111,7 +112,7 @@ class Share:
         return any(self.envelope.get(k, Decimal(0)) < v for k, v in self.demand.items())
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TenantAllocation:
     tenant: str
     licence: tenants.LicenceState
@@ -124,8 +125,8 @@ class TenantAllocation:
               shares: Mapping[str, Share]) -> TenantAllocation:
         """The same value as ``TenantAllocation(...)``, built as ``Share.quick`` is (one per tenant and plan)."""
         allocation = object.__new__(cls)
-        allocation.__dict__.update(tenant=tenant, licence=licence, weight=weight, guaranteed=guaranteed,
-                                   shares=shares)
+        for setter, value in zip(_TENANT_SETTERS, (tenant, licence, weight, guaranteed, shares), strict=True):
+            setter(allocation, value)
         return allocation
 
     @property
@@ -134,6 +135,17 @@ class TenantAllocation:
         if self.licence is tenants.LicenceState.GRACE:
             return "grace"
         return "allocated" if self.licence.served else "suspended"
+
+
+def _setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of a slotted dataclass's fields, in field order: the way to fill a frozen
+    instance made by ``object.__new__`` (its ``__setattr__`` refuses), one C call per field."""
+    return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
+
+
+# Share's fields in order: pool, demand, envelope, fraction, weighted_share, dominant, limited_by, round.
+SHARE_SETTERS = _setters(Share)
+_TENANT_SETTERS = _setters(TenantAllocation)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -124,7 +124,7 @@ class _Outcome:
 
 def _allocate_pool(
     pool: pools.Pool, members: list[tenancy.Tenant], policy: policies.Policy
-) -> tuple[allocations.PoolAllocation, list[tuple[str, allocations.Share]], list[str]]:
+) -> tuple[allocations.PoolAllocation, Iterable[tuple[str, allocations.Share]], list[str]]:
     """One pool's shares (tenant id, share) and resource lines, and the warnings they raise."""
     warnings: list[str] = []
     keys = pool.resources
@@ -158,9 +158,12 @@ def _allocate_pool(
     set_units = envelope_class._units.__set__  # type: ignore[misc,attr-defined]
     set_counts = envelope_class._counts.__set__  # type: ignore[misc,attr-defined]
     set_start = envelope_class._start.__set__  # type: ignore[misc,attr-defined]
+    set_pool, set_demand, set_envelope, set_fraction, set_level, set_dominant, set_reason, set_round = \
+        allocations.SHARE_SETTERS
     counts = outcome.counts
     name = pool.name
-    granted: list[tuple[str, allocations.Share]] = []
+    ids: list[str] = []
+    granted: list[allocations.Share] = []
     for tenant, start, reason, fraction, level, dominant, frozen in zip(
             members, range(0, len(counts), n_keys), reasons, outcome.fraction, outcome.level, dominant_names,
             outcome.frozen_round, strict=True):
@@ -171,9 +174,16 @@ def _allocate_pool(
         set_counts(envelope, counts)
         set_start(envelope, start)
         share = new(share_class)
-        share.__dict__.update(pool=name, demand=asked, envelope=envelope, fraction=fraction, weighted_share=level,
-                              dominant=dominant, limited_by=reason, round=frozen)
-        granted.append((tenant.id, share))
+        set_pool(share, name)
+        set_demand(share, asked)
+        set_envelope(share, envelope)
+        set_fraction(share, fraction)
+        set_level(share, level)
+        set_dominant(share, dominant)
+        set_reason(share, reason)
+        set_round(share, frozen)
+        ids.append(tenant.id)
+        granted.append(share)
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
                                  allocatable=allocatable[j], allocated=Decimal(outcome.totals[j]) * unit[j],
@@ -182,7 +192,7 @@ def _allocate_pool(
     )
     return (allocations.PoolAllocation(name=pool.name, resources=lines,
                                        guarantee_scale=_shown(outcome.guarantee_scale), rounds=outcome.rounds),
-            granted, warnings)
+            zip(ids, granted, strict=True), warnings)
 
 
 # Tests set this to run every pool through the exact rational fill, to compare it with the float one.
