@@ -17,7 +17,7 @@ import datetime as dt
 import gc
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -80,23 +80,32 @@ def _allocate(
     warnings = _licence_warnings(tenants, states, policy)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=lambda t: t.id)
-    served: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
+    served = {p.name: _Members() for p in datacentre.pools}
     refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
     serving = {state: state.served for state in tenancy.LicenceState}
+    tier_at = {name: j for j, name in enumerate(policy.tiers)}
+    shares: dict[str, dict[str, allocations.Share]] = {}
+    # One pass gathers what each pool needs of its members (their packed demand rows, tiers and the
+    # mapping their shares go into), so that no pool walks its members again to look these up.
     for t in ordered:
-        into = served if serving[states[t.id]] else refused
-        for pool_name in t.demand:
-            into[pool_name].append(t)
+        own = shares[t.id] = {}
+        if serving[states[t.id]]:
+            tier = tier_at[t.tier]
+            for pool_name, numbers in t.numbers.items():
+                group = served[pool_name]
+                group.tenants.append(t)
+                group.packed.append(numbers.packed)
+                group.tiers.append(tier)
+                group.shares.append(own)
+        else:
+            for pool_name in t.demand:
+                refused[pool_name].append(t)
     pool_results: dict[str, allocations.PoolAllocation] = {}
-    shares: dict[str, dict[str, allocations.Share]] = {t.id: {} for t in ordered}
     for pool in datacentre.pools:
-        pool_results[pool.name], granted, pool_warnings = _allocate_pool(pool, served[pool.name], policy)
+        pool_results[pool.name], pool_warnings = _allocate_pool(pool, served[pool.name], policy)
         warnings.extend(pool_warnings)
-        name = pool.name
-        for tenant_id, share in granted:
-            shares[tenant_id][name] = share
         for tenant_id, share in _refused(pool, refused[pool.name]).items():
-            shares[tenant_id][name] = share
+            shares[tenant_id][pool.name] = share
     tiers = {name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()}
     quick = allocations.TenantAllocation.quick
     result = {t.id: quick(tenant=t.id, licence=states[t.id], weight=tiers[t.tier][0], guaranteed=tiers[t.tier][1],
@@ -105,6 +114,16 @@ def _allocate(
     namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
+
+
+@dataclass(slots=True)
+class _Members:
+    """The served tenants of one pool, in id order, with what the pool needs of each, side by side."""
+
+    tenants: list[tenancy.Tenant] = field(default_factory=list)
+    packed: list[bytes | None] = field(default_factory=list)  # their ``Numbers.packed`` demand rows here
+    tiers: list[int] = field(default_factory=list)  # their tiers' positions in ``policy.tiers``
+    shares: list[dict[str, allocations.Share]] = field(default_factory=list)  # where their shares go
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,17 +142,18 @@ class _Outcome:
 
 
 def _allocate_pool(
-    pool: pools.Pool, members: list[tenancy.Tenant], policy: policies.Policy
-) -> tuple[allocations.PoolAllocation, Iterable[tuple[str, allocations.Share]], list[str]]:
-    """One pool's shares (tenant id, share) and resource lines, and the warnings they raise."""
+    pool: pools.Pool, group: _Members, policy: policies.Policy
+) -> tuple[allocations.PoolAllocation, list[str]]:
+    """One pool's resource lines and the warnings they raise; each member's share goes into its mapping."""
     warnings: list[str] = []
+    members = group.tenants
     keys = pool.resources
     unit = [policy.unit(k) for k in keys]
     allocatable = [pool.allocatable(k) for k in keys]
     # Work in units of each resource (the fill is scale invariant, and rounding needs them), but
     # with the exact allocatable: flooring it first would shrink every share computed from it.
     capacity = [Fraction(a) / Fraction(u) for a, u in zip(allocatable, unit, strict=True)]
-    data = _PoolData.of(pool.name, members, keys, unit, capacity, policy)
+    data = _PoolData.of(pool.name, group, keys, unit, capacity, policy)
     outcome = _float_outcome(data) if not FORCE_EXACT else None
     if outcome is None:
         outcome = _exact_outcome(data)
@@ -162,11 +182,9 @@ def _allocate_pool(
         allocations.SHARE_SETTERS
     counts = outcome.counts
     name = pool.name
-    ids: list[str] = []
-    granted: list[allocations.Share] = []
-    for tenant, start, reason, fraction, level, dominant, frozen in zip(
-            members, range(0, len(counts), n_keys), reasons, outcome.fraction, outcome.level, dominant_names,
-            outcome.frozen_round, strict=True):
+    for tenant, into, start, reason, fraction, level, dominant, frozen in zip(
+            members, group.shares, range(0, len(counts), n_keys), reasons, outcome.fraction, outcome.level,
+            dominant_names, outcome.frozen_round, strict=True):
         asked = tenant.demand[name]
         envelope = new(envelope_class)
         set_index(envelope, full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked})
@@ -182,8 +200,7 @@ def _allocate_pool(
         set_dominant(share, dominant)
         set_reason(share, reason)
         set_round(share, frozen)
-        ids.append(tenant.id)
-        granted.append(share)
+        into[name] = share
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
                                  allocatable=allocatable[j], allocated=Decimal(outcome.totals[j]) * unit[j],
@@ -192,7 +209,7 @@ def _allocate_pool(
     )
     return (allocations.PoolAllocation(name=pool.name, resources=lines,
                                        guarantee_scale=_shown(outcome.guarantee_scale), rounds=outcome.rounds),
-            zip(ids, granted, strict=True), warnings)
+            warnings)
 
 
 # Tests set this to run every pool through the exact rational fill, to compare it with the float one.
@@ -228,14 +245,13 @@ class _PoolData:
     tier_guarantees: list[Decimal]
 
     @classmethod
-    def of(cls, pool_name: str, members: list[tenancy.Tenant], keys: tuple[str, ...], unit: list[Decimal],
+    def of(cls, pool_name: str, group: _Members, keys: tuple[str, ...], unit: list[Decimal],
            capacity: list[Fraction], policy: policies.Policy) -> _PoolData:
-        demand, demand_floor, mantissa, exponent = _demand_in_units(pool_name, members, keys, unit)
+        demand, demand_floor, mantissa, exponent = _demand_in_units(pool_name, group, keys, unit)
         names = list(policy.tiers)
-        at = {name: j for j, name in enumerate(names)}
-        return cls(members=members, keys=keys, unit=unit, units=[Fraction(u) for u in unit], demand=demand,
+        return cls(members=group.tenants, keys=keys, unit=unit, units=[Fraction(u) for u in unit], demand=demand,
                    demand_floor=demand_floor, mantissa=mantissa, exponent=exponent, capacity=capacity,
-                   tier=np.array([at[t.tier] for t in members], dtype=np.intp),
+                   tier=np.array(group.tiers, dtype=np.intp),
                    tier_weights=[policy.tiers[name].weight for name in names],
                    tier_guarantees=[policy.tiers[name].guaranteed for name in names])
 
@@ -468,7 +484,7 @@ def _dominant_resources(data: _PoolData) -> npt.NDArray[np.int64]:
 
 
 def _demand_in_units(
-    pool_name: str, members: list[tenancy.Tenant], keys: tuple[str, ...], unit: list[Decimal]
+    pool_name: str, group: _Members, keys: tuple[str, ...], unit: list[Decimal]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[Any], npt.NDArray[Any]]:
     """Demands in units of each resource, as floats for the fill and floored exactly, and exactly.
 
@@ -478,15 +494,15 @@ def _demand_in_units(
     floor is counted in int64 where every factor fits, and in Python integers elsewhere.
     """
     n_res = len(keys)
+    members = group.tenants
     shape = (len(members), n_res)
-    numbers = [t.numbers[pool_name] for t in members]
     packed = None
     # A row that does not fit in 64 bits has no packed form (TypeError); rows of other lengths do
     # not divide evenly (ValueError) or put something other than this layout's marker where a row
     # should begin: markers occur only where rows begin, so m markers in place mean m aligned rows.
     if members:
         with contextlib.suppress(TypeError, ValueError):
-            packed = np.frombuffer(b"".join([n.packed for n in numbers]),  # type: ignore[misc]
+            packed = np.frombuffer(b"".join(group.packed),  # type: ignore[arg-type]
                                    dtype=np.int64).reshape(len(members), 1 + 3 * n_res)
     if packed is not None and bool((packed[:, 0] == quantities.layout(keys)).all()):
         floats: npt.NDArray[np.float64] = packed[:, 1:1 + n_res].view(np.float64)
@@ -496,7 +512,7 @@ def _demand_in_units(
         float_list: list[float] = []
         mantissas: list[int] = []
         exponents: list[int] = []
-        for n in numbers:
+        for n in (t.numbers[pool_name] for t in members):
             at = {k: j for j, k in enumerate(n.keys)}
             float_list.extend(n.floats[at[k]] if k in at else 0.0 for k in keys)
             mantissas.extend(n.mantissas[at[k]] if k in at else 0 for k in keys)
