@@ -125,7 +125,7 @@ class TenantAllocation:
               shares: Mapping[str, Share]) -> TenantAllocation:
         """The same value as ``TenantAllocation(...)``, built as ``Share.quick`` is (one per tenant and plan)."""
         allocation = object.__new__(cls)
-        for setter, value in zip(_TENANT_SETTERS, (tenant, licence, weight, guaranteed, shares), strict=True):
+        for setter, value in zip(TENANT_SETTERS, (tenant, licence, weight, guaranteed, shares), strict=True):
             setter(allocation, value)
         return allocation
 
@@ -145,7 +145,8 @@ def _setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
 
 # Share's fields in order: pool, demand, envelope, fraction, weighted_share, dominant, limited_by, round.
 SHARE_SETTERS = _setters(Share)
-_TENANT_SETTERS = _setters(TenantAllocation)
+# TenantAllocation's fields in order: tenant, licence, weight, guaranteed, shares.
+TENANT_SETTERS = _setters(TenantAllocation)
 
 
 @dataclass(frozen=True, kw_only=True)

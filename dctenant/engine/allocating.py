@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import decimal
 import gc
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -77,19 +78,20 @@ def _allocate(
     datacentre: pools.DataCentre, *, tenants: Sequence[tenancy.Tenant], policy: policies.Policy, at: dt.date,
 ) -> allocations.Allocation:
     states = {t.id: t.licence.state(at=at, rules=policy.licences) for t in tenants}
-    warnings = _licence_warnings(tenants, states, policy)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=lambda t: t.id)
+    warnings = _licence_warnings(ordered, states, policy)
     served = {p.name: _Members() for p in datacentre.pools}
     refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
-    serving = {state: state.served for state in tenancy.LicenceState}
+    # A tuple, not a set: membership is then an identity test, with no call to the enum's hash.
+    serving = tuple(state for state in tenancy.LicenceState if state.served)
     tier_at = {name: j for j, name in enumerate(policy.tiers)}
     shares: dict[str, dict[str, allocations.Share]] = {}
     # One pass gathers what each pool needs of its members (their packed demand rows, tiers and the
     # mapping their shares go into), so that no pool walks its members again to look these up.
     for t in ordered:
         own = shares[t.id] = {}
-        if serving[states[t.id]]:
+        if states[t.id] in serving:
             tier = tier_at[t.tier]
             for pool_name, numbers in t.numbers.items():
                 group = served[pool_name]
@@ -106,11 +108,19 @@ def _allocate(
         warnings.extend(pool_warnings)
         for tenant_id, share in _refused(pool, refused[pool.name]).items():
             shares[tenant_id][pool.name] = share
+    # Built as the shares are (see ``_allocate_pool``): one per tenant, slots set directly.
+    new, allocation_class = object.__new__, allocations.TenantAllocation
+    set_tenant, set_licence, set_weight, set_guaranteed, set_shares = allocations.TENANT_SETTERS
     tiers = {name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()}
-    quick = allocations.TenantAllocation.quick
-    result = {t.id: quick(tenant=t.id, licence=states[t.id], weight=tiers[t.tier][0], guaranteed=tiers[t.tier][1],
-                          shares=shares[t.id])
-              for t in ordered}
+    result: dict[str, allocations.TenantAllocation] = {}
+    for t in ordered:
+        allocation = result[t.id] = new(allocation_class)
+        weight, guaranteed = tiers[t.tier]
+        set_tenant(allocation, t.id)
+        set_licence(allocation, states[t.id])
+        set_weight(allocation, weight)
+        set_guaranteed(allocation, guaranteed)
+        set_shares(allocation, shares[t.id])
     namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
@@ -571,8 +581,9 @@ def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, a
 def _licence_warnings(
     tenants: Sequence[tenancy.Tenant], states: dict[str, tenancy.LicenceState], policy: policies.Policy,
 ) -> list[str]:
+    """A warning for every tenant served in grace, in the order given."""
     out = []
-    for t in sorted(tenants, key=lambda t: t.id):
+    for t in tenants:
         if states[t.id] is tenancy.LicenceState.GRACE:
             until = t.licence.expires + dt.timedelta(days=policy.licences.grace_days)
             out.append(f"tenant {t.id}: licence {t.licence.number} expired on {t.licence.expires}; "
@@ -593,6 +604,8 @@ def _namespace_quotas(
     out: list[allocations.NamespaceQuota] = []
     warnings: list[str] = []
     for t in tenants:
+        if not t.namespaces:
+            continue
         for pool_name in sorted({ns.pool for ns in t.namespaces}):
             share = result[t.id].shares.get(pool_name)
             envelope = share.envelope if share else {}
@@ -619,12 +632,28 @@ def _shown(value: float | Fraction) -> Decimal:
 
 
 def _shown_all(values: npt.NDArray[np.float64]) -> list[Decimal]:
-    """``_shown`` of every value, formatting each distinct one once (tenants frozen together share a
-    level, and many are served in full), shared as the same Decimal object."""
-    distinct, inverse = np.unique(values, return_inverse=True)
-    formatted = np.array([_shown(x) for x in distinct.tolist()], dtype=object)
+    """``_shown`` of every value, each distinct one formatted once and shared as one Decimal.
+
+    Tenants frozen together share a level and many are served in full, but thousands of values are
+    distinct. ``rint(x × 10^6)`` is the correctly rounded sixth decimal unless the rounded product
+    lies within a few ulps of a half (or is huge, zero or not finite): only those are formatted one
+    by one; the rest become Decimals straight from their integers.
+    """
+    distinct, inverse = np.unique(values + 0.0, return_inverse=True)  # + 0.0: a -0.0 is shown as 0
+    scaled = distinct * 1e6
+    with np.errstate(invalid="ignore"):
+        doubtful = ~(np.abs(scaled) < 2.0**50) | (distinct == 0) \
+            | (np.abs(scaled - np.floor(scaled) - 0.5) <= 4 * np.spacing(np.abs(scaled)))
+    whole = np.where(doubtful, 0.0, np.rint(scaled)).astype(np.int64)
+    scaleb = _SIX_PLACES.scaleb
+    formatted = np.array([_shown(x) if odd else scaleb(Decimal(k), -6) for x, k, odd in zip(
+        distinct.tolist(), whole.tolist(), doubtful.tolist(), strict=True)], dtype=object)
     shown: list[Decimal] = formatted[inverse.ravel()].tolist()
     return shown
+
+
+# Exact for every integer below 2^50 moved six places: its digits always fit.
+_SIX_PLACES = decimal.Context(prec=28)
 
 
 def _percent(value: Fraction) -> str:
