@@ -8,8 +8,8 @@ form documented in docs/plan.md (quantities as decimal strings in base units).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -49,20 +49,25 @@ class UnitAmounts(Mapping[str, Decimal]):
 
     An allocation of 10,000 tenants holds hundreds of thousands of envelope amounts; most are
     never looked at one by one, so building every Decimal up front would be the allocator's
-    largest cost. Reading is exact: ``counts[j] × units[j]``.
+    largest cost. Reading is exact: ``counts[start + j] × units[j]``. ``counts`` may be one flat
+    list shared by every tenant of a pool (each reading its own row from ``start``), so that a
+    plan holds one list per pool rather than one per tenant.
     """
 
-    __slots__ = ("_counts", "_index", "_units")
+    __slots__ = ("_counts", "_index", "_start", "_units")
 
-    def __init__(self, *, index: Mapping[str, int], units: Sequence[Decimal], counts: Sequence[int]) -> None:
-        """``index`` maps each key present to its position in ``units`` and ``counts`` (it may be shared)."""
+    def __init__(self, *, index: Mapping[str, int], units: Sequence[Decimal], counts: Sequence[int],
+                 start: int = 0) -> None:
+        """``index`` maps each key present to its position in ``units`` and in the row of ``counts``
+        that begins at ``start`` (``index`` and ``counts`` may be shared)."""
         self._index = index
         self._units = units
         self._counts = counts
+        self._start = start
 
     def __getitem__(self, key: str) -> Decimal:
         j = self._index[key]
-        return Decimal(self._counts[j]) * self._units[j]
+        return Decimal(self._counts[self._start + j]) * self._units[j]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index)
@@ -74,7 +79,7 @@ class UnitAmounts(Mapping[str, Decimal]):
         return f"UnitAmounts({dict(self)!r})"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Share:
     """A tenant's share of one pool: its demand, its envelope, and what stopped it growing."""
 
@@ -90,14 +95,15 @@ class Share:
     @classmethod
     def quick(cls, *, pool: str, demand: Mapping[str, Decimal], envelope: Mapping[str, Decimal], fraction: Decimal,
               weighted_share: Decimal, dominant: str, limited_by: str, round: int) -> Share:
-        """The same value as ``Share(...)``, built without the frozen ``__init__``'s per-field setattr.
+        """The same value as ``Share(...)``, built without the frozen ``__init__``'s per-field checks.
 
         The allocator builds one share per tenant and pool (tens of thousands per plan), and a frozen
-        dataclass's ``__init__`` is most of that cost; the fields are the same, set all at once.
+        dataclass's ``__init__`` is most of that cost; the slots are set directly (``SHARE_SETTERS``).
         """
         share = object.__new__(cls)
-        share.__dict__.update(pool=pool, demand=demand, envelope=envelope, fraction=fraction,
-                              weighted_share=weighted_share, dominant=dominant, limited_by=limited_by, round=round)
+        for setter, value in zip(SHARE_SETTERS, (pool, demand, envelope, fraction, weighted_share, dominant,
+                                                 limited_by, round), strict=True):
+            setter(share, value)
         return share
 
     @property
@@ -106,7 +112,7 @@ class Share:
         return any(self.envelope.get(k, Decimal(0)) < v for k, v in self.demand.items())
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TenantAllocation:
     tenant: str
     licence: tenants.LicenceState
@@ -114,12 +120,33 @@ class TenantAllocation:
     guaranteed: Decimal
     shares: Mapping[str, Share]
 
+    @classmethod
+    def quick(cls, *, tenant: str, licence: tenants.LicenceState, weight: Decimal, guaranteed: Decimal,
+              shares: Mapping[str, Share]) -> TenantAllocation:
+        """The same value as ``TenantAllocation(...)``, built as ``Share.quick`` is (one per tenant and plan)."""
+        allocation = object.__new__(cls)
+        for setter, value in zip(TENANT_SETTERS, (tenant, licence, weight, guaranteed, shares), strict=True):
+            setter(allocation, value)
+        return allocation
+
     @property
     def state(self) -> str:
         """``allocated``, ``grace`` (served but flagged) or ``suspended`` (not served)."""
         if self.licence is tenants.LicenceState.GRACE:
             return "grace"
         return "allocated" if self.licence.served else "suspended"
+
+
+def _setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of a slotted dataclass's fields, in field order: the way to fill a frozen
+    instance made by ``object.__new__`` (its ``__setattr__`` refuses), one C call per field."""
+    return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
+
+
+# Share's fields in order: pool, demand, envelope, fraction, weighted_share, dominant, limited_by, round.
+SHARE_SETTERS = _setters(Share)
+# TenantAllocation's fields in order: tenant, licence, weight, guaranteed, shares.
+TENANT_SETTERS = _setters(TenantAllocation)
 
 
 @dataclass(frozen=True, kw_only=True)

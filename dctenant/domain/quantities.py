@@ -20,9 +20,11 @@ Canonical spelling, so that equal values always print identically and parse back
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import decimal
 import fractions
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -304,6 +306,10 @@ class Numbers:
     ``keys`` in the order given (the caller's reading order); per key, ``floats`` approximates the
     amount, and ``mantissas`` and ``exponents`` hold it exactly as ``mantissa × 10^exponent``
     (Python ints), so that whole units of any granularity can be counted in integer arithmetic.
+    ``packed`` holds ``layout(keys)``, then the same floats, mantissas and exponents, as native 64-bit
+    machine numbers (``None`` when a mantissa or exponent reaches 2^62), so that the allocator joins a
+    pool's rows into one numpy array, and checks that they all list the pool's keys, without touching
+    a Python number.
     Built once, when a tenant is loaded, because converting Decimals one by one would dominate the
     allocator's time at 10,000 tenants.
     """
@@ -312,13 +318,35 @@ class Numbers:
     floats: tuple[float, ...]
     mantissas: tuple[int, ...]
     exponents: tuple[int, ...]
+    packed: bytes | None = None
 
     @classmethod
     def of(cls, amounts: Mapping[str, Decimal], *, order: Callable[[Iterable[str]], tuple[str, ...]]) -> Numbers:
         keys = order(amounts)
         parts = [decompose(amounts[k]) for k in keys]
-        return cls(keys=keys, floats=tuple(float(amounts[k]) for k in keys), mantissas=tuple(m for m, _ in parts),
-                   exponents=tuple(e for _, e in parts))
+        floats = tuple(float(amounts[k]) for k in keys)
+        mantissas, exponents = tuple(m for m, _ in parts), tuple(e for _, e in parts)
+        packed = None
+        if all(-_INT62 < m < _INT62 and -_INT62 < e < _INT62 for m, e in parts) and not any(map(math.isnan, floats)):
+            packed = (array.array("q", [layout(keys)]).tobytes() + array.array("d", floats).tobytes()
+                      + array.array("q", [*mantissas, *exponents]).tobytes())
+        return cls(keys=keys, floats=floats, mantissas=mantissas, exponents=exponents, packed=packed)
+
+
+_INT62 = 2**62
+# Every distinct tuple of keys gets a marker, once per process, so that a row of packed numbers says
+# which keys it holds in one 64-bit word. A marker is the bit pattern of a float NaN read as an
+# integer: no packed float is a NaN (amounts are finite) and no packed integer reaches 2^62, so a
+# marker can only be found where a row begins, and rows joined end to end can be checked for
+# alignment and keys at once. The counter hands out each marker once, even across threads.
+_LAYOUTS: dict[tuple[str, ...], int] = {}
+_NEXT_LAYOUT = itertools.count(0x7FF8_0000_0000_0001)
+
+
+def layout(keys: tuple[str, ...]) -> int:
+    """The marker standing for this tuple of keys (in this order) at the start of ``Numbers.packed``."""
+    found = _LAYOUTS.get(keys)
+    return found if found is not None else _LAYOUTS.setdefault(keys, next(_NEXT_LAYOUT))
 
 
 def decompose(value: Decimal) -> tuple[int, int]:

@@ -12,14 +12,16 @@ Pure: it reads no clock, file or network and prints nothing; "today" is the ``at
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import gc
 import math
-import operator
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -47,38 +49,99 @@ def allocate(
     needing a resource of which nothing is allocatable, licences in grace, namespaces scaled down)
     is returned in the ``Allocation``.
     """
+    with _cycles_uncollected():
+        return _allocate(datacentre, tenants=tenants, policy=policy, at=at)
+
+
+@contextlib.contextmanager
+def _cycles_uncollected() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector off while an allocation is built.
+
+    An allocation of 10,000 tenants creates some 100,000 container objects (shares, envelopes,
+    mappings) that all survive, and none of which forms a reference cycle. Left on, the collector
+    runs a full pass over every live object (every loaded tenant included) each time a quarter more
+    objects survive: two full passes per plan, more than half of ``allocate()``'s time. Nothing is
+    lost by holding it off: reference counting frees everything as usual, and the collector resumes,
+    with the new objects in its youngest generation, as soon as the allocation is built. A caller
+    that had turned it off keeps it off.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _allocate(
+    datacentre: pools.DataCentre, *, tenants: Sequence[tenancy.Tenant], policy: policies.Policy, at: dt.date,
+) -> allocations.Allocation:
     states = {t.id: t.licence.state(at=at, rules=policy.licences) for t in tenants}
-    warnings = _licence_warnings(tenants, states, policy)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=lambda t: t.id)
-    served: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
+    warnings = _licence_warnings(ordered, states, policy)
+    served = {p.name: _Members() for p in datacentre.pools}
     refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
+    # A tuple, not a set: membership is then an identity test, with no call to the enum's hash.
+    serving = tuple(state for state in tenancy.LicenceState if state.served)
+    tier_at = {name: j for j, name in enumerate(policy.tiers)}
+    shares: dict[str, dict[str, allocations.Share]] = {}
+    # One pass gathers what each pool needs of its members (their packed demand rows, tiers and the
+    # mapping their shares go into), so that no pool walks its members again to look these up.
     for t in ordered:
-        for pool_name in t.demand:
-            (served if states[t.id].served else refused)[pool_name].append(t)
+        own = shares[t.id] = {}
+        if states[t.id] in serving:
+            tier = tier_at[t.tier]
+            for pool_name, numbers in t.numbers.items():
+                group = served[pool_name]
+                group.tenants.append(t)
+                group.packed.append(numbers.packed)
+                group.tiers.append(tier)
+                group.shares.append(own)
+        else:
+            for pool_name in t.demand:
+                refused[pool_name].append(t)
     pool_results: dict[str, allocations.PoolAllocation] = {}
-    shares: dict[str, dict[str, allocations.Share]] = {t.id: {} for t in ordered}
     for pool in datacentre.pools:
-        pool_results[pool.name], granted, pool_warnings = _allocate_pool(pool, served[pool.name], policy)
+        pool_results[pool.name], pool_warnings = _allocate_pool(pool, served[pool.name], policy)
         warnings.extend(pool_warnings)
-        for tenant_id, share in {**granted, **_refused(pool, refused[pool.name])}.items():
+        for tenant_id, share in _refused(pool, refused[pool.name]).items():
             shares[tenant_id][pool.name] = share
-    result = {
-        t.id: allocations.TenantAllocation(
-            tenant=t.id, licence=states[t.id], weight=policy.tiers[t.tier].weight,
-            guaranteed=policy.tiers[t.tier].guaranteed, shares=shares[t.id])
-        for t in ordered
-    }
+    # Built as the shares are (see ``_allocate_pool``): one per tenant, slots set directly.
+    new, allocation_class = object.__new__, allocations.TenantAllocation
+    set_tenant, set_licence, set_weight, set_guaranteed, set_shares = allocations.TENANT_SETTERS
+    tiers = {name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()}
+    result: dict[str, allocations.TenantAllocation] = {}
+    for t in ordered:
+        allocation = result[t.id] = new(allocation_class)
+        weight, guaranteed = tiers[t.tier]
+        set_tenant(allocation, t.id)
+        set_licence(allocation, states[t.id])
+        set_weight(allocation, weight)
+        set_guaranteed(allocation, guaranteed)
+        set_shares(allocation, shares[t.id])
     namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
+
+
+@dataclass(slots=True)
+class _Members:
+    """The served tenants of one pool, in id order, with what the pool needs of each, side by side."""
+
+    tenants: list[tenancy.Tenant] = field(default_factory=list)
+    packed: list[bytes | None] = field(default_factory=list)  # their ``Numbers.packed`` demand rows here
+    tiers: list[int] = field(default_factory=list)  # their tiers' positions in ``policy.tiers``
+    shares: list[dict[str, allocations.Share]] = field(default_factory=list)  # where their shares go
 
 
 @dataclass(frozen=True, kw_only=True)
 class _Outcome:
     """One pool's fill in whole units, from either the certified float fill or the exact one."""
 
-    counts: list[list[int]]
+    counts: list[int]  # whole units, row by row (one row of len(keys) per member), flat
+    totals: list[int]  # whole units handed out, per resource
     fraction: list[Decimal]
     level: list[Decimal]
     limited_by: list[int]
@@ -89,17 +152,18 @@ class _Outcome:
 
 
 def _allocate_pool(
-    pool: pools.Pool, members: list[tenancy.Tenant], policy: policies.Policy
-) -> tuple[allocations.PoolAllocation, dict[str, allocations.Share], list[str]]:
-    """One pool's shares and resource lines, and the warnings they raise."""
+    pool: pools.Pool, group: _Members, policy: policies.Policy
+) -> tuple[allocations.PoolAllocation, list[str]]:
+    """One pool's resource lines and the warnings they raise; each member's share goes into its mapping."""
     warnings: list[str] = []
+    members = group.tenants
     keys = pool.resources
     unit = [policy.unit(k) for k in keys]
     allocatable = [pool.allocatable(k) for k in keys]
     # Work in units of each resource (the fill is scale invariant, and rounding needs them), but
     # with the exact allocatable: flooring it first would shrink every share computed from it.
     capacity = [Fraction(a) / Fraction(u) for a, u in zip(allocatable, unit, strict=True)]
-    data = _PoolData.of(pool.name, members, keys, unit, capacity, policy)
+    data = _PoolData.of(pool.name, group, keys, unit, capacity, policy)
     outcome = _float_outcome(data) if not FORCE_EXACT else None
     if outcome is None:
         outcome = _exact_outcome(data)
@@ -107,40 +171,55 @@ def _allocate_pool(
         warnings.append(
             f"pool {pool.name}: the tier guarantees do not all fit; every guarantee is scaled to "
             f"{_percent(outcome.guarantee_scale)} of what the tiers promise")
-    dominant_rows = _dominant_resources(data).tolist()
     names = {filling.LIMITED_BY_DEMAND: allocations.DEMAND, filling.LIMITED_BY_GUARANTEE: allocations.GUARANTEE,
              **dict(enumerate(keys))}
+    dominant_names = [keys[j] for j in _dominant_resources(data).tolist()]
+    reasons = [names[j] for j in outcome.limited_by]
     full_index = {k: j for j, k in enumerate(keys)}
-    unservable = {j for j, c in enumerate(capacity) if c == 0}
-    shares: dict[str, allocations.Share] = {}
-    for tenant, row, limited, fraction, level, dominant, frozen in zip(
-            members, outcome.counts, outcome.limited_by, outcome.fraction, outcome.level, dominant_rows,
-            outcome.frozen_round, strict=True):
-        asked = tenant.demand[pool.name]
-        index = full_index if len(asked) == len(keys) else {k: j for k, j in full_index.items() if k in asked}
-        reason = names[limited]
-        if limited in unservable:
-            warnings.append(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable")
-        shares[tenant.id] = allocations.Share.quick(
-            pool=pool.name,
-            demand=asked,
-            envelope=allocations.UnitAmounts(index=index, units=unit, counts=row),
-            fraction=fraction,
-            weighted_share=level,
-            dominant=keys[dominant],
-            limited_by=reason,
-            round=frozen,
-        )
-    used = [sum(row[j] for row in outcome.counts) for j in range(len(keys))]
+    n_keys = len(keys)
+    unservable = {keys[j] for j, c in enumerate(capacity) if c == 0}
+    if unservable:
+        warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable"
+                        for tenant, reason in zip(members, reasons, strict=True) if reason in unservable)
+    # Shares and envelopes are built here without their constructors' per-field checks (they are
+    # plain values, one per tenant and pool: tens of thousands per plan); see ``Share.quick``.
+    new, share_class, envelope_class = object.__new__, allocations.Share, allocations.UnitAmounts
+    set_index = envelope_class._index.__set__  # type: ignore[misc,attr-defined]
+    set_units = envelope_class._units.__set__  # type: ignore[misc,attr-defined]
+    set_counts = envelope_class._counts.__set__  # type: ignore[misc,attr-defined]
+    set_start = envelope_class._start.__set__  # type: ignore[misc,attr-defined]
+    set_pool, set_demand, set_envelope, set_fraction, set_level, set_dominant, set_reason, set_round = \
+        allocations.SHARE_SETTERS
+    counts = outcome.counts
+    name = pool.name
+    for tenant, into, start, reason, fraction, level, dominant, frozen in zip(
+            members, group.shares, range(0, len(counts), n_keys), reasons, outcome.fraction, outcome.level,
+            dominant_names, outcome.frozen_round, strict=True):
+        asked = tenant.demand[name]
+        envelope = new(envelope_class)
+        set_index(envelope, full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked})
+        set_units(envelope, unit)
+        set_counts(envelope, counts)
+        set_start(envelope, start)
+        share = new(share_class)
+        set_pool(share, name)
+        set_demand(share, asked)
+        set_envelope(share, envelope)
+        set_fraction(share, fraction)
+        set_level(share, level)
+        set_dominant(share, dominant)
+        set_reason(share, reason)
+        set_round(share, frozen)
+        into[name] = share
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
-                                 allocatable=allocatable[j], allocated=Decimal(used[j]) * unit[j],
+                                 allocatable=allocatable[j], allocated=Decimal(outcome.totals[j]) * unit[j],
                                  saturated=outcome.saturated[j] if members else False)
         for j, k in enumerate(keys)
     )
     return (allocations.PoolAllocation(name=pool.name, resources=lines,
                                        guarantee_scale=_shown(outcome.guarantee_scale), rounds=outcome.rounds),
-            shares, warnings)
+            warnings)
 
 
 # Tests set this to run every pool through the exact rational fill, to compare it with the float one.
@@ -155,58 +234,83 @@ _FLOAT_LIMIT = float(2**44)
 
 @dataclass(frozen=True, kw_only=True)
 class _PoolData:
-    """One pool's members as numbers: float arrays for the fast fill, exact values on demand."""
+    """One pool's members as numbers: float arrays for the fast fill, exact integers for the proofs.
+
+    A demand in base units is exactly ``mantissa × 10^exponent`` (integers; int64 arrays, or object
+    arrays of Python ints where an amount does not fit), so exact values are integer arithmetic and
+    no Decimal is touched per tenant.
+    """
 
     members: list[tenancy.Tenant]
     keys: tuple[str, ...]
     unit: list[Decimal]
-    values: list[Decimal]  # the demands, row by row, in base units
+    units: list[Fraction]  # the same units, as fractions
     demand: npt.NDArray[np.float64]  # in units of each resource
     demand_floor: npt.NDArray[np.int64]  # exact whole units of demand (in range when the floats are)
+    mantissa: npt.NDArray[Any]
+    exponent: npt.NDArray[Any]
     capacity: list[Fraction]  # exact allocatable in units
-    weights: list[Decimal]
-    guarantees: list[Decimal]
+    tier: npt.NDArray[np.intp]  # each member's index into the tier lists
+    tier_weights: list[Decimal]
+    tier_guarantees: list[Decimal]
 
     @classmethod
-    def of(cls, pool_name: str, members: list[tenancy.Tenant], keys: tuple[str, ...], unit: list[Decimal],
+    def of(cls, pool_name: str, group: _Members, keys: tuple[str, ...], unit: list[Decimal],
            capacity: list[Fraction], policy: policies.Policy) -> _PoolData:
-        values, demand, demand_floor = _demand_in_units(pool_name, members, keys, unit)
-        return cls(members=members, keys=keys, unit=unit, values=values, demand=demand, demand_floor=demand_floor,
-                   capacity=capacity, weights=[policy.tiers[t.tier].weight for t in members],
-                   guarantees=[policy.tiers[t.tier].guaranteed for t in members])
+        demand, demand_floor, mantissa, exponent = _demand_in_units(pool_name, group, keys, unit)
+        names = list(policy.tiers)
+        return cls(members=group.tenants, keys=keys, unit=unit, units=[Fraction(u) for u in unit], demand=demand,
+                   demand_floor=demand_floor, mantissa=mantissa, exponent=exponent, capacity=capacity,
+                   tier=np.array(group.tiers, dtype=np.intp),
+                   tier_weights=[policy.tiers[name].weight for name in names],
+                   tier_guarantees=[policy.tiers[name].guaranteed for name in names])
+
+    @property
+    def weights(self) -> list[Decimal]:
+        """Each member's tier weight."""
+        return [self.tier_weights[j] for j in self.tier.tolist()]
+
+    @property
+    def guarantees(self) -> list[Decimal]:
+        """Each member's tier guarantee."""
+        return [self.tier_guarantees[j] for j in self.tier.tolist()]
+
+    def base(self, i: int, r: int) -> int | Fraction:
+        """Member ``i``'s exact demand of resource ``r`` in base units."""
+        mantissa, exponent = int(self.mantissa[i, r]), int(self.exponent[i, r])
+        return mantissa * 10**exponent if exponent >= 0 else Fraction(mantissa, 10**-exponent)
+
+    def exact(self, i: int, r: int) -> Fraction:
+        """Member ``i``'s exact demand of resource ``r`` in units."""
+        return self.base(i, r) / self.units[r]
 
 
 def _float_outcome(data: _PoolData) -> _Outcome | None:
     """The pool's envelopes from the float fill, or None where float64 cannot prove them exact."""
     capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
     if not data.members:
-        return _Outcome(counts=[], fraction=[], level=[], limited_by=[], frozen_round=[],
+        return _Outcome(counts=[], totals=[0] * len(data.keys), fraction=[], level=[], limited_by=[], frozen_round=[],
                         saturated=[c == 0 for c in data.capacity], guarantee_scale=Fraction(1), rounds=0)
     if data.demand.max(initial=0.0) >= _FLOAT_LIMIT or capacity.max(initial=0.0) >= _FLOAT_LIMIT:
         return None
-    tiers: dict[tuple[Decimal, Decimal], tuple[float, float]] = {}
-    pairs = [tiers.setdefault((w, g), (float(w), float(g))) for w, g in zip(data.weights, data.guarantees,
-                                                                           strict=True)]
-    weights = np.array([w for w, _ in pairs], dtype=np.float64)
-    guarantees = np.array([g for _, g in pairs], dtype=np.float64)
+    weights = np.array([float(w) for w in data.tier_weights], dtype=np.float64)[data.tier]
+    guarantees = np.array([float(g) for g in data.tier_guarantees], dtype=np.float64)[data.tier]
     result = filling.fill(demand=data.demand, capacity=capacity, weights=weights, guarantees=guarantees)
     if not result.clear:
         return None
     exactly = _ExactRemainders(result, data)
-    counts = _certified_units(result, data, exactly)
-    if counts is None:
+    units = _certified_units(result, data, exactly)
+    if units is None:
         return None
-    # Tenants frozen together share one level, and many are served in full: format each value once.
-    shown: dict[float, Decimal] = {}
-    fractions = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.fraction.tolist()]
-    levels = [shown[x] if x in shown else shown.setdefault(x, _shown(x)) for x in result.level.tolist()]
     scale = exactly.scale()
-    return _Outcome(counts=counts, fraction=fractions, level=levels, limited_by=result.limited_by.tolist(),
+    return _Outcome(counts=units.ravel().tolist(), totals=units.sum(axis=0).tolist(),
+                    fraction=_shown_all(result.fraction), level=_shown_all(result.level),
+                    limited_by=result.limited_by.tolist(),
                     frozen_round=result.frozen_round.tolist(), saturated=result.saturated.tolist(),
                     guarantee_scale=scale, rounds=result.rounds)
 
 
-def _certified_units(result: filling.Fill, data: _PoolData, exactly: _ExactRemainders) -> list[list[int]] | None:
+def _certified_units(result: filling.Fill, data: _PoolData, exactly: _ExactRemainders) -> npt.NDArray[np.int64] | None:
     """Whole units from the float fill where its error cannot change them, else None.
 
     Tenants served in full get exactly the floor of their demand. Every other envelope is the float
@@ -240,7 +344,7 @@ def _certified_units(result: filling.Fill, data: _PoolData, exactly: _ExactRemai
                                         leftover=house - base.sum(axis=0), exact_order=exactly.order)
     if chosen is None:
         return None
-    counts: list[list[int]] = (base + chosen).tolist()
+    counts: npt.NDArray[np.int64] = base + chosen
     return counts
 
 
@@ -260,22 +364,37 @@ class _ExactRemainders:
 
     def order(self, r: int, rows: list[int]) -> list[int] | None:
         """``rows`` by exact remainder of resource ``r``, largest first, ties to the lower index; or None."""
-        data, n_res = self.data, len(self.data.keys)
-        if all(self.result.limited_by[i] == filling.LIMITED_BY_GUARANTEE for i in rows):
-            # Tenants of one tier with the same demand and floor are common: each distinct one once.
-            scale, unit = self.scale(), Fraction(data.unit[r])
-            distinct: dict[tuple[Decimal, Decimal, int], Fraction] = {}
-            remainder = {}
-            for i in rows:
-                key = (data.guarantees[i], data.values[i * n_res + r], int(self.base[i, r]))
-                if key not in distinct:
-                    distinct[key] = scale * Fraction(key[0]) * Fraction(key[1]) / unit - key[2]
-                remainder[i] = distinct[key]
+        limited_by = self.result.limited_by
+        if all(limited_by[i] == filling.LIMITED_BY_GUARANTEE for i in rows):
+            remainder = self._floor_remainders(r, rows)
             return sorted(rows, key=lambda i: (-remainder[i], i))
         keys = {i: self._key(i, r) for i in rows}
         if len(set(keys.values())) == 1 and keys[rows[0]][0] == "level":
             return sorted(rows)
         return None
+
+    def _floor_remainders(self, r: int, rows: list[int]) -> dict[int, int]:
+        """Remainders of resource ``r`` of tenants held on their floors, all over one common denominator.
+
+        A floor envelope is ``scale × g × m × 10^e / unit`` in units (the demand being m × 10^e base
+        units). Over the denominator ``scale.den × L × 10^E × unit.num``, with L a common denominator
+        of the tiers' guarantees and 10^E clearing the smallest exponent, every numerator is an
+        integer, so the remainders compare as integers: no fraction is built per tenant.
+        """
+        data = self.data
+        scale, unit = self.scale(), data.units[r]
+        guarantees = [Fraction(g) for g in data.tier_guarantees]
+        common = math.lcm(*(g.denominator for g in guarantees))
+        factor = [scale.numerator * g.numerator * (common // g.denominator) * unit.denominator for g in guarantees]
+        picked = np.array(rows, dtype=np.intp)
+        mantissas = data.mantissa[picked, r].tolist()
+        exponents = data.exponent[picked, r].tolist()
+        tiers = data.tier[picked].tolist()
+        floors = self.base[picked, r].tolist()
+        shift = max(0, -min(exponents, default=0))
+        denominator = scale.denominator * common * 10**shift * unit.numerator
+        return {i: factor[t] * m * 10 ** (e + shift) - f * denominator
+                for i, m, e, t, f in zip(rows, mantissas, exponents, tiers, floors, strict=True)}
 
     def value(self, i: int, r: int) -> Fraction | None:
         """The exact envelope in units of a tenant held on its floor; None for any other tenant."""
@@ -288,15 +407,16 @@ class _ExactRemainders:
         return self._scale
 
     def _key(self, i: int, r: int) -> tuple[object, ...]:
-        data, n_res = self.data, len(self.data.keys)
-        demand = Fraction(data.values[i * n_res + r]) / Fraction(data.unit[r])
+        data = self.data
+        demand = data.exact(i, r)
         base = int(self.base[i, r])
+        tier = int(data.tier[i])
         if self.result.limited_by[i] == filling.LIMITED_BY_GUARANTEE:
-            return ("floor", Fraction(data.guarantees[i]) * demand, base)
-        row = [Fraction(v) / Fraction(u) for v, u in zip(data.values[i * n_res:(i + 1) * n_res], data.unit,
-                                                          strict=True)]
+            return ("floor", Fraction(data.tier_guarantees[tier]) * demand, base)
+        row = [data.exact(i, j) for j in range(len(data.keys))]
         dominant = max(v / c for v, c in zip(row, data.capacity, strict=True) if v > 0)
-        return ("level", int(self.result.frozen_round[i]), Fraction(data.weights[i]) * demand / dominant, base)
+        return ("level", int(self.result.frozen_round[i]), Fraction(data.tier_weights[tier]) * demand / dominant,
+                base)
 
 
 def _house(result: filling.Fill, data: _PoolData, exact: npt.NDArray[np.float64],
@@ -316,9 +436,7 @@ def _house(result: filling.Fill, data: _PoolData, exact: npt.NDArray[np.float64]
 def _exact_outcome(data: _PoolData) -> _Outcome:
     """The pool's envelopes from the exact rational fill: slower, and right at every magnitude."""
     n_res = len(data.keys)
-    units = [Fraction(u) for u in data.unit]
-    demand = [[Fraction(v) / units[j % n_res] for j, v in enumerate(data.values[i * n_res:(i + 1) * n_res])]
-              for i in range(len(data.members))]
+    demand = [[data.exact(i, r) for r in range(n_res)] for i in range(len(data.members))]
     result = exact_filling.fill(demand=demand, capacity=data.capacity,
                                 weights=[Fraction(w) for w in data.weights],
                                 guarantees=[Fraction(g) for g in data.guarantees])
@@ -326,7 +444,9 @@ def _exact_outcome(data: _PoolData) -> _Outcome:
     house = [math.floor(sum((row[r] for row in exact), Fraction(0))) for r in range(n_res)]
     demand_floor = [[math.floor(d) for d in row] for row in demand]
     counts = exact_filling.round_fairly(exact=exact, demand_units=demand_floor, house=house)
-    return _Outcome(counts=counts, fraction=[_shown(f) for f in result.fraction],
+    totals = [sum(row[r] for row in counts) for r in range(n_res)]
+    return _Outcome(counts=[c for row in counts for c in row], totals=totals,
+                    fraction=[_shown(f) for f in result.fraction],
                     level=[_shown(t) for t in result.level], limited_by=result.limited_by,
                     frozen_round=result.frozen_round, saturated=result.saturated,
                     guarantee_scale=result.guarantee_scale, rounds=result.rounds)
@@ -336,20 +456,30 @@ def _exact_guarantee_scale(data: _PoolData) -> Fraction:
     """The common factor the guarantees are scaled by, exactly.
 
     Only called when the float fill's scale is below 1 and clear, so one resource sets it: the one
-    with the smallest float ratio of allocatable to guaranteed use, summed here exactly.
+    with the smallest float ratio of allocatable to guaranteed use, summed here exactly, in integers:
+    the demands of each tier and exponent are summed as mantissas, and each such sum is scaled once.
     """
     capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
-    guarantees = np.array([float(g) for g in data.guarantees], dtype=np.float64)
+    guarantees = np.array([float(g) for g in data.tier_guarantees], dtype=np.float64)[data.tier]
     live = (data.demand > 0).any(axis=1) & ~((data.demand > 0) & (capacity == 0)).any(axis=1)
     floor_use = guarantees[live] @ data.demand[live]
     with np.errstate(divide="ignore"):
         ratio = np.where(floor_use > 0, capacity / np.where(floor_use > 0, floor_use, 1.0), np.inf)
     r = int(np.argmin(ratio))
-    n_res = len(data.keys)
-    with decimal.localcontext(prec=200):  # exact: products and sums of quantities need far fewer digits
-        total = sum((data.guarantees[i] * data.values[i * n_res + r] for i in np.flatnonzero(live).tolist()),
-                    ZERO)
-    return min(Fraction(1), data.capacity[r] / (Fraction(total) / Fraction(data.unit[r])))
+    rows = live & (guarantees > 0)
+    mantissa, exponent, tier = data.mantissa[rows, r], data.exponent[rows, r], data.tier[rows]
+    total = Fraction(0)
+    for t, g in enumerate(data.tier_guarantees):
+        of_tier = tier == t
+        if g == 0 or not of_tier.any():
+            continue
+        for e in np.unique(exponent[of_tier]).tolist():
+            group = mantissa[of_tier & (exponent == e)]
+            # int64 sums are exact while the largest term times the count stays below 2^63.
+            fits = group.dtype == np.int64 and float(np.abs(group).max()) * group.size < 9.0e18
+            whole = int(group.sum()) if fits else sum(int(m) for m in group.tolist())
+            total += Fraction(g) * (whole * 10**e if e >= 0 else Fraction(whole, 10**-e))
+    return min(Fraction(1), data.capacity[r] / (total / data.units[r]))
 
 
 def _dominant_resources(data: _PoolData) -> npt.NDArray[np.int64]:
@@ -364,51 +494,53 @@ def _dominant_resources(data: _PoolData) -> npt.NDArray[np.int64]:
 
 
 def _demand_in_units(
-    pool_name: str, members: list[tenancy.Tenant], keys: tuple[str, ...], unit: list[Decimal]
-) -> tuple[list[Decimal], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Demands in base units, and in units of each resource: as floats for the fill, and floored exactly.
+    pool_name: str, group: _Members, keys: tuple[str, ...], unit: list[Decimal]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[Any], npt.NDArray[Any]]:
+    """Demands in units of each resource, as floats for the fill and floored exactly, and exactly.
 
-    The exact floor is counted in integers from each amount's ``mantissa × 10^exponent`` (derived
-    when the tenant was loaded), so that no Decimal is converted here one by one. Amounts too large
-    for 64-bit integers are floored in fractions.
+    The exact form is ``mantissa × 10^exponent`` in base units, derived when the tenant was loaded;
+    in the common case (every member asks for every resource of the pool, in amounts that fit in
+    64 bits) the rows are joined from their packed bytes, with no Python number touched. The exact
+    floor is counted in int64 where every factor fits, and in Python integers elsewhere.
     """
     n_res = len(keys)
-    # itemgetter reads all of a full demand in one C call; it returns a bare value for a single key.
-    pick = operator.itemgetter(*keys) if n_res > 1 else lambda amounts: (amounts[keys[0]],)
-    values: list[Decimal] = []
-    floats: list[float] = []
-    mantissas: list[int] = []
-    exponents: list[int] = []
-    for t in members:
-        asked, numbers = t.demand[pool_name], t.numbers[pool_name]
-        if numbers.keys == keys:  # the common case: a demand for everything the pool has, in its order
-            values.extend(pick(asked))
-            floats.extend(numbers.floats)
-            mantissas.extend(numbers.mantissas)
-            exponents.extend(numbers.exponents)
-        else:
-            at = {k: j for j, k in enumerate(numbers.keys)}
-            values.extend(asked.get(k, ZERO) for k in keys)
-            floats.extend(numbers.floats[at[k]] if k in at else 0.0 for k in keys)
-            mantissas.extend(numbers.mantissas[at[k]] if k in at else 0 for k in keys)
-            exponents.extend(numbers.exponents[at[k]] if k in at else 0 for k in keys)
+    members = group.tenants
     shape = (len(members), n_res)
+    packed = None
+    # A row that does not fit in 64 bits has no packed form (TypeError); rows of other lengths do
+    # not divide evenly (ValueError) or put something other than this layout's marker where a row
+    # should begin: markers occur only where rows begin, so m markers in place mean m aligned rows.
+    if members:
+        with contextlib.suppress(TypeError, ValueError):
+            packed = np.frombuffer(b"".join(group.packed),  # type: ignore[arg-type]
+                                   dtype=np.int64).reshape(len(members), 1 + 3 * n_res)
+    if packed is not None and bool((packed[:, 0] == quantities.layout(keys)).all()):
+        floats: npt.NDArray[np.float64] = packed[:, 1:1 + n_res].view(np.float64)
+        mantissa: npt.NDArray[Any] = packed[:, 1 + n_res:1 + 2 * n_res]
+        exponent: npt.NDArray[Any] = packed[:, 1 + 2 * n_res:]
+    else:
+        float_list: list[float] = []
+        mantissas: list[int] = []
+        exponents: list[int] = []
+        for n in (t.numbers[pool_name] for t in members):
+            at = {k: j for j, k in enumerate(n.keys)}
+            float_list.extend(n.floats[at[k]] if k in at else 0.0 for k in keys)
+            mantissas.extend(n.mantissas[at[k]] if k in at else 0 for k in keys)
+            exponents.extend(n.exponents[at[k]] if k in at else 0 for k in keys)
+        floats = np.array(float_list, dtype=np.float64).reshape(shape)
+        mantissa, exponent = _integers(mantissas, shape), _integers(exponents, shape)
     scale = np.array([float(u) for u in unit], dtype=np.float64)
-    demand = np.array(floats, dtype=np.float64).reshape(shape) / scale
+    demand = floats / scale
     units = np.zeros(shape, dtype=np.int64)
     if not members:
-        return values, demand, units
+        return demand, units, mantissa, exponent
     # A unit is ``unit_mantissa × 10^unit_exponent``; whole units of an amount m × 10^e are then
     # m × 10^(e − unit_exponent) // unit_mantissa, in int64 where every factor fits.
     unit_parts = [quantities.decompose(u) for u in unit]
     unit_mantissa = np.array([m for m, _ in unit_parts], dtype=np.int64)
     unit_exponent = np.array([e for _, e in unit_parts], dtype=np.int64)
-    try:
-        mantissa = np.array(mantissas, dtype=np.int64).reshape(shape)
-    except OverflowError:
-        mantissa = None
-    if mantissa is not None:
-        shift = np.array(exponents, dtype=np.int64).reshape(shape) - unit_exponent
+    if mantissa.dtype == np.int64 and exponent.dtype == np.int64:
+        shift = exponent - unit_exponent
         up = np.clip(shift, 0, 18)
         down = np.clip(-shift, 0, 18)
         fits = (np.abs(shift) <= 18) & (np.abs(mantissa).astype(np.float64) * 10.0 ** up < 9.0e18) \
@@ -418,12 +550,22 @@ def _demand_in_units(
                          safe_mantissa // (unit_mantissa * 10 ** down))
         rest = np.flatnonzero(~fits).tolist()
     else:
-        rest = list(range(len(values)))
+        rest = list(range(shape[0] * n_res))
+    exact_units = [Fraction(u) for u in unit]
     for flat in rest:
         row, col = divmod(flat, n_res)
-        exact = math.floor(Fraction(values[flat]) / Fraction(unit[col]))
+        m, e = int(mantissa[row, col]), int(exponent[row, col])
+        exact = math.floor((m * 10**e if e >= 0 else Fraction(m, 10**-e)) / exact_units[col])
         units[row, col] = min(exact, 2**62)  # beyond the float range only the exact fill reads them
-    return values, demand, units
+    return demand, units, mantissa, exponent
+
+
+def _integers(values: list[int], shape: tuple[int, int]) -> npt.NDArray[Any]:
+    """Integers as an int64 array, or an array of Python ints where one does not fit in 64 bits."""
+    try:
+        return np.array(values, dtype=np.int64).reshape(shape)
+    except OverflowError:
+        return np.array(values, dtype=object).reshape(shape)
 
 
 def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, allocations.Share]:
@@ -439,8 +581,9 @@ def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, a
 def _licence_warnings(
     tenants: Sequence[tenancy.Tenant], states: dict[str, tenancy.LicenceState], policy: policies.Policy,
 ) -> list[str]:
+    """A warning for every tenant served in grace, in the order given."""
     out = []
-    for t in sorted(tenants, key=lambda t: t.id):
+    for t in tenants:
         if states[t.id] is tenancy.LicenceState.GRACE:
             until = t.licence.expires + dt.timedelta(days=policy.licences.grace_days)
             out.append(f"tenant {t.id}: licence {t.licence.number} expired on {t.licence.expires}; "
@@ -461,6 +604,8 @@ def _namespace_quotas(
     out: list[allocations.NamespaceQuota] = []
     warnings: list[str] = []
     for t in tenants:
+        if not t.namespaces:
+            continue
         for pool_name in sorted({ns.pool for ns in t.namespaces}):
             share = result[t.id].shares.get(pool_name)
             envelope = share.envelope if share else {}
@@ -484,6 +629,31 @@ def _shown(value: float | Fraction) -> Decimal:
     if isinstance(value, float):
         return Decimal(f"{value:.6f}")
     return Decimal(round(value * 10**6)).scaleb(-6)
+
+
+def _shown_all(values: npt.NDArray[np.float64]) -> list[Decimal]:
+    """``_shown`` of every value, each distinct one formatted once and shared as one Decimal.
+
+    Tenants frozen together share a level and many are served in full, but thousands of values are
+    distinct. ``rint(x × 10^6)`` is the correctly rounded sixth decimal unless the rounded product
+    lies within a few ulps of a half (or is huge, zero or not finite): only those are formatted one
+    by one; the rest become Decimals straight from their integers.
+    """
+    distinct, inverse = np.unique(values + 0.0, return_inverse=True)  # + 0.0: a -0.0 is shown as 0
+    scaled = distinct * 1e6
+    with np.errstate(invalid="ignore"):
+        doubtful = ~(np.abs(scaled) < 2.0**50) | (distinct == 0) \
+            | (np.abs(scaled - np.floor(scaled) - 0.5) <= 4 * np.spacing(np.abs(scaled)))
+    whole = np.where(doubtful, 0.0, np.rint(scaled)).astype(np.int64)
+    scaleb = _SIX_PLACES.scaleb
+    formatted = np.array([_shown(x) if odd else scaleb(Decimal(k), -6) for x, k, odd in zip(
+        distinct.tolist(), whole.tolist(), doubtful.tolist(), strict=True)], dtype=object)
+    shown: list[Decimal] = formatted[inverse.ravel()].tolist()
+    return shown
+
+
+# Exact for every integer below 2^50 moved six places: its digits always fit.
+_SIX_PLACES = decimal.Context(prec=28)
 
 
 def _percent(value: Fraction) -> str:
