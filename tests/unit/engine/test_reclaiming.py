@@ -116,3 +116,22 @@ def test_an_unobserved_resource_has_zero_coverage_and_an_empty_envelope_no_propo
     cpu, memory = reclaiming.rows(alloc, observations, method=METHOD, unit=unit, floors={})
     assert (cpu.resource, cpu.need, cpu.proposed) == ("cpu", Decimal(0), None)  # envelope 0: nothing to reclaim
     assert (memory.resource, memory.observed, memory.coverage, memory.proposed) == ("memory", None, Decimal(0), None)
+
+
+def test_a_row_names_its_tenant_pool_and_resource() -> None:
+    r = row("cpu", envelope="10", demand="10", observed="2")
+    assert (r.tenant, r.pool, r.resource) == ("bale", "lab", "cpu")
+
+
+def test_without_declared_namespaces_the_floor_is_zero() -> None:
+    # Need half a core of a 10-core envelope: the proposal is 0.5, not some minimum of one unit.
+    assert row("cpu", envelope="10", demand="10", observed="0.5").proposed == Decimal("0.5")
+
+
+def test_an_envelope_without_a_demand_counts_the_demand_as_zero() -> None:
+    # Nothing to lower below a demand of 0: the (zero) floor already reaches it.
+    alloc = allocation(envelope={"cpu": Decimal(10)}, demand={}, fraction=Decimal(1))
+    observations = {("bale", "lab", "cpu"): reclaim.Observation(
+        tenant="bale", pool="lab", resource="cpu", statistic=reclaim.P95, value=Decimal(2), coverage=Decimal(1))}
+    (r,) = reclaiming.rows(alloc, observations, method=METHOD, unit=unit, floors={})
+    assert (r.demand, r.need, r.proposed, r.held) == (Decimal(0), Decimal(2), None, "namespace quotas")
