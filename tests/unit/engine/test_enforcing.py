@@ -326,3 +326,112 @@ def test_reasons_spell_units_without_reparsing_text() -> None:
     assert judging._amount("nvidia.com/gpu", Decimal(4)) == "4 GPUs"
     assert judging._amount("storage/ssd", Decimal(512)) == "512 bytes"
     assert judging._amount(EGRESS, Decimal(46_200_000_000)) == "46.2 Gbps"
+
+
+# The recovery path step by step, every reason and the memory kept (hand-derived from the rules:
+# warning 80% of 40 Gbps = 32 Gbps, recovery window 15 min = 16 points at a one-minute step).
+
+def _track(run: Run) -> usage.Track:
+    return run.memory.track(("bale", "p1", EGRESS))
+
+
+def test_recovery_undoes_the_newest_action_first_and_says_why_at_each_step() -> None:
+    run = Run()
+    for m in (0, 10, 40, 70):
+        run.at(m, 50)
+    assert _track(run) == usage.Track(warned=True, taken=("notify", "throttle", "scale-down"),
+                                      acted_at=T0 + dt.timedelta(minutes=70))
+    start = run.at(71, 10)
+    assert (start.state, start.action, start.level) == (State.BREACH, "", 3)
+    assert start.reason == ("bale egress 10 Gbps below 80% of the 40 Gbps envelope for 0 s (recovery window 15 min)"
+                            "; in force: notify, throttle, scale-down")
+    first = run.at(86, 10)  # minutes 71..86: 16 points below
+    assert (first.state, first.action, first.level) == (State.BREACH, "undo-scale-down", 2)
+    assert first.reason == "bale egress 10 Gbps below 80% of the 40 Gbps envelope for 15 min: undoing scale-down"
+    assert _track(run) == usage.Track(warned=True, taken=("notify", "throttle"),
+                                      acted_at=T0 + dt.timedelta(minutes=86))
+    second = run.at(87, 10)  # the notice under throttle needs no undoing: the track ends
+    assert (second.state, second.action, second.level) == (State.OK, "undo-throttle", 0)
+    assert second.reason == "bale egress 10 Gbps below 80% of the 40 Gbps envelope for 15 min: undoing throttle"
+    assert run.memory.tracks == {}
+
+
+def test_under_the_envelope_but_not_below_warning_at_keeps_the_actions_and_says_so() -> None:
+    run = Run()
+    for m in (0, 10, 40):
+        run.at(m, 50)
+    held = run.at(41, 35)
+    assert (held.state, held.action) == (State.BREACH, "")
+    assert held.reason == ("bale egress 35 Gbps is back under the envelope but not below 80% of the 40 Gbps "
+                           "envelope; recovery needs 15 min below it; in force: notify, throttle")
+
+
+def test_a_notice_alone_is_not_undone_the_tenant_is_back_to_normal() -> None:
+    run = Run()
+    run.at(0, 50)
+    assert run.at(10, 50).action == "notify"  # the first action of the policy is a notice
+    run.at(11, 10)
+    back = run.at(26, 10)  # minutes 11..26 below
+    assert (back.state, back.action, back.level) == (State.OK, "", 0)
+    assert back.reason == "bale egress 10 Gbps below 80% of the 40 Gbps envelope for 15 min: back to normal"
+    assert run.memory.tracks == {}
+
+
+def test_a_new_warning_keeps_the_actions_in_force_and_when_they_were_taken() -> None:
+    run = Run()
+    run.timeline.append((0, 50))  # a fresh process: the history is already over for ten minutes
+    first = run.at(10, 50)
+    assert (first.state, first.action) == (State.BREACH, "notify")
+    assert _track(run) == usage.Track(warned=False, taken=("notify",), acted_at=T0 + dt.timedelta(minutes=10))
+    run.at(11, 35)
+    again = run.at(12, 50)  # over again, not for the whole window: a warning notice, actions kept
+    assert (again.state, again.action) == (State.WARNING, "notify")
+    assert _track(run) == usage.Track(warned=True, taken=("notify",), acted_at=T0 + dt.timedelta(minutes=10))
+
+
+def test_a_policy_without_actions_breaches_without_acting_or_claiming_actions() -> None:
+    rules = policies.Enforcement(warning_at=Decimal("0.8"), breach_at=Decimal(1), sustained_for=600,
+                                 grace_period=1800, recovery_window=900, actions=())
+    run = Run(model(rules=rules))
+    run.at(0, 50)
+    breach = run.at(10, 50)
+    assert (breach.state, breach.action) == (State.BREACH, "")
+    assert breach.reason == "bale egress 50 Gbps > 40 Gbps envelope for 10 min (window 10 min)"
+
+
+def test_a_measurement_older_than_now_is_no_measurement() -> None:
+    m = model()
+    verdict = judging.decide(m, allocation=allocation(m), measured=measured(50, at=T0), memory=usage.Memory(),
+                             now=T0 + dt.timedelta(minutes=1))
+    egress = next(d for d in verdict.decisions if d.resource == EGRESS)
+    assert (egress.state, egress.usage) == (State.UNKNOWN, None)
+    assert egress.reason == "bale egress: no data (no measurement at this cycle's time); nothing is escalated or undone"
+
+
+def _series(values: list[tuple[int, float]], *, step: int) -> usage.Series:
+    """Points at ``T0 + seconds`` with the given Gbps."""
+    return usage.Series(points=tuple(point(g, at=T0 + dt.timedelta(seconds=s)) for s, g in values), step=step)
+
+
+def test_the_window_needs_its_seconds_divided_by_the_step_plus_one_points() -> None:
+    # 600 s at a 70 s step: 600 // 70 + 1 = 9 points (not 600 / 70 + 1 = 9.57…, which would need 10).
+    m = model()
+    nine = _series([(70 * k, 50) for k in range(9)], step=70)  # 0 s … 560 s
+    verdict = judging.decide(m, allocation=allocation(m), measured=nine, memory=usage.Memory(),
+                             now=T0 + dt.timedelta(seconds=560))
+    assert next(d for d in verdict.decisions if d.resource == EGRESS).state is State.BREACH
+    # A one-second step and a four-second window: five points, so three are not enough.
+    rules = policies.Enforcement(warning_at=Decimal("0.8"), breach_at=Decimal(1), sustained_for=4,
+                                 grace_period=1800, recovery_window=900, actions=("notify",))
+    short = model(rules=rules)
+    for count, state in ((3, State.WARNING), (5, State.BREACH)):
+        series = _series([(s, 50) for s in range(10 - count + 1, 11)], step=1)
+        verdict = judging.decide(short, allocation=allocation(short), measured=series, memory=usage.Memory(),
+                                 now=T0 + dt.timedelta(seconds=10))
+        assert next(d for d in verdict.decisions if d.resource == EGRESS).state is state, count
+
+
+def test_durations_in_reasons_change_unit_at_one_minute_and_two_hours() -> None:
+    cases = {59: "59 s", 60: "1 min", 119 * 60 + 59: "119 min", 120 * 60: "2 h 0 min", 180 * 60: "3 h 0 min",
+             185 * 60: "3 h 5 min", -5: "0 s"}
+    assert {s: judging._duration(dt.timedelta(seconds=s)) for s in cases} == cases
