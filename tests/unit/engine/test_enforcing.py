@@ -435,3 +435,42 @@ def test_durations_in_reasons_change_unit_at_one_minute_and_two_hours() -> None:
     cases = {59: "59 s", 60: "1 min", 119 * 60 + 59: "119 min", 120 * 60: "2 h 0 min", 180 * 60: "3 h 0 min",
              185 * 60: "3 h 5 min", -5: "0 s"}
     assert {s: judging._duration(dt.timedelta(seconds=s)) for s in cases} == cases
+
+
+def test_resources_are_named_as_people_say_them() -> None:
+    names = {r: judging._name(r) for r in ("cpu", "nvidia.com/gpu", "storage/ssd-standard", EGRESS)}
+    assert names == {"cpu": "cpu", "nvidia.com/gpu": "GPUs", "storage/ssd-standard": "storage ssd-standard",
+                     EGRESS: "egress"}
+
+
+def test_usage_within_the_envelope_says_so() -> None:
+    ok = Run().at(0, 10)
+    assert (ok.state, ok.action, ok.reason) == (State.OK, "", "bale egress 10 Gbps within 40 Gbps envelope")
+
+
+def test_breach_at_scales_the_envelope() -> None:
+    # breachAt 110% of 40 Gbps = 44 Gbps: 43 Gbps held for the window is a warning, 45 a breach.
+    rules = policies.Enforcement(warning_at=Decimal("0.8"), breach_at=Decimal("1.1"), sustained_for=600,
+                                 grace_period=1800, recovery_window=900, actions=("notify",))
+    for gbps, state in ((43, State.WARNING), (45, State.BREACH)):
+        run = Run(model(rules=rules))
+        run.at(0, gbps)
+        assert run.at(10, gbps).state is state, gbps
+
+
+def test_only_the_pools_asked_for_are_judged() -> None:
+    m = model()
+    args = {"allocation": allocation(m), "measured": measured(10, at=T0), "memory": usage.Memory(), "now": T0}
+    assert {d.resource for d in judging.decide(m, pools=("p1",), **args).decisions} == {"licence", "cpu", EGRESS}
+    assert judging.decide(m, pools=("p2",), **args).decisions == ()
+
+
+def test_every_namespace_without_data_is_named_once() -> None:
+    m = model()
+    nothing = usage.Usage(at=T0, amounts={}, seen=frozenset())
+    verdict = judging.decide(m, allocation=allocation(m), measured=usage.Series.of(nothing), memory=usage.Memory(),
+                             now=T0)
+    egress = next(d for d in verdict.decisions if d.resource == EGRESS)
+    a, b = (nothing.missing(ns, EGRESS) for ns in ("bale-a", "bale-b"))
+    assert a and b and a != b
+    assert egress.reason == f"bale egress: no data ({a}; {b}); nothing is escalated or undone"
