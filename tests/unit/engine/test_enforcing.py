@@ -474,3 +474,34 @@ def test_every_namespace_without_data_is_named_once() -> None:
     a, b = (nothing.missing(ns, EGRESS) for ns in ("bale-a", "bale-b"))
     assert a and b and a != b
     assert egress.reason == f"bale egress: no data ({a}; {b}); nothing is escalated or undone"
+
+
+def test_a_licence_lifecycle_decision_by_decision_with_the_memory_kept() -> None:
+    """Expiry 2026-12-15, 14 days of grace (so it ends 2026-12-29), judged on 2026-11-27 (18 days before)."""
+    m = model(expires=dt.date(2026, 12, 15))
+    run = Run(m)
+    key = ("bale", "p1", "licence")
+
+    def step(minute: float, state: State, action: str, reason: str, level: int) -> None:
+        d = run.at(minute, 1, resource="licence")
+        assert (d.tenant, d.pool, d.state, d.action, d.reason, d.level, d.usage, d.envelope) == (
+            "bale", "p1", state, action, f"bale licence L-1 {reason}", level, None, None)
+
+    step(0, State.WARNING, "notify", "expires on 2026-12-15, in 18 days", 0)
+    assert run.memory.track(key) == usage.Track(warned=True)
+    step(1, State.WARNING, "", "expires on 2026-12-15, in 18 days", 0)
+    run.alloc = allocation(m, at=dt.date(2026, 12, 20))
+    step(2, State.WARNING, "", "expired on 2026-12-15; served in grace until 2026-12-29", 0)
+    assert run.memory.track(key) == usage.Track(warned=True)
+    run.alloc = allocation(m, at=dt.date(2027, 1, 10))
+    step(3, State.SUSPENDED, "suspend",
+         "expired on 2026-12-15 and its 14-day grace ended on 2026-12-29; suspending the tenant", 1)
+    assert run.memory.track(key) == usage.Track(warned=True, taken=("suspend",))
+    step(4, State.SUSPENDED, "",
+         "expired on 2026-12-15 and its 14-day grace ended on 2026-12-29; the tenant stays suspended", 1)
+    run.model = model()  # renewed until 2028
+    run.alloc = allocation(run.model, at=DAY)
+    step(5, State.OK, "undo-suspend", "is active until 2028-01-01; lifting the suspension", 0)
+    assert run.memory.track(key) == usage.Track(warned=True)  # the episode's notice is still remembered
+    step(6, State.OK, "", "is active until 2028-01-01", 0)
+    assert key not in run.memory.tracks
