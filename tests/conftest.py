@@ -46,6 +46,10 @@ EXAMPLE = REPO / "quotas"
 # DCTENANT_HYPOTHESIS_PROFILE=explore draws fresh random examples (and more of them) when hunting bugs.
 settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
+# scripts/mutate runs the tests once per mutant: "mutate" draws fewer examples (still the same ones
+# every run), so that its kill ratio is reproducible and a run takes minutes, not hours.
+settings.register_profile("mutate", derandomize=True, max_examples=20, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", max_examples=2000, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("DCTENANT_HYPOTHESIS_PROFILE", "ci"))

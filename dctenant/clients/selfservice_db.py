@@ -4,10 +4,12 @@ Why a database and not files: many requests for one tenant arrive at once, and t
 never take more than the tenant's envelope. Each create or resize reserves its quota in one
 transaction that first takes a per-tenant lock, reads the tenant's reservations, asks the caller's
 pure check whether the new one still fits, and only then writes it. On SQLite the lock is the
-database write lock (``BEGIN IMMEDIATE``); on PostgreSQL a transaction-scoped advisory lock per
-tenant, so different tenants never wait for each other.
+database write lock (``BEGIN IMMEDIATE``, taken by every transaction but a read); on PostgreSQL a
+transaction-scoped advisory lock per tenant, so different tenants never wait for each other.
 
-The tables live beside the audit ledger's (same URL, ``ss_`` prefix, their own schema version).
+The tables live beside the audit ledger's (same URL, ``ss_`` prefix, their own schema version in
+``ss_schema_version``). The engine and the migrations follow the same rules as the ledger's
+(``clients.sqlstores``).
 Tokens are kept only as a random salt and a SHA-256 digest of salt and secret: the secrets are
 256 random bits, so a slow password hash would add latency and no safety. Times are stored as
 ISO-8601 UTC text so that SQLite and PostgreSQL hold exactly the same values.
@@ -25,13 +27,13 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dctenant.clients import sqlstores
 from dctenant.errors import BackendError, missing
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 SCHEMA_VERSION = 3
-_READ = "dctenant_read_only"
 # What version 2 added to version 1's tables, column by column (``ALTER TABLE … ADD COLUMN``).
 _ADDED_IN_2 = (("ss_idempotency", "status", "INTEGER"), ("ss_idempotency", "response", "TEXT"),
                ("ss_requests", "mode", "VARCHAR(8) DEFAULT 'to' NOT NULL"), ("ss_requests", "before", "TEXT"),
@@ -39,6 +41,9 @@ _ADDED_IN_2 = (("ss_idempotency", "status", "INTEGER"), ("ss_idempotency", "resp
 # Version 3: a token's role ("auditor": read-only, every tenant; NULL: staff or tenant by ``tenant``).
 _ADDED_IN_3 = (("ss_tokens", "role", "VARCHAR(16)"),)
 FILE_NAME = "selfservice.db"
+# The PostgreSQL advisory lock that serialises migrations of the self-service tables (replicas
+# starting together); the per-tenant locks are derived from other text, so they never collide.
+_MIGRATION_LOCK = zlib.crc32(b"dctenant-selfservice-schema") - 2**31
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,22 +147,15 @@ def configured_url() -> str | None:
     return store_url(os.environ.get("DCTENANT_LEDGER"))
 
 
-def engine_url(url: str) -> str:
-    """A SQLAlchemy URL from what the ledger accepts too: a file path, a SQLite URL or a PostgreSQL URL."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    if "://" not in url:
-        path = pathlib.Path(url).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
-    return url
-
-
 def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     import sqlalchemy as sa
 
     text = sa.String
     return {
+        "versions": sqlstores.version_table(metadata, "ss_schema_version"),
+        # Versions 1 and 2 kept their version here alone; it is now a copy of ss_schema_version's
+        # newest version, kept for dctenant releases before 2026-11-30, which read only this row and
+        # refuse any version but their own (so they never write to a newer schema).
         "meta": sa.Table("ss_meta", metadata, sa.Column("key", text(64), primary_key=True),
                          sa.Column("value", text(200), nullable=False)),
         "tokens": sa.Table(
@@ -205,6 +203,30 @@ def _when(value: str) -> dt.datetime:
     return parsed
 
 
+def _steps(metadata: sa.MetaData) -> tuple[tuple[int, Any], ...]:
+    """The migrations, in order (``sqlstores.migrate``). Never edit a released step: add one.
+
+    Version 1 creates the tables as they are now (those that exist are left alone), so a new
+    database is complete after it; a later step that adds columns therefore adds only those still
+    missing, and a new database passes through it unchanged.
+    """
+    def create(conn: sa.Connection) -> None:
+        metadata.create_all(conn)
+
+    def adding(columns: tuple[tuple[str, str, str], ...]) -> Any:
+        def apply(conn: sa.Connection) -> None:
+            import sqlalchemy as sa
+
+            create(conn)  # a table an old database lacks is made whole; then the columns others lack
+            inspector = sa.inspect(conn)
+            for table, column, kind in columns:
+                if column not in {c["name"] for c in inspector.get_columns(table)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        return apply
+
+    return ((1, create), (2, adding(_ADDED_IN_2)), (3, adding(_ADDED_IN_3)))
+
+
 class Store:
     """The self-service tables behind one database URL (SQLite file or PostgreSQL)."""
 
@@ -212,78 +234,43 @@ class Store:
         import sqlalchemy as sa
 
         self.url = url or default_url()
-        try:
-            parsed = sa.engine.make_url(engine_url(self.url))
-        except (sa.exc.ArgumentError, OSError) as exc:
-            raise BackendError(f"not a database URL: {exc}") from None
-        self.dialect = parsed.get_backend_name()
-        if self.dialect not in ("sqlite", "postgresql"):
-            raise BackendError(f"self-service state needs SQLite or PostgreSQL, not {self.dialect}")
-        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
-            pathlib.Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {}
-        if self.dialect == "sqlite":
-            kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-            if parsed.database in (None, "", ":memory:"):
-                # One in-memory database per connection otherwise: keep the one (tests, fakes).
-                kwargs["poolclass"] = sa.pool.StaticPool
-        else:
-            kwargs.update(pool_size=20, max_overflow=40, pool_pre_ping=True)
-        self.engine = sa.create_engine(parsed, **kwargs)
-        if self.dialect == "sqlite":
-            self._sqlite_transactions()
+        # Every transaction but a read checks and then writes: on SQLite it takes the write lock at
+        # BEGIN, or two reservations could read the same free amount before either writes.
+        self.engine = sqlstores.create_engine(self.url, what="self-service database", writes_by_default=True,
+                                              pool_size=20, max_overflow=40)
+        self.dialect = self.engine.dialect.name
         self.metadata = sa.MetaData()
         self.t = _tables(self.metadata)
         try:
-            self.metadata.create_all(self.engine)
-            self._check_version()
+            self._migrate()
         except sa.exc.SQLAlchemyError as exc:
-            raise BackendError(f"cannot open the self-service database {parsed.render_as_string()}: "
-                               f"{_short(exc)}") from None
+            self.engine.dispose()
+            raise BackendError(f"cannot open the self-service database "
+                               f"{self.engine.url.render_as_string(hide_password=True)}: {_short(exc)}") from None
+        except BaseException:
+            self.engine.dispose()
+            raise
 
-    def _sqlite_transactions(self) -> None:
-        """Take SQLite's write lock at BEGIN, so that a check-then-insert transaction cannot interleave.
-
-        pysqlite otherwise begins transactions lazily (at the first write), which would let two
-        reservations read the same free amount before either writes.
-        """
-        from sqlalchemy import event
-
-        @event.listens_for(self.engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
-            # As the ledger: in WAL mode, NORMAL never corrupts the file; a power cut may lose the
-            # last commits, which a retry with the same Idempotency-Key repeats.
-            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-            dbapi_connection.execute("PRAGMA busy_timeout=60000")
-
-        @event.listens_for(self.engine, "begin")
-        def _begin(connection: Any) -> None:
-            # A read needs no write lock: WAL readers see a consistent snapshot without one.
-            read = connection.get_execution_options().get(_READ, False)
-            connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
-
-    def _check_version(self) -> None:
+    def _migrate(self) -> None:
+        """Bring the tables to ``SCHEMA_VERSION`` in one locked transaction (replicas may start together)."""
         import sqlalchemy as sa
 
-        meta = self.t["meta"]
+        versions, meta = self.t["versions"], self.t["meta"]
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
-            if row is None:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            versions.create(conn, checkfirst=True)
+            if sqlstores.current_version(conn, versions) == 0 and sa.inspect(conn).has_table(meta.name):
+                # A database of versions 1 or 2: its versions become applied ones, then migrate goes on.
+                old = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+                for version in range(1, int(old or 0) + 1):
+                    conn.execute(versions.insert().values(version=version, applied_at="before ss_schema_version"))
+            sqlstores.migrate(conn, versions, _steps(self.metadata), known=SCHEMA_VERSION,
+                              where=self.engine.url.render_as_string(hide_password=True))
+            mirrored = conn.execute(meta.update().where(meta.c.key == "schema_version")
+                                    .values(value=str(SCHEMA_VERSION)))
+            if not mirrored.rowcount:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row[0]) in (1, 2):
-                # create_all does not add columns to existing tables: add the later versions' by hand.
-                # A table that create_all made just now has them already.
-                added = (_ADDED_IN_2 if int(row[0]) == 1 else ()) + _ADDED_IN_3
-                inspector = sa.inspect(conn)
-                for table, column, kind in added:
-                    if column not in {c["name"] for c in inspector.get_columns(table)}:
-                        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise BackendError(f"the self-service tables have schema version {row[0]}; this dctenant "
-                                   f"knows version {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -298,7 +285,8 @@ class Store:
 
         try:
             with self.engine.connect() as plain:
-                conn = plain.execution_options(**{_READ: read})
+                # Every other transaction takes SQLite's write lock at BEGIN (the engine's default).
+                conn = plain.execution_options(**{sqlstores.WRITE_OPTION: False}) if read else plain
                 with conn.begin():
                     if tenant is not None and self.dialect == "postgresql":
                         key = zlib.crc32(f"dctenant-selfservice:{tenant}".encode()) - 2**31

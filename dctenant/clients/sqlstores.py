@@ -6,8 +6,10 @@ runs in WAL mode with a long busy timeout and takes its write lock up front when
 (``BEGIN IMMEDIATE``), so concurrent writers queue instead of failing; PostgreSQL goes through
 psycopg. A read-only open never creates a file or a table (a verifier must not invent an empty,
 "intact" ledger where there is none): SQLite opens the file with ``mode=ro`` and PostgreSQL
-sessions are read-only. Schema versions are a table of applied versions (``versions``).
-SQLAlchemy is imported lazily: ``dctenant --help`` must not pay for it.
+sessions are read-only. An in-memory SQLite database (tests, fakes) is one database shared by every
+connection, not one per connection. Schema versions are a table of applied versions
+(``version_table``) filled by ``migrate``. SQLAlchemy is imported lazily: ``dctenant --help`` must
+not pay for it.
 """
 
 from __future__ import annotations
@@ -48,15 +50,31 @@ def sqlalchemy_url(url: str, *, read_only: bool = False, what: str = "database")
     return url
 
 
-def create_engine(url: str, *, read_only: bool = False, what: str = "database") -> sa.Engine:
-    """An engine for ``url`` with dctenant's connection rules (see the module docstring)."""
+def create_engine(url: str, *, read_only: bool = False, what: str = "database", writes_by_default: bool = False,
+                  pool_size: int | None = None, max_overflow: int | None = None) -> sa.Engine:
+    """An engine for ``url`` with dctenant's connection rules (see the module docstring).
+
+    A SQLite transaction takes the write lock at BEGIN when its connection has the execution
+    option ``WRITE_OPTION`` true; ``writes_by_default`` makes that the default, for a store whose
+    transactions check and then write (a reader passes ``WRITE_OPTION: False``). ``pool_size`` and
+    ``max_overflow`` size a PostgreSQL connection pool (a server answering many requests at once);
+    SQLite ignores them.
+    """
     import sqlalchemy as sa
     from sqlalchemy import event
 
     target = sqlalchemy_url(url, read_only=read_only, what=what)
     kwargs: dict[str, Any] = {}
-    if read_only and target.startswith("postgresql"):
-        kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+    if target.startswith("postgresql"):
+        if read_only:
+            kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+        if pool_size is not None or max_overflow is not None:
+            # A replica restarted behind a pool must not hand out dead connections.
+            kwargs["pool_pre_ping"] = True
+        kwargs.update({k: v for k, v in (("pool_size", pool_size), ("max_overflow", max_overflow)) if v is not None})
+    elif target in ("sqlite://", "sqlite:///:memory:"):
+        # Each connection would otherwise open its own, empty, in-memory database.
+        kwargs.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
     try:
         engine = sa.create_engine(target, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as exc:
@@ -75,7 +93,7 @@ def create_engine(url: str, *, read_only: bool = False, what: str = "database") 
 
         @event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+            immediate = conn.get_execution_options().get(WRITE_OPTION, writes_by_default)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
     return engine
 

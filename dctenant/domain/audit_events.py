@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# The kinds of event dctenant records; the ledger accepts any kebab-case kind, these are the known ones.
+# The kinds of event dctenant records, all of them (the modules that record one name it from here);
+# the ledger accepts any kebab-case kind, these are the known ones.
 ALLOCATION_APPLIED = "allocation-applied"
 NAMESPACE_CREATED = "namespace-created"
 NAMESPACE_DELETED = "namespace-deleted"
@@ -27,10 +28,22 @@ REPORT_ISSUED = "report-issued"
 SNAPSHOT_TAKEN = "snapshot-taken"
 SNAPSHOT_REPLACED = "snapshot-replaced"
 STACK_UPDATED = "stack-updated"
+LEASE_TAKEN_OVER = "lease-taken-over"  # apply took the pool's lease from another holder (and why)
+ACTION_INTENDED = "action-intended"  # the enforcer's intent, recorded before an action touches a cluster
+PLAN_RECORDED = "plan-recorded"  # the demand and allocation of a pool, the forecaster's history
+# Self-service: tokens, increase requests, and each change's intent before and failure after it.
+TOKEN_CREATED = "token-created"
+TOKEN_REVOKED = "token-revoked"
+INCREASE_REQUESTED = "quota-increase-requested"
+INCREASE_APPROVED = "quota-increase-approved"
+INCREASE_REJECTED = "quota-increase-rejected"
+CHANGE_INTENDED = "change-intended"
+CHANGE_FAILED = "change-failed"
 
 KINDS = (ALLOCATION_APPLIED, NAMESPACE_CREATED, NAMESPACE_DELETED, QUOTA_CHANGED, LICENCE_CHANGED,
          ENFORCEMENT_DECISION, ACTION_TAKEN, ACTION_UNDONE, ENFORCEMENT_RELEASED, REPORT_ISSUED, SNAPSHOT_TAKEN,
-         SNAPSHOT_REPLACED, STACK_UPDATED)
+         SNAPSHOT_REPLACED, STACK_UPDATED, LEASE_TAKEN_OVER, ACTION_INTENDED, PLAN_RECORDED, TOKEN_CREATED,
+         TOKEN_REVOKED, INCREASE_REQUESTED, INCREASE_APPROVED, INCREASE_REJECTED, CHANGE_INTENDED, CHANGE_FAILED)
 
 # The previous hash of the first event: 64 zeros, so that every event has one.
 GENESIS = "0" * 64

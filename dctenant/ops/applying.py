@@ -37,7 +37,6 @@ from dctenant.loaders import loading
 from dctenant.ops import planning
 
 LEASE_NAME = "dctenant-apply"
-LEASE_TAKEN_OVER = "lease-taken-over"  # ledger kind: apply took the lease from another holder (and why)
 Manifest = changes.Manifest
 Renderer = Callable[[quotas.Quotas, allocations.Allocation, str], Sequence[Manifest]]
 
@@ -399,7 +398,7 @@ def record(ledger: ledger_db.Ledger, outcome: Outcome, *, actor: str, break_reas
         taken = outcome.takeover
         why = taken.why + (f": {break_reason}" if taken.why == "broken by staff" and break_reason else "")
         drafts.append(ledger_db.Draft(
-            kind=LEASE_TAKEN_OVER, actor=actor,
+            kind=audit_events.LEASE_TAKEN_OVER, actor=actor,
             subject={"pool": plan.pool, "context": plan.context, "lease": LEASE_NAME},
             before={"holder": taken.previous, "renewTime": taken.renewed or None}, after={"why": taken.why},
             reason=f"dctenant apply took lease {LEASE_NAME} from {taken.previous}: {why}"))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dctenant.clients import enforcement_state, kube, ledger_db, prometheus
-from dctenant.domain import policies, pools, quotas, usage
+from dctenant.domain import audit_events, policies, pools, quotas, usage
 from dctenant.engine import judging
 from dctenant.errors import BackendError, UserError, suggestion
 from dctenant.loaders import datacentres, documents, loading, policy_files
@@ -32,7 +32,7 @@ from dctenant.loaders.fields import Reader
 from dctenant.ops import acting, planning
 
 ACTOR = "dctenant-enforcer"
-INTENDED = "action-intended"  # recorded before an action touches a cluster; its outcome follows
+INTENDED = audit_events.ACTION_INTENDED  # recorded before an action touches a cluster; its outcome follows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,13 +256,14 @@ class Enforcer:
             if d.state is usage.State.OK and not d.action:
                 continue
             drafts.append(ledger_db.Draft(
-                kind="enforcement-decision", actor=ACTOR, subject={"tenant": d.tenant, "pool": d.pool,
-                                                                   "resource": d.resource},
+                kind=audit_events.ENFORCEMENT_DECISION, actor=ACTOR,
+                subject={"tenant": d.tenant, "pool": d.pool, "resource": d.resource},
                 before=before.track((d.tenant, d.pool, d.resource)).as_dict(), after=d.as_dict(),
                 reason=d.reason, at=cycle.at))
         for a in cycle.actions:
             drafts.append(ledger_db.Draft(
-                kind="action-undone" if a.action.startswith(usage.UNDO) else "action-taken", actor=ACTOR,
+                kind=audit_events.ACTION_UNDONE if a.action.startswith(usage.UNDO) else audit_events.ACTION_TAKEN,
+                actor=ACTOR,
                 subject={"tenant": a.tenant, "pool": a.pool, "resource": a.resource, "namespace": a.namespace,
                          "action": a.action},
                 after=a.as_dict(), reason=a.error or a.done, at=cycle.at))

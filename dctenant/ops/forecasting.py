@@ -21,7 +21,7 @@ from dctenant.engine import forecasting
 from dctenant.loaders import loading
 from dctenant.ops import planning
 
-PLAN_RECORDED = "plan-recorded"
+PLAN_RECORDED = audit_events.PLAN_RECORDED
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,16 +32,16 @@ from dctenant.ops.selfservice_decisions import RefusedError
 TOKEN_PREFIX = "dct"
 AUDITOR = "auditor"  # the read-only role: reads every tenant's data, writes nothing
 MAX_TOKEN_DAYS = 3650
-REQUESTED = "quota-increase-requested"
-APPROVED = "quota-increase-approved"
-REJECTED = "quota-increase-rejected"
-TOKEN_CREATED = "token-created"
-TOKEN_REVOKED = "token-revoked"
+REQUESTED = audit_events.INCREASE_REQUESTED
+APPROVED = audit_events.INCREASE_APPROVED
+REJECTED = audit_events.INCREASE_REJECTED
+TOKEN_CREATED = audit_events.TOKEN_CREATED
+TOKEN_REVOKED = audit_events.TOKEN_REVOKED
 # "No change without its event": a change's intent is in the ledger before the store commits it or
 # the cluster sees it; its outcome (namespace-created, quota-changed, namespace-deleted, or
 # change-failed) after.
-INTENDED = "change-intended"
-FAILED = "change-failed"
+INTENDED = audit_events.CHANGE_INTENDED
+FAILED = audit_events.CHANGE_FAILED
 # Idempotency keys are kept this long after their first use; a key is live in [first use, first
 # use + retention) and is a new key afterwards.
 IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)

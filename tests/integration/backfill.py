@@ -1,31 +1,22 @@
 """A real Prometheus holding a backfilled history whose answers are known in advance.
 
-Tests describe series as functions of time (``Series``), this module writes them as OpenMetrics,
-``promtool tsdb create-blocks-from openmetrics`` turns them into TSDB blocks, and Debian's
-``/usr/bin/prometheus`` is started on that directory (127.0.0.1, a free port, no scrape jobs,
-retention long enough that a backfilled October is not deleted on start).
+Tests of statistics over days and months (reports, reclaim's p95 and peaks, forecasts) describe
+their history either as functions of time (``Series``, ``openmetrics``) or as samples written out
+(``samples_openmetrics``). ``started`` has ``prometheus_harness.Prometheus`` turn it into TSDB blocks
+(``promtool tsdb create-blocks-from openmetrics``) and start Debian's ``/usr/bin/prometheus`` on
+them (127.0.0.1, a free port, no scrape jobs, retention long enough that a backfilled October is
+not deleted on start).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import pathlib
-import shutil
-import subprocess
-import tempfile
-import time
-import urllib.parse
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from tests.integration import prometheus_harness
 
-PROMTOOL = "/usr/bin/promtool"
-PROMETHEUS = "/usr/bin/prometheus"
 CADVISOR = {"job": "kubelet", "metrics_path": "/metrics/cadvisor"}
 KSM = {"job": "kube-state-metrics"}
 
@@ -81,57 +72,30 @@ def openmetrics(series: Iterable[Series]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Backfilled:
-    """Prometheus started on blocks made from ``series``."""
+Samples = Iterable[tuple[str, Iterable[tuple[int, float]]]]
 
-    def __init__(self, series: Iterable[Series]) -> None:
-        self.directory = pathlib.Path(tempfile.mkdtemp(prefix="dctenant-backfill-"))
-        self.port = prometheus_harness.free_port()
-        source = self.directory / "history.om"
-        source.write_text(openmetrics(series), encoding="utf-8")
-        # One block per ~month, not the default 2 h: hundreds of small blocks take minutes to write and load.
-        subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h", str(source),
-                        str(self.directory / "data")], check=True, capture_output=True, timeout=600)
-        source.unlink()
-        (self.directory / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n", encoding="utf-8")
-        self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+def samples_openmetrics(families: dict[str, tuple[str, Samples]]) -> str:
+    """OpenMetrics from samples written out: name → (type, [(labels text, [(unix seconds, value), …]), …])."""
+    lines = []
+    for name, (kind, series) in families.items():
+        lines.append(f"# TYPE {name} {kind}")
+        lines += [f"{name}{{{labels}}} {v!r} {t}" for labels, samples in series for t, v in samples]
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
 
-    def start(self) -> Backfilled:
-        with (self.directory / "log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={self.directory / 'prometheus.yml'}",
-                 f"--storage.tsdb.path={self.directory / 'data'}", "--storage.tsdb.retention.time=100y",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-                stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError("prometheus exited: " + (self.directory / "log").read_text()[-2000:])
-            try:
-                if self.query("count(up) or vector(1)")["status"] == "success":
-                    return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("prometheus did not answer within 60 s")
-            time.sleep(0.2)
 
-    def query(self, promql: str) -> dict[str, Any]:
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(url, timeout=60) as answer:
-            data: dict[str, Any] = json.loads(answer.read())
-            return data
+def started(openmetrics_text: str, *, max_block_duration: str | None = None) -> prometheus_harness.Prometheus:
+    """A Prometheus that only serves ``openmetrics_text`` (no scrape jobs), started and answering.
 
-    def cleanup(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        shutil.rmtree(self.directory, ignore_errors=True)
+    The retention is a century, so that a history of past months is not deleted on start. The
+    caller calls ``cleanup()``.
+    """
+    server = prometheus_harness.Prometheus(retention="100y")
+    try:
+        server.backfill(openmetrics_text, max_block_duration=max_block_duration)
+        server.start().wait_until("vector(1)", timeout=60)
+    except BaseException:
+        server.cleanup()
+        raise
+    return server

@@ -9,7 +9,8 @@ dctenant's default job selectors are the ones under test. ``honor_labels`` keeps
 Several simulators may be scraped at once, one per cluster: each target's series get a ``cluster``
 label (as a Thanos Query or Mimir shows each cluster's external label), so one Prometheus plays a
 shared query endpoint. ``backfill`` writes history with ``promtool tsdb create-blocks-from
-openmetrics`` before the start.
+openmetrics`` before the start (``tests.integration.backfill`` writes such histories and starts a
+Prometheus that only serves them).
 """
 
 from __future__ import annotations
@@ -69,9 +70,12 @@ class Prometheus:
     """One Prometheus process; ``query`` asks it directly (for waiting and for the benchmark)."""
 
     def __init__(self, target: str | Mapping[str, str] = (), *, interval: str = "1s",
-                 query_log: bool = False) -> None:
+                 query_log: bool = False, retention: str | None = None) -> None:
+        """``retention``: ``--storage.tsdb.retention.time``; a backfilled history older than the
+        default 15 days needs more, or Prometheus deletes it on start."""
         self.directory = pathlib.Path(tempfile.mkdtemp(prefix="dctenant-prometheus-"))
         self.port = free_port()
+        self.retention = retention
         settings = config(target, interval=interval) if target else {"global": {"evaluation_interval": interval}}
         if query_log:
             settings["global"]["query_log_file"] = str(self.query_log)
@@ -82,12 +86,17 @@ class Prometheus:
     def query_log(self) -> pathlib.Path:
         return self.directory / "queries.log"
 
-    def backfill(self, openmetrics: str) -> None:
-        """History before the start: ``promtool tsdb create-blocks-from openmetrics`` into the TSDB."""
+    def backfill(self, openmetrics: str, *, max_block_duration: str | None = None) -> None:
+        """History before the start: ``promtool tsdb create-blocks-from openmetrics`` into the TSDB.
+
+        ``max_block_duration`` (like ``744h``) writes fewer, larger blocks than the default 2 h: a
+        history of months in 2-hour blocks takes minutes to write and to load.
+        """
         source = self.directory / "history.om"
         source.write_text(openmetrics, encoding="utf-8")
-        done = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source),
-                               str(self.directory / "data")], capture_output=True, text=True, timeout=300, check=False)
+        blocks = [f"--max-block-duration={max_block_duration}"] if max_block_duration else []
+        done = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", *blocks, str(source),
+                               str(self.directory / "data")], capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"promtool backfill failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
         source.unlink()
@@ -101,6 +110,7 @@ class Prometheus:
             self.process = subprocess.Popen(
                 [BINARY, f"--config.file={self.directory / 'prometheus.yml'}",
                  f"--storage.tsdb.path={self.directory / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+                 *([f"--storage.tsdb.retention.time={self.retention}"] if self.retention else []),
                  "--log.level=warn"],
                 stdout=subprocess.DEVNULL, stderr=log)
         return self

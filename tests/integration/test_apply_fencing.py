@@ -28,6 +28,7 @@ import pytest
 
 from dctenant.cli.main import main
 from dctenant.clients import kube, ledger_db
+from dctenant.domain import audit_events
 from dctenant.errors import BackendError
 from dctenant.ops import applying
 from tests.integration import kmock_cluster
@@ -347,7 +348,7 @@ def test_a_rerun_after_kill_9_on_the_same_host_takes_over_at_once(cluster: Any, 
         t0 = time.monotonic()
         result = applying.apply([target()], kubeconfig=kubeconfig, ledger=ledger, actor="ops@test")
         took = time.monotonic() - t0
-        events = [e for e in ledger.events() if e.kind == applying.LEASE_TAKEN_OVER]
+        events = [e for e in ledger.events() if e.kind == audit_events.LEASE_TAKEN_OVER]
     assert result.ok
     assert result.outcomes[0].takeover is not None
     assert result.outcomes[0].takeover.why == "holder dead on this host"
@@ -393,7 +394,7 @@ def test_break_lease_takes_over_a_lease_held_elsewhere_only_when_confirmed(
     assert code == 0, err
     assert "took the lease over from " + ELSEWHERE in err
     with ledger_db.open_ledger(ledger) as opened:
-        (event,) = [e for e in opened.events() if e.kind == applying.LEASE_TAKEN_OVER]
+        (event,) = [e for e in opened.events() if e.kind == audit_events.LEASE_TAKEN_OVER]
     assert event.before["holder"] == ELSEWHERE
     assert event.after == {"why": "broken by staff"}
     assert "bob's laptop died" in event.reason and event.actor == ledger_db.os_actor()

@@ -27,7 +27,7 @@ from dctenant.cli import main as cli
 from dctenant.domain import reclaim
 from dctenant.ops import planning, reclaim_planning
 from tests.conftest import EXAMPLE
-from tests.integration import om_backfill
+from tests.integration import backfill
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,6 @@ def history() -> Iterator[tuple[str, dt.datetime]]:
     start = end - WINDOW - 3600
     three = int(WINDOW * 0.03)
     w0 = end - WINDOW
-    directory = om_backfill.scratch()
     families = {
         "container_cpu_usage_seconds_total": ("counter", [
             cpu_series("bale-messaging", start, end, 1000, 3000, w0 + 2 * DAY, w0 + 2 * DAY + three),
@@ -71,8 +70,7 @@ def history() -> Iterator[tuple[str, dt.datetime]]:
             memory_series("bale-media", start, end, 2 * TI, 2 * TI, 0),
         ]),
     }
-    om_backfill.write_openmetrics(directory / "history.om", families)
-    prom = om_backfill.Backfilled(directory / "history.om").start()
+    prom = backfill.started(backfill.samples_openmetrics(families))
     try:
         prom.wait_until('container_cpu_usage_seconds_total @ ' + str(end - 60), count=3, timeout=60)
         yield prom.url, dt.datetime.fromtimestamp(end, dt.UTC)

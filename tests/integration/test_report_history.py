@@ -36,6 +36,7 @@ from dctenant.ops import reporting, snapshotting
 from dctenant.render.reports import cells
 from tests.integration import backfill
 from tests.integration.backfill import CADVISOR, KSM, Series, constant, utc
+from tests.integration.prometheus_harness import Prometheus
 
 pytestmark = pytest.mark.integration
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -99,8 +100,8 @@ def history() -> list[Series]:
 
 
 @pytest.fixture(scope="module")
-def prom() -> Iterator[backfill.Backfilled]:
-    server = backfill.Backfilled(history()).start()
+def prom() -> Iterator[Prometheus]:
+    server = backfill.started(backfill.openmetrics(history()), max_block_duration="744h")
     try:
         yield server
     finally:
@@ -115,7 +116,7 @@ def ledger(tmp_path: pathlib.Path) -> Iterator[ledger_db.Ledger]:
 
 
 @pytest.fixture(scope="module")
-def taken(prom: backfill.Backfilled, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ledger_db.Ledger]:
+def taken(prom: Prometheus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ledger_db.Ledger]:
     """One snapshot of P, shared by the tests that only read it."""
     opened = ledger_db.open_ledger(str(tmp_path_factory.mktemp("taken") / "ledger.db"))
     take(prom, opened, P)
@@ -123,7 +124,7 @@ def taken(prom: backfill.Backfilled, tmp_path_factory: pytest.TempPathFactory) -
     opened.close()
 
 
-def take(prom: backfill.Backfilled, ledger: ledger_db.Ledger, period: periods.Period,
+def take(prom: Prometheus, ledger: ledger_db.Ledger, period: periods.Period,
          now: dt.datetime = NOW, step: str = "5m") -> snapshotting.SnapshotResult:
     return snapshotting.snapshot(QUOTAS, period=period, now=now, ledger=ledger, url=prom.url, step=step,
                                  actor="test")
@@ -180,7 +181,7 @@ def test_gap_spike_and_no_series(taken: ledger_db.Ledger) -> None:
     assert "no data" in html and "91.7% (partial)" in html
 
 
-def test_envelope_per_day_when_grace_ends_mid_period(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
+def test_envelope_per_day_when_grace_ends_mid_period(prom: Prometheus, ledger: ledger_db.Ledger) -> None:
     grace = periods.parse("2026-11-13..2026-11-16")
     take(prom, ledger, grace)
     gap = rows(report(ledger, "usage", period=grace).section("usage"), "tenant", "pool", "resource")
@@ -194,7 +195,7 @@ def test_envelope_per_day_when_grace_ends_mid_period(prom: backfill.Backfilled, 
     assert Decimal(row["envelope"]) == served[dt.date(2026, 11, 14)]["gap", "thr-ab", "cpu"] / 2
 
 
-def test_partial_period_is_said_at_the_top(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
+def test_partial_period_is_said_at_the_top(prom: Prometheus, ledger: ledger_db.Ledger) -> None:
     midway = utc(2026, 10, 2, 12)
     result = take(prom, ledger, P, now=midway)
     assert result.partial and result.info.partial and any("has not ended" in w for w in result.warnings)
@@ -209,7 +210,7 @@ def test_partial_period_is_said_at_the_top(prom: backfill.Backfilled, ledger: le
     assert (eitaa["coverage"], eitaa["daysWithData"]) == ("0.833333", 2)
 
 
-def test_two_months_combine_by_coverage(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
+def test_two_months_combine_by_coverage(prom: Prometheus, ledger: ledger_db.Ledger) -> None:
     # An hourly step keeps the two month-long snapshots cheap; coverage counts hourly points alike.
     take(prom, ledger, periods.parse("2026-09"), step="1h")
     take(prom, ledger, periods.parse("2026-10"), step="1h")
@@ -222,7 +223,7 @@ def test_two_months_combine_by_coverage(prom: backfill.Backfilled, ledger: ledge
                                                                                        30)
 
 
-def test_no_data_at_all_warns_and_reports_no_data(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
+def test_no_data_at_all_warns_and_reports_no_data(prom: Prometheus, ledger: ledger_db.Ledger) -> None:
     august = periods.parse("2026-08-01..2026-08-02")
     result = take(prom, ledger, august)
     assert result.rows == 0 and any(w.startswith("0 rollups") for w in result.warnings)
@@ -233,7 +234,7 @@ def test_no_data_at_all_warns_and_reports_no_data(prom: backfill.Backfilled, led
 
 
 def test_resnapshot_keeps_the_old_version_and_reproduce_is_identical(
-        prom: backfill.Backfilled, ledger: ledger_db.Ledger, tmp_path: pathlib.Path) -> None:
+        prom: Prometheus, ledger: ledger_db.Ledger, tmp_path: pathlib.Path) -> None:
     first = take(prom, ledger, P)
     built = report(ledger, "usage")
     out = tmp_path / "usage.json"
@@ -253,7 +254,7 @@ def test_resnapshot_keeps_the_old_version_and_reproduce_is_identical(
     assert ledger.verify().intact
 
 
-def test_future_period_and_missing_prometheus_are_clear(prom: backfill.Backfilled, ledger: ledger_db.Ledger) -> None:
+def test_future_period_and_missing_prometheus_are_clear(prom: Prometheus, ledger: ledger_db.Ledger) -> None:
     future = periods.parse("2027-01")
     with pytest.raises(UserError, match="nothing to report yet") as caught:
         report(ledger, "usage", period=future)

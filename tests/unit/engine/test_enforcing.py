@@ -326,3 +326,182 @@ def test_reasons_spell_units_without_reparsing_text() -> None:
     assert judging._amount("nvidia.com/gpu", Decimal(4)) == "4 GPUs"
     assert judging._amount("storage/ssd", Decimal(512)) == "512 bytes"
     assert judging._amount(EGRESS, Decimal(46_200_000_000)) == "46.2 Gbps"
+
+
+# The recovery path step by step, every reason and the memory kept (hand-derived from the rules:
+# warning 80% of 40 Gbps = 32 Gbps, recovery window 15 min = 16 points at a one-minute step).
+
+def _track(run: Run) -> usage.Track:
+    return run.memory.track(("bale", "p1", EGRESS))
+
+
+def test_recovery_undoes_the_newest_action_first_and_says_why_at_each_step() -> None:
+    run = Run()
+    for m in (0, 10, 40, 70):
+        run.at(m, 50)
+    assert _track(run) == usage.Track(warned=True, taken=("notify", "throttle", "scale-down"),
+                                      acted_at=T0 + dt.timedelta(minutes=70))
+    start = run.at(71, 10)
+    assert (start.state, start.action, start.level) == (State.BREACH, "", 3)
+    assert start.reason == ("bale egress 10 Gbps below 80% of the 40 Gbps envelope for 0 s (recovery window 15 min)"
+                            "; in force: notify, throttle, scale-down")
+    first = run.at(86, 10)  # minutes 71..86: 16 points below
+    assert (first.state, first.action, first.level) == (State.BREACH, "undo-scale-down", 2)
+    assert first.reason == "bale egress 10 Gbps below 80% of the 40 Gbps envelope for 15 min: undoing scale-down"
+    assert _track(run) == usage.Track(warned=True, taken=("notify", "throttle"),
+                                      acted_at=T0 + dt.timedelta(minutes=86))
+    second = run.at(87, 10)  # the notice under throttle needs no undoing: the track ends
+    assert (second.state, second.action, second.level) == (State.OK, "undo-throttle", 0)
+    assert second.reason == "bale egress 10 Gbps below 80% of the 40 Gbps envelope for 15 min: undoing throttle"
+    assert run.memory.tracks == {}
+
+
+def test_under_the_envelope_but_not_below_warning_at_keeps_the_actions_and_says_so() -> None:
+    run = Run()
+    for m in (0, 10, 40):
+        run.at(m, 50)
+    held = run.at(41, 35)
+    assert (held.state, held.action) == (State.BREACH, "")
+    assert held.reason == ("bale egress 35 Gbps is back under the envelope but not below 80% of the 40 Gbps "
+                           "envelope; recovery needs 15 min below it; in force: notify, throttle")
+
+
+def test_a_notice_alone_is_not_undone_the_tenant_is_back_to_normal() -> None:
+    run = Run()
+    run.at(0, 50)
+    assert run.at(10, 50).action == "notify"  # the first action of the policy is a notice
+    run.at(11, 10)
+    back = run.at(26, 10)  # minutes 11..26 below
+    assert (back.state, back.action, back.level) == (State.OK, "", 0)
+    assert back.reason == "bale egress 10 Gbps below 80% of the 40 Gbps envelope for 15 min: back to normal"
+    assert run.memory.tracks == {}
+
+
+def test_a_new_warning_keeps_the_actions_in_force_and_when_they_were_taken() -> None:
+    run = Run()
+    run.timeline.append((0, 50))  # a fresh process: the history is already over for ten minutes
+    first = run.at(10, 50)
+    assert (first.state, first.action) == (State.BREACH, "notify")
+    assert _track(run) == usage.Track(warned=False, taken=("notify",), acted_at=T0 + dt.timedelta(minutes=10))
+    run.at(11, 35)
+    again = run.at(12, 50)  # over again, not for the whole window: a warning notice, actions kept
+    assert (again.state, again.action) == (State.WARNING, "notify")
+    assert _track(run) == usage.Track(warned=True, taken=("notify",), acted_at=T0 + dt.timedelta(minutes=10))
+
+
+def test_a_policy_without_actions_breaches_without_acting_or_claiming_actions() -> None:
+    rules = policies.Enforcement(warning_at=Decimal("0.8"), breach_at=Decimal(1), sustained_for=600,
+                                 grace_period=1800, recovery_window=900, actions=())
+    run = Run(model(rules=rules))
+    run.at(0, 50)
+    breach = run.at(10, 50)
+    assert (breach.state, breach.action) == (State.BREACH, "")
+    assert breach.reason == "bale egress 50 Gbps > 40 Gbps envelope for 10 min (window 10 min)"
+
+
+def test_a_measurement_older_than_now_is_no_measurement() -> None:
+    m = model()
+    verdict = judging.decide(m, allocation=allocation(m), measured=measured(50, at=T0), memory=usage.Memory(),
+                             now=T0 + dt.timedelta(minutes=1))
+    egress = next(d for d in verdict.decisions if d.resource == EGRESS)
+    assert (egress.state, egress.usage) == (State.UNKNOWN, None)
+    assert egress.reason == "bale egress: no data (no measurement at this cycle's time); nothing is escalated or undone"
+
+
+def _series(values: list[tuple[int, float]], *, step: int) -> usage.Series:
+    """Points at ``T0 + seconds`` with the given Gbps."""
+    return usage.Series(points=tuple(point(g, at=T0 + dt.timedelta(seconds=s)) for s, g in values), step=step)
+
+
+def test_the_window_needs_its_seconds_divided_by_the_step_plus_one_points() -> None:
+    # 600 s at a 70 s step: 600 // 70 + 1 = 9 points (not 600 / 70 + 1 = 9.57…, which would need 10).
+    m = model()
+    nine = _series([(70 * k, 50) for k in range(9)], step=70)  # 0 s … 560 s
+    verdict = judging.decide(m, allocation=allocation(m), measured=nine, memory=usage.Memory(),
+                             now=T0 + dt.timedelta(seconds=560))
+    assert next(d for d in verdict.decisions if d.resource == EGRESS).state is State.BREACH
+    # A one-second step and a four-second window: five points, so three are not enough.
+    rules = policies.Enforcement(warning_at=Decimal("0.8"), breach_at=Decimal(1), sustained_for=4,
+                                 grace_period=1800, recovery_window=900, actions=("notify",))
+    short = model(rules=rules)
+    for count, state in ((3, State.WARNING), (5, State.BREACH)):
+        series = _series([(s, 50) for s in range(10 - count + 1, 11)], step=1)
+        verdict = judging.decide(short, allocation=allocation(short), measured=series, memory=usage.Memory(),
+                                 now=T0 + dt.timedelta(seconds=10))
+        assert next(d for d in verdict.decisions if d.resource == EGRESS).state is state, count
+
+
+def test_durations_in_reasons_change_unit_at_one_minute_and_two_hours() -> None:
+    cases = {59: "59 s", 60: "1 min", 119 * 60 + 59: "119 min", 120 * 60: "2 h 0 min", 180 * 60: "3 h 0 min",
+             185 * 60: "3 h 5 min", -5: "0 s"}
+    assert {s: judging._duration(dt.timedelta(seconds=s)) for s in cases} == cases
+
+
+def test_resources_are_named_as_people_say_them() -> None:
+    names = {r: judging._name(r) for r in ("cpu", "nvidia.com/gpu", "storage/ssd-standard", EGRESS)}
+    assert names == {"cpu": "cpu", "nvidia.com/gpu": "GPUs", "storage/ssd-standard": "storage ssd-standard",
+                     EGRESS: "egress"}
+
+
+def test_usage_within_the_envelope_says_so() -> None:
+    ok = Run().at(0, 10)
+    assert (ok.state, ok.action, ok.reason) == (State.OK, "", "bale egress 10 Gbps within 40 Gbps envelope")
+
+
+def test_breach_at_scales_the_envelope() -> None:
+    # breachAt 110% of 40 Gbps = 44 Gbps: 43 Gbps held for the window is a warning, 45 a breach.
+    rules = policies.Enforcement(warning_at=Decimal("0.8"), breach_at=Decimal("1.1"), sustained_for=600,
+                                 grace_period=1800, recovery_window=900, actions=("notify",))
+    for gbps, state in ((43, State.WARNING), (45, State.BREACH)):
+        run = Run(model(rules=rules))
+        run.at(0, gbps)
+        assert run.at(10, gbps).state is state, gbps
+
+
+def test_only_the_pools_asked_for_are_judged() -> None:
+    m = model()
+    args = {"allocation": allocation(m), "measured": measured(10, at=T0), "memory": usage.Memory(), "now": T0}
+    assert {d.resource for d in judging.decide(m, pools=("p1",), **args).decisions} == {"licence", "cpu", EGRESS}
+    assert judging.decide(m, pools=("p2",), **args).decisions == ()
+
+
+def test_every_namespace_without_data_is_named_once() -> None:
+    m = model()
+    nothing = usage.Usage(at=T0, amounts={}, seen=frozenset())
+    verdict = judging.decide(m, allocation=allocation(m), measured=usage.Series.of(nothing), memory=usage.Memory(),
+                             now=T0)
+    egress = next(d for d in verdict.decisions if d.resource == EGRESS)
+    a, b = (nothing.missing(ns, EGRESS) for ns in ("bale-a", "bale-b"))
+    assert a and b and a != b
+    assert egress.reason == f"bale egress: no data ({a}; {b}); nothing is escalated or undone"
+
+
+def test_a_licence_lifecycle_decision_by_decision_with_the_memory_kept() -> None:
+    """Expiry 2026-12-15, 14 days of grace (so it ends 2026-12-29), judged on 2026-11-27 (18 days before)."""
+    m = model(expires=dt.date(2026, 12, 15))
+    run = Run(m)
+    key = ("bale", "p1", "licence")
+
+    def step(minute: float, state: State, action: str, reason: str, level: int) -> None:
+        d = run.at(minute, 1, resource="licence")
+        assert (d.tenant, d.pool, d.state, d.action, d.reason, d.level, d.usage, d.envelope) == (
+            "bale", "p1", state, action, f"bale licence L-1 {reason}", level, None, None)
+
+    step(0, State.WARNING, "notify", "expires on 2026-12-15, in 18 days", 0)
+    assert run.memory.track(key) == usage.Track(warned=True)
+    step(1, State.WARNING, "", "expires on 2026-12-15, in 18 days", 0)
+    run.alloc = allocation(m, at=dt.date(2026, 12, 20))
+    step(2, State.WARNING, "", "expired on 2026-12-15; served in grace until 2026-12-29", 0)
+    assert run.memory.track(key) == usage.Track(warned=True)
+    run.alloc = allocation(m, at=dt.date(2027, 1, 10))
+    step(3, State.SUSPENDED, "suspend",
+         "expired on 2026-12-15 and its 14-day grace ended on 2026-12-29; suspending the tenant", 1)
+    assert run.memory.track(key) == usage.Track(warned=True, taken=("suspend",))
+    step(4, State.SUSPENDED, "",
+         "expired on 2026-12-15 and its 14-day grace ended on 2026-12-29; the tenant stays suspended", 1)
+    run.model = model()  # renewed until 2028
+    run.alloc = allocation(run.model, at=DAY)
+    step(5, State.OK, "undo-suspend", "is active until 2028-01-01; lifting the suspension", 0)
+    assert run.memory.track(key) == usage.Track(warned=True)  # the episode's notice is still remembered
+    step(6, State.OK, "", "is active until 2028-01-01", 0)
+    assert key not in run.memory.tracks

@@ -164,3 +164,15 @@ def test_a_missing_leaf_is_a_proof_error() -> None:
         merkle.inclusion_proof(3, 3, _store(LEAVES))
     with pytest.raises(merkle.ProofError):
         merkle.consistency_proof(4, 3, _store(LEAVES))
+
+
+def test_the_builder_counts_its_leaves_and_keeps_the_root_at_each_marked_size() -> None:
+    builder = merkle.Builder(marks=[3, 5, 20])
+    assert (builder.size, builder.marked) == (0, {})
+    builder.extend(merkle.leaf_hash(d) for d in LEAVES)
+    assert builder.size == len(LEAVES)
+    # The reference roots of the 3- and 5-leaf trees; size 20 was never reached.
+    assert {size: h.hex() for size, h in builder.marked.items()} == {3: ROOTS[2], 5: ROOTS[4]}
+    unmarked = merkle.Builder()
+    unmarked.extend(merkle.leaf_hash(d) for d in LEAVES)
+    assert (unmarked.size, unmarked.marked, unmarked.root().hex()) == (8, {}, ROOTS[7])
