@@ -62,7 +62,7 @@ def build_reclaim(*, path: str, now: dt.datetime, ledger: ledger_db.Ledger, peri
     """Need observed over ``period`` (up to ``now`` if it has not ended) against the envelopes at its end."""
     if not url:
         raise UserError("report reclaim reads observed need from Prometheus: give --prometheus URL "
-                        "(or set DCTENANT_PROMETHEUS)", location="--prometheus")
+                        "(or set DCTENANT_PROMETHEUS_URL)", location="--prometheus")
     if period.start >= now:
         raise UserError(f"period {period.label} starts {audit_events.stamp(period.start)}, after the report's time: "
                         "no need has been observed yet", location="--period")

@@ -43,8 +43,7 @@ KINDS = ("allocation", "usage", "traffic", "violations", "licences", "forecast",
               help="forecast: how far ahead to look (from the report's day).")
 @click.option("--history", default="90d", show_default=True, callback=forecast.span,
               help="forecast: days of usage history to fit.")
-@click.option("--prometheus", "url", envvar="DCTENANT_PROMETHEUS", metavar="URL",
-              help="forecast (usage) and reclaim (need): Prometheus query endpoint [env DCTENANT_PROMETHEUS].")
+@options.prometheus(required=False, help="forecast (usage) and reclaim (need): Prometheus query endpoint.")
 @click.option("--prometheus-config", "config", metavar="FILE", help="Prometheus settings (docs/enforcement.md).")
 @click.option("--generated-at", "generated_at", metavar="WHEN", callback=options.instant, hidden=True,
               help="Generation time to state (to reproduce an earlier report).")

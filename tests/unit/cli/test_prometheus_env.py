@@ -31,7 +31,8 @@ def commands(tmp_path: pathlib.Path) -> dict[str, list[str]]:
     return {"enforce": ["enforce", QUOTAS, "--once", "--state", str(tmp_path / "state.json")],
             "snapshot": ["snapshot", QUOTAS, "--period", "2026-10", "--ledger", str(tmp_path / "ledger.db")],
             "reclaim": ["reclaim", QUOTAS],
-            "forecast": ["forecast", QUOTAS, "--ledger", str(tmp_path / "ledger.db")]}
+            "forecast": ["forecast", QUOTAS, "--ledger", str(tmp_path / "ledger.db")],
+            "report reclaim": ["report", "reclaim", QUOTAS, "--ledger", str(tmp_path / "ledger.db")]}
 
 
 def run(args: list[str], env: dict[str, str | None]) -> tuple[int, str]:
@@ -44,7 +45,7 @@ def run(args: list[str], env: dict[str, str | None]) -> tuple[int, str]:
     return result.exit_code, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["enforce", "snapshot", "reclaim", "forecast"])
+@pytest.mark.parametrize("name", ["enforce", "snapshot", "reclaim", "forecast", "report reclaim"])
 def test_each_command_reads_the_documented_variable(name: str, tmp_path: pathlib.Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     code, text = run(commands(tmp_path)[name], {"DCTENANT_PROMETHEUS_URL": url, "DCTENANT_PROMETHEUS": None})
@@ -53,7 +54,7 @@ def test_each_command_reads_the_documented_variable(name: str, tmp_path: pathlib
     assert "deprecated" not in text
 
 
-@pytest.mark.parametrize("name", ["enforce", "snapshot", "reclaim", "forecast"])
+@pytest.mark.parametrize("name", ["enforce", "snapshot", "reclaim", "forecast", "report reclaim"])
 def test_the_old_name_still_works_with_a_warning(name: str, tmp_path: pathlib.Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     code, text = run(commands(tmp_path)[name], {"DCTENANT_PROMETHEUS_URL": None, "DCTENANT_PROMETHEUS": url})

@@ -193,7 +193,7 @@ def test_report_cli_reclaim_needs_prometheus_and_forecast_refuses_period(tmp_pat
     ledger = str(tmp_path / "l.db")
     # The CLI's error boundary (cli.main) turns these UserErrors into one red line and exit 1.
     got = runner.invoke(cli.cli, ["report", "reclaim", str(EXAMPLE), "--ledger", ledger],
-                        env={"DCTENANT_PROMETHEUS": ""})
+                        env={"DCTENANT_PROMETHEUS_URL": "", "DCTENANT_PROMETHEUS": ""})
     assert isinstance(got.exception, UserError) and "give --prometheus URL" in str(got.exception)
     got = runner.invoke(cli.cli, ["report", "forecast", str(EXAMPLE), "--ledger", ledger, "--period", "2026-10"])
     assert isinstance(got.exception, UserError) and "give --horizon, not --period" in str(got.exception)
