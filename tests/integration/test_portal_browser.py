@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests import chromium
 from tests.integration import postgres_server, selfservice_env
 
 pytestmark = pytest.mark.integration
@@ -64,23 +65,9 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 @pytest.fixture(scope="module")
 def browser(downloads: pathlib.Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1200,900", "--disable-background-networking", "--disable-component-update",
-                 "--lang=en-US"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
-    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    try:
+    with chromium.chromium(size="1200,900", downloads=downloads, flags=(
+            "--disable-background-networking", "--disable-component-update", "--lang=en-US")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def by(what: str) -> Any:

@@ -18,6 +18,7 @@ from dctenant.clients import ledger_db
 from dctenant.domain import periods, reports
 from dctenant.ops import reporting
 from dctenant.render.reports import cells, html_form
+from tests import chromium
 from tests.unit.ops import reports_data
 
 MEASURE = """
@@ -41,27 +42,12 @@ return out;
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1600"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
-    try:
+    with chromium.chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _measure(browser: Any, html: str, tmp_path: pathlib.Path) -> list[dict[str, Any]]:
-    page = tmp_path / "page.html"
-    page.write_text(html, encoding="utf-8")
-    browser.get(page.as_uri())
-    found: list[dict[str, Any]] = browser.execute_script(MEASURE)
-    return found
+    return chromium.measure(browser, html, tmp_path, MEASURE)
 
 
 def _check(bars: list[dict[str, Any]]) -> None:

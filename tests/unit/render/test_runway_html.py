@@ -17,6 +17,7 @@ import pytest
 from dctenant.clients import ledger_db
 from dctenant.ops import runway_reporting
 from dctenant.render.reports import cells, html_form
+from tests import chromium
 from tests.conftest import EXAMPLE
 from tests.unit.ops import test_runway_reports as data
 from tests.unit.ops.test_runway_reports import ledger  # noqa: F401  (the fixture)
@@ -39,27 +40,12 @@ return Array.from(document.querySelectorAll('svg.plot')).map((svg) => ({
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1600"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
-    try:
+    with chromium.chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _measure(browser: Any, html: str, tmp_path: pathlib.Path) -> list[dict[str, Any]]:
-    page = tmp_path / "page.html"
-    page.write_text(html, encoding="utf-8")
-    browser.get(page.as_uri())
-    found: list[dict[str, Any]] = browser.execute_script(MEASURE)
-    return found
+    return chromium.measure(browser, html, tmp_path, MEASURE)
 
 
 def _overlap(a: list[float], b: list[float]) -> bool:
