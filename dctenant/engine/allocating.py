@@ -77,7 +77,7 @@ def _cycles_uncollected() -> Iterator[None]:
 def _allocate(
     datacentre: pools.DataCentre, *, tenants: Sequence[tenancy.Tenant], policy: policies.Policy, at: dt.date,
 ) -> allocations.Allocation:
-    states = {t.id: t.licence.state(at=at, rules=policy.licences) for t in tenants}
+    states = _licence_states(tenants, at=at, rules=policy.licences)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=lambda t: t.id)
     warnings = _licence_warnings(ordered, states, policy)
@@ -578,11 +578,32 @@ def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, a
     }
 
 
+def _licence_states(tenants: Sequence[tenancy.Tenant], *, at: dt.date,
+                    rules: policies.LicenceRules) -> dict[str, tenancy.LicenceState]:
+    """Each tenant's licence state on ``at``, worked out once per distinct licence object.
+
+    Loaded estates often share one licence object among many tenants; a licence's state depends only
+    on the licence itself, ``at`` and the rules, so it is cached by the object's identity (every
+    licence stays alive, held by its tenant, for the whole call, so no identity is reused).
+    """
+    seen: dict[int, tenancy.LicenceState] = {}
+    states: dict[str, tenancy.LicenceState] = {}
+    for t in tenants:
+        licence = t.licence
+        state = seen.get(id(licence))
+        if state is None:
+            state = seen[id(licence)] = licence.state(at=at, rules=rules)
+        states[t.id] = state
+    return states
+
+
 def _licence_warnings(
     tenants: Sequence[tenancy.Tenant], states: dict[str, tenancy.LicenceState], policy: policies.Policy,
 ) -> list[str]:
     """A warning for every tenant served in grace, in the order given."""
-    out = []
+    out: list[str] = []
+    if tenancy.LicenceState.GRACE not in states.values():  # one C-level scan; the usual case
+        return out
     for t in tenants:
         if states[t.id] is tenancy.LicenceState.GRACE:
             until = t.licence.expires + dt.timedelta(days=policy.licences.grace_days)
