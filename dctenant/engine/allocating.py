@@ -108,19 +108,19 @@ def _allocate(
         warnings.extend(pool_warnings)
         for tenant_id, share in _refused(pool, refused[pool.name]).items():
             shares[tenant_id][pool.name] = share
-    # Built as the shares are (see ``_allocate_pool``): one per tenant, slots set directly.
-    new, allocation_class = object.__new__, allocations.TenantAllocation
-    set_tenant, set_licence, set_weight, set_guaranteed, set_shares = allocations.TENANT_SETTERS
+    # Built as the shares are (see ``_allocate_pool``): one per tenant, from a draft.
+    new, draft_class, allocation_class = object.__new__, allocations.TenantAllocationDraft, \
+        allocations.TenantAllocation
     tiers = {name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()}
     result: dict[str, allocations.TenantAllocation] = {}
     for t in ordered:
-        allocation = result[t.id] = new(allocation_class)
-        weight, guaranteed = tiers[t.tier]
-        set_tenant(allocation, t.id)
-        set_licence(allocation, states[t.id])
-        set_weight(allocation, weight)
-        set_guaranteed(allocation, guaranteed)
-        set_shares(allocation, shares[t.id])
+        draft = new(draft_class)
+        draft.weight, draft.guaranteed = tiers[t.tier]
+        draft.tenant = t.id
+        draft.licence = states[t.id]
+        draft.shares = shares[t.id]
+        draft.__class__ = allocation_class  # type: ignore[assignment]
+        result[t.id] = draft  # type: ignore[assignment]
     namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
@@ -182,14 +182,10 @@ def _allocate_pool(
         warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable"
                         for tenant, reason in zip(members, reasons, strict=True) if reason in unservable)
     # Shares and envelopes are built here without their constructors' per-field checks (they are
-    # plain values, one per tenant and pool: tens of thousands per plan); see ``Share.quick``.
-    new, share_class, envelope_class = object.__new__, allocations.Share, allocations.UnitAmounts
-    set_index = envelope_class._index.__set__  # type: ignore[misc,attr-defined]
-    set_units = envelope_class._units.__set__  # type: ignore[misc,attr-defined]
-    set_counts = envelope_class._counts.__set__  # type: ignore[misc,attr-defined]
-    set_start = envelope_class._start.__set__  # type: ignore[misc,attr-defined]
-    set_pool, set_demand, set_envelope, set_fraction, set_level, set_dominant, set_reason, set_round = \
-        allocations.SHARE_SETTERS
+    # plain values, one per tenant and pool: tens of thousands per plan): an envelope's slots are
+    # plain stores, and a share is filled as a draft and then made a Share (see ``ShareDraft``).
+    new, draft_class, share_class, envelope_class = object.__new__, allocations.ShareDraft, allocations.Share, \
+        allocations.UnitAmounts
     counts = outcome.counts
     name = pool.name
     for tenant, into, start, reason, fraction, level, dominant, frozen in zip(
@@ -197,19 +193,20 @@ def _allocate_pool(
             dominant_names, outcome.frozen_round, strict=True):
         asked = tenant.demand[name]
         envelope = new(envelope_class)
-        set_index(envelope, full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked})
-        set_units(envelope, unit)
-        set_counts(envelope, counts)
-        set_start(envelope, start)
-        share = new(share_class)
-        set_pool(share, name)
-        set_demand(share, asked)
-        set_envelope(share, envelope)
-        set_fraction(share, fraction)
-        set_level(share, level)
-        set_dominant(share, dominant)
-        set_reason(share, reason)
-        set_round(share, frozen)
+        envelope._index = full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked}
+        envelope._units = unit
+        envelope._counts = counts
+        envelope._start = start
+        share = new(draft_class)
+        share.pool = name
+        share.demand = asked
+        share.envelope = envelope
+        share.fraction = fraction
+        share.weighted_share = level
+        share.dominant = dominant
+        share.limited_by = reason
+        share.round = frozen
+        share.__class__ = share_class  # type: ignore[assignment]
         into[name] = share
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
