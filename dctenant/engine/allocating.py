@@ -17,6 +17,7 @@ import datetime as dt
 import decimal
 import gc
 import math
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -79,7 +80,7 @@ def _allocate(
 ) -> allocations.Allocation:
     states = _licence_states(tenants, at=at, rules=policy.licences)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
-    ordered = sorted(tenants, key=lambda t: t.id)
+    ordered = sorted(tenants, key=operator.attrgetter("id"))
     warnings = _licence_warnings(ordered, states, policy)
     served = {p.name: _Members() for p in datacentre.pools}
     refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
@@ -465,6 +466,9 @@ def _exact_guarantee_scale(data: _PoolData) -> Fraction:
     r = int(np.argmin(ratio))
     rows = live & (guarantees > 0)
     mantissa, exponent, tier = data.mantissa[rows, r], data.exponent[rows, r], data.tier[rows]
+    total = _guaranteed_use(mantissa, exponent, tier, data.tier_guarantees)
+    if total is not None:
+        return min(Fraction(1), data.capacity[r] / (total / data.units[r]))
     total = Fraction(0)
     for t, g in enumerate(data.tier_guarantees):
         of_tier = tier == t
@@ -477,6 +481,31 @@ def _exact_guarantee_scale(data: _PoolData) -> Fraction:
             whole = int(group.sum()) if fits else sum(int(m) for m in group.tolist())
             total += Fraction(g) * (whole * 10**e if e >= 0 else Fraction(whole, 10**-e))
     return min(Fraction(1), data.capacity[r] / (total / data.units[r]))
+
+
+def _guaranteed_use(mantissa: npt.NDArray[Any], exponent: npt.NDArray[Any], tier: npt.NDArray[np.intp],
+                    guarantees: list[Decimal]) -> Fraction | None:
+    """``Σ g_tier × m × 10^e`` exactly, in one int64 pass; None where int64 might not hold it.
+
+    Every mantissa is moved to the column's smallest exponent (``m × 10^(e − low)``), so that one
+    integer sum per tier, times ``10^low``, is the exact total. It is taken only when that shift is at
+    most 18 places and the sum of the moved magnitudes (bounded in floats, with room to spare below
+    2^63) fits, so that no int64 product or partial sum can overflow.
+    """
+    if mantissa.dtype != np.int64 or exponent.dtype != np.int64:
+        return None
+    if not mantissa.size:
+        return Fraction(0)
+    low = int(exponent.min())
+    shift = exponent - low
+    if int(shift.max()) > 18 or float((np.abs(mantissa).astype(np.float64) * 10.0 ** shift).sum()) >= 9.0e18:
+        return None
+    moved = mantissa * 10 ** shift
+    total = Fraction(0)
+    for t, g in enumerate(guarantees):
+        if g:
+            total += Fraction(g) * int(moved[tier == t].sum())
+    return total * Fraction(10) ** low
 
 
 def _dominant_resources(data: _PoolData) -> npt.NDArray[np.int64]:
@@ -583,15 +612,9 @@ def _licence_states(tenants: Sequence[tenancy.Tenant], *, at: dt.date,
     on the licence itself, ``at`` and the rules, so it is cached by the object's identity (every
     licence stays alive, held by its tenant, for the whole call, so no identity is reused).
     """
-    seen: dict[int, tenancy.LicenceState] = {}
-    states: dict[str, tenancy.LicenceState] = {}
-    for t in tenants:
-        licence = t.licence
-        state = seen.get(id(licence))
-        if state is None:
-            state = seen[id(licence)] = licence.state(at=at, rules=rules)
-        states[t.id] = state
-    return states
+    licences = {id(t.licence): t.licence for t in tenants}
+    state_of = {key: licence.state(at=at, rules=rules) for key, licence in licences.items()}
+    return {t.id: state_of[id(t.licence)] for t in tenants}
 
 
 def _licence_warnings(

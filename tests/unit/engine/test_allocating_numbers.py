@@ -251,3 +251,27 @@ def test_a_draft_whose_slots_drift_from_its_value_class_is_refused() -> None:
 
     with pytest.raises(TypeError):
         object.__new__(Drifted).__class__ = allocations.Share  # type: ignore[assignment]
+
+
+def test_the_guaranteed_use_in_one_int64_pass_is_the_fraction_sum() -> None:
+    # Σ g × m × 10^e over mixed exponents (negative ones too), against Fractions term by term; and
+    # None (the slow exact path) where a shift beyond 18 places or a total near 2^63 could overflow.
+    rnd = random.Random(29)
+    guarantees = [Decimal("0.5"), Decimal("0.25"), Decimal(0), Decimal("0.333")]
+    for _ in range(200):
+        n = rnd.randint(0, 30)
+        m = [rnd.randint(0, 10**rnd.randint(0, 9)) for _ in range(n)]
+        e = [rnd.randint(-4, 4) for _ in range(n)]
+        t = [rnd.randrange(len(guarantees)) for _ in range(n)]
+        expected = sum((Fraction(guarantees[ti]) * mi * Fraction(10) ** ei for mi, ei, ti in zip(m, e, t, strict=True)),
+                       Fraction(0))
+        got = allocating._guaranteed_use(np.array(m, dtype=np.int64), np.array(e, dtype=np.int64),
+                                         np.array(t, dtype=np.intp), guarantees)
+        assert got == expected
+    one = np.array([0], dtype=np.intp)
+    assert allocating._guaranteed_use(np.array([1, 1], dtype=np.int64), np.array([0, 19], dtype=np.int64),
+                                      np.array([0, 0], dtype=np.intp), guarantees) is None
+    assert allocating._guaranteed_use(np.array([1, 1], dtype=np.int64), np.array([0, 18], dtype=np.int64),
+                                      np.array([0, 0], dtype=np.intp), guarantees) == Fraction(10**18 + 1, 2)
+    assert allocating._guaranteed_use(np.array([9 * 10**18], dtype=np.int64), np.array([0], dtype=np.int64),
+                                      one, guarantees) is None
