@@ -149,6 +149,49 @@ SHARE_SETTERS = _setters(Share)
 TENANT_SETTERS = _setters(TenantAllocation)
 
 
+class ShareDraft:
+    """A ``Share`` under construction: the same slots, settable by plain attribute stores.
+
+    The allocator builds one share per tenant and pool (tens of thousands per plan). It fills a
+    draft's slots (a plain store each, several times cheaper than a slot setter call) and then makes
+    it a ``Share`` by assigning ``__class__``: Python allows that only between classes whose slots
+    are the same names with the same layout (it raises TypeError otherwise, checked below at import),
+    and the object is then a ``Share`` in every respect. Never hand out a draft.
+    """
+
+    __slots__ = ("demand", "dominant", "envelope", "fraction", "limited_by", "pool", "round", "weighted_share")
+    pool: str
+    demand: Mapping[str, Decimal]
+    envelope: Mapping[str, Decimal]
+    fraction: Decimal
+    weighted_share: Decimal
+    dominant: str
+    limited_by: str
+    round: int
+
+
+class TenantAllocationDraft:
+    """A ``TenantAllocation`` under construction, made one as ``ShareDraft`` becomes a ``Share``."""
+
+    __slots__ = ("guaranteed", "licence", "shares", "tenant", "weight")
+    tenant: str
+    licence: tenants.LicenceState
+    weight: Decimal
+    guaranteed: Decimal
+    shares: Mapping[str, Share]
+
+
+def _check_drafts() -> None:
+    """Fail at import, not in a plan, if a draft's slots ever drift from its value class's."""
+    for draft, final in ((ShareDraft, Share), (TenantAllocationDraft, TenantAllocation)):
+        if sorted(draft.__slots__) != sorted(f.name for f in fields(final)):
+            raise TypeError(f"{draft.__name__} must have exactly the fields of {final.__name__} as slots")
+        object.__new__(draft).__class__ = final  # raises TypeError where the layouts differ
+
+
+_check_drafts()
+
+
 @dataclass(frozen=True, kw_only=True)
 class NamespaceQuota:
     """A staff-declared namespace's quota, scaled down where the envelope is smaller than the quotas."""

@@ -17,6 +17,7 @@ import datetime as dt
 import decimal
 import gc
 import math
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -77,9 +78,9 @@ def _cycles_uncollected() -> Iterator[None]:
 def _allocate(
     datacentre: pools.DataCentre, *, tenants: Sequence[tenancy.Tenant], policy: policies.Policy, at: dt.date,
 ) -> allocations.Allocation:
-    states = {t.id: t.licence.state(at=at, rules=policy.licences) for t in tenants}
+    states = _licence_states(tenants, at=at, rules=policy.licences)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
-    ordered = sorted(tenants, key=lambda t: t.id)
+    ordered = sorted(tenants, key=operator.attrgetter("id"))
     warnings = _licence_warnings(ordered, states, policy)
     served = {p.name: _Members() for p in datacentre.pools}
     refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
@@ -108,19 +109,19 @@ def _allocate(
         warnings.extend(pool_warnings)
         for tenant_id, share in _refused(pool, refused[pool.name]).items():
             shares[tenant_id][pool.name] = share
-    # Built as the shares are (see ``_allocate_pool``): one per tenant, slots set directly.
-    new, allocation_class = object.__new__, allocations.TenantAllocation
-    set_tenant, set_licence, set_weight, set_guaranteed, set_shares = allocations.TENANT_SETTERS
+    # Built as the shares are (see ``_allocate_pool``): one per tenant, from a draft.
+    new, draft_class, allocation_class = object.__new__, allocations.TenantAllocationDraft, \
+        allocations.TenantAllocation
     tiers = {name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()}
     result: dict[str, allocations.TenantAllocation] = {}
     for t in ordered:
-        allocation = result[t.id] = new(allocation_class)
-        weight, guaranteed = tiers[t.tier]
-        set_tenant(allocation, t.id)
-        set_licence(allocation, states[t.id])
-        set_weight(allocation, weight)
-        set_guaranteed(allocation, guaranteed)
-        set_shares(allocation, shares[t.id])
+        draft = new(draft_class)
+        draft.weight, draft.guaranteed = tiers[t.tier]
+        draft.tenant = t.id
+        draft.licence = states[t.id]
+        draft.shares = shares[t.id]
+        draft.__class__ = allocation_class  # type: ignore[assignment]
+        result[t.id] = draft  # type: ignore[assignment]
     namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
@@ -182,14 +183,10 @@ def _allocate_pool(
         warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable"
                         for tenant, reason in zip(members, reasons, strict=True) if reason in unservable)
     # Shares and envelopes are built here without their constructors' per-field checks (they are
-    # plain values, one per tenant and pool: tens of thousands per plan); see ``Share.quick``.
-    new, share_class, envelope_class = object.__new__, allocations.Share, allocations.UnitAmounts
-    set_index = envelope_class._index.__set__  # type: ignore[misc,attr-defined]
-    set_units = envelope_class._units.__set__  # type: ignore[misc,attr-defined]
-    set_counts = envelope_class._counts.__set__  # type: ignore[misc,attr-defined]
-    set_start = envelope_class._start.__set__  # type: ignore[misc,attr-defined]
-    set_pool, set_demand, set_envelope, set_fraction, set_level, set_dominant, set_reason, set_round = \
-        allocations.SHARE_SETTERS
+    # plain values, one per tenant and pool: tens of thousands per plan): an envelope's slots are
+    # plain stores, and a share is filled as a draft and then made a Share (see ``ShareDraft``).
+    new, draft_class, share_class, envelope_class = object.__new__, allocations.ShareDraft, allocations.Share, \
+        allocations.UnitAmounts
     counts = outcome.counts
     name = pool.name
     for tenant, into, start, reason, fraction, level, dominant, frozen in zip(
@@ -197,19 +194,20 @@ def _allocate_pool(
             dominant_names, outcome.frozen_round, strict=True):
         asked = tenant.demand[name]
         envelope = new(envelope_class)
-        set_index(envelope, full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked})
-        set_units(envelope, unit)
-        set_counts(envelope, counts)
-        set_start(envelope, start)
-        share = new(share_class)
-        set_pool(share, name)
-        set_demand(share, asked)
-        set_envelope(share, envelope)
-        set_fraction(share, fraction)
-        set_level(share, level)
-        set_dominant(share, dominant)
-        set_reason(share, reason)
-        set_round(share, frozen)
+        envelope._index = full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked}
+        envelope._units = unit
+        envelope._counts = counts
+        envelope._start = start
+        share = new(draft_class)
+        share.pool = name
+        share.demand = asked
+        share.envelope = envelope
+        share.fraction = fraction
+        share.weighted_share = level
+        share.dominant = dominant
+        share.limited_by = reason
+        share.round = frozen
+        share.__class__ = share_class  # type: ignore[assignment]
         into[name] = share
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
@@ -468,6 +466,9 @@ def _exact_guarantee_scale(data: _PoolData) -> Fraction:
     r = int(np.argmin(ratio))
     rows = live & (guarantees > 0)
     mantissa, exponent, tier = data.mantissa[rows, r], data.exponent[rows, r], data.tier[rows]
+    total = _guaranteed_use(mantissa, exponent, tier, data.tier_guarantees)
+    if total is not None:
+        return min(Fraction(1), data.capacity[r] / (total / data.units[r]))
     total = Fraction(0)
     for t, g in enumerate(data.tier_guarantees):
         of_tier = tier == t
@@ -480,6 +481,31 @@ def _exact_guarantee_scale(data: _PoolData) -> Fraction:
             whole = int(group.sum()) if fits else sum(int(m) for m in group.tolist())
             total += Fraction(g) * (whole * 10**e if e >= 0 else Fraction(whole, 10**-e))
     return min(Fraction(1), data.capacity[r] / (total / data.units[r]))
+
+
+def _guaranteed_use(mantissa: npt.NDArray[Any], exponent: npt.NDArray[Any], tier: npt.NDArray[np.intp],
+                    guarantees: list[Decimal]) -> Fraction | None:
+    """``Σ g_tier × m × 10^e`` exactly, in one int64 pass; None where int64 might not hold it.
+
+    Every mantissa is moved to the column's smallest exponent (``m × 10^(e − low)``), so that one
+    integer sum per tier, times ``10^low``, is the exact total. It is taken only when that shift is at
+    most 18 places and the sum of the moved magnitudes (bounded in floats, with room to spare below
+    2^63) fits, so that no int64 product or partial sum can overflow.
+    """
+    if mantissa.dtype != np.int64 or exponent.dtype != np.int64:
+        return None
+    if not mantissa.size:
+        return Fraction(0)
+    low = int(exponent.min())
+    shift = exponent - low
+    if int(shift.max()) > 18 or float((np.abs(mantissa).astype(np.float64) * 10.0 ** shift).sum()) >= 9.0e18:
+        return None
+    moved = mantissa * 10 ** shift
+    total = Fraction(0)
+    for t, g in enumerate(guarantees):
+        if g:
+            total += Fraction(g) * int(moved[tier == t].sum())
+    return total * Fraction(10) ** low
 
 
 def _dominant_resources(data: _PoolData) -> npt.NDArray[np.int64]:
@@ -578,11 +604,26 @@ def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, a
     }
 
 
+def _licence_states(tenants: Sequence[tenancy.Tenant], *, at: dt.date,
+                    rules: policies.LicenceRules) -> dict[str, tenancy.LicenceState]:
+    """Each tenant's licence state on ``at``, worked out once per distinct licence object.
+
+    Loaded estates often share one licence object among many tenants; a licence's state depends only
+    on the licence itself, ``at`` and the rules, so it is cached by the object's identity (every
+    licence stays alive, held by its tenant, for the whole call, so no identity is reused).
+    """
+    licences = {id(t.licence): t.licence for t in tenants}
+    state_of = {key: licence.state(at=at, rules=rules) for key, licence in licences.items()}
+    return {t.id: state_of[id(t.licence)] for t in tenants}
+
+
 def _licence_warnings(
     tenants: Sequence[tenancy.Tenant], states: dict[str, tenancy.LicenceState], policy: policies.Policy,
 ) -> list[str]:
     """A warning for every tenant served in grace, in the order given."""
-    out = []
+    out: list[str] = []
+    if tenancy.LicenceState.GRACE not in states.values():  # one C-level scan; the usual case
+        return out
     for t in tenants:
         if states[t.id] is tenancy.LicenceState.GRACE:
             until = t.licence.expires + dt.timedelta(days=policy.licences.grace_days)

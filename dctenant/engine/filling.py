@@ -242,14 +242,9 @@ def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64
     order them (None), None is returned, so that the caller recomputes the pool exactly. Only
     ``eligible`` tenants (below their demand, with a positive remainder) take part.
     """
-    n = remainder.shape[0]
-    key = np.where(eligible, -remainder, np.inf)
-    order = np.argsort(key, axis=0, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(n)[:, None], axis=0)
     counts = eligible.sum(axis=0)
     take = np.minimum(np.maximum(leftover, 0), counts)
-    chosen = eligible & (rank < take[None, :])
+    chosen = _largest(remainder=remainder, eligible=eligible, take=take, counts=counts)
     # Where some but not all eligible tenants get a unit, the smallest remainder chosen must exceed
     # the largest one withheld by more than both errors.
     contested = (take > 0) & (take < counts)
@@ -286,6 +281,26 @@ def hand_out_leftovers(*, remainder: F64, error: F64, eligible: B, leftover: I64
             chosen[ranked[:winners], r] = True
     handed: I64 = chosen.astype(np.int64)
     return handed
+
+
+def _largest(*, remainder: F64, eligible: B, take: I64, counts: I64) -> B:
+    """In each column, the ``take[r]`` eligible rows of largest remainder, ties to the lower index.
+
+    The same choice as a stable sort of every column, without the sort: a column where no one or
+    every eligible row is taken needs no order at all, and elsewhere the ``take``-th largest value
+    (found by partition, in linear time) is the cut: everything above it is taken, and of the rows
+    equal to it, the lowest indices fill what is left.
+    """
+    chosen = eligible & (take >= counts)[None, :]
+    for r in np.flatnonzero((take > 0) & (take < counts)).tolist():
+        k = int(take[r])
+        key = np.where(eligible[:, r], -remainder[:, r], np.inf)
+        cut = np.partition(key, k - 1)[k - 1]
+        above = key < cut
+        ties = np.flatnonzero(key == cut)[:k - int(above.sum())]
+        above[ties] = True
+        chosen[:, r] = above
+    return chosen
 
 
 def _checked(demand: F64, capacity: F64, weights: F64, guarantees: F64) -> tuple[F64, F64, F64, F64]:

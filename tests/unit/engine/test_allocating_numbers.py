@@ -19,7 +19,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from dctenant.domain import policies, pools, quantities, resources, tenants
+from dctenant.domain import allocations, policies, pools, quantities, resources, tenants
 from dctenant.engine import allocating, filling
 
 AT = dt.date(2026, 11, 27)
@@ -219,3 +219,59 @@ def test_the_collector_is_left_as_the_caller_had_it(enabled: bool) -> None:
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_shares_and_tenant_allocations_built_from_drafts_are_the_real_values() -> None:
+    # Two tenants on 9 CPUs (9,000 millicores), equal weights: 4.5 CPUs each, worked by hand (fractions
+    # 4.5/8 and 4.5/6, both at the weighted dominant share 4.5/9 = 0.5). The
+    # values come out of drafts made Share and TenantAllocation by __class__ assignment; each must
+    # be exactly the value its constructor builds, and behave as one (frozen, replace works).
+    dc = datacentre({CPU: Decimal(9)})
+    ts = [tenant("a", {"p": {CPU: Decimal(8)}}), tenant("b", {"p": {CPU: Decimal(6)}})]
+    plan = allocating.allocate(dc, tenants=ts, policy=POLICY, at=AT)
+    for tid, fraction in (("a", Decimal("0.5625")), ("b", Decimal("0.75"))):
+        got = plan.tenants[tid]
+        share = got.shares["p"]
+        assert type(got) is allocations.TenantAllocation and type(share) is allocations.Share
+        assert dict(share.envelope) == {CPU: Decimal("4.5")}
+        expected = allocations.Share(pool="p", demand=ts[0 if tid == "a" else 1].demand["p"],
+                                     envelope={CPU: Decimal("4.5")}, fraction=fraction,
+                                     weighted_share=Decimal("0.5"), dominant=CPU, limited_by=CPU, round=0)
+        assert share == expected
+        assert got == allocations.TenantAllocation(tenant=tid, licence=tenants.LicenceState.ACTIVE,
+                                                   weight=Decimal(1), guaranteed=Decimal(0), shares={"p": expected})
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            share.round = 3  # type: ignore[misc]
+        assert dataclasses.replace(share, round=3).round == 3
+
+
+def test_a_draft_whose_slots_drift_from_its_value_class_is_refused() -> None:
+    class Drifted:
+        __slots__ = ("demand", "dominant", "envelope", "fraction", "limited_by", "pool", "round")
+
+    with pytest.raises(TypeError):
+        object.__new__(Drifted).__class__ = allocations.Share  # type: ignore[assignment]
+
+
+def test_the_guaranteed_use_in_one_int64_pass_is_the_fraction_sum() -> None:
+    # Σ g × m × 10^e over mixed exponents (negative ones too), against Fractions term by term; and
+    # None (the slow exact path) where a shift beyond 18 places or a total near 2^63 could overflow.
+    rnd = random.Random(29)
+    guarantees = [Decimal("0.5"), Decimal("0.25"), Decimal(0), Decimal("0.333")]
+    for _ in range(200):
+        n = rnd.randint(0, 30)
+        m = [rnd.randint(0, 10**rnd.randint(0, 9)) for _ in range(n)]
+        e = [rnd.randint(-4, 4) for _ in range(n)]
+        t = [rnd.randrange(len(guarantees)) for _ in range(n)]
+        expected = sum((Fraction(guarantees[ti]) * mi * Fraction(10) ** ei for mi, ei, ti in zip(m, e, t, strict=True)),
+                       Fraction(0))
+        got = allocating._guaranteed_use(np.array(m, dtype=np.int64), np.array(e, dtype=np.int64),
+                                         np.array(t, dtype=np.intp), guarantees)
+        assert got == expected
+    one = np.array([0], dtype=np.intp)
+    assert allocating._guaranteed_use(np.array([1, 1], dtype=np.int64), np.array([0, 19], dtype=np.int64),
+                                      np.array([0, 0], dtype=np.intp), guarantees) is None
+    assert allocating._guaranteed_use(np.array([1, 1], dtype=np.int64), np.array([0, 18], dtype=np.int64),
+                                      np.array([0, 0], dtype=np.intp), guarantees) == Fraction(10**18 + 1, 2)
+    assert allocating._guaranteed_use(np.array([9 * 10**18], dtype=np.int64), np.array([0], dtype=np.int64),
+                                      one, guarantees) is None

@@ -434,3 +434,22 @@ def test_leftovers_too_close_for_floats_follow_the_exact_order() -> None:
     assert _hand_out([0.55, 0.45, 0.3], 2, error=0.1, exact=[0, 2, 1]) is None
     # With 0.8 clearly above anything 0.45 could be, the exact order stands.
     assert _hand_out([0.8, 0.45, 0.3], 2, error=0.1, exact=[0, 2, 1]) == [1, 0, 1]
+
+
+def test_leftovers_match_a_sort_of_every_column_on_many_ties() -> None:
+    # The hand-out picks its units without sorting; an independent sort by (-remainder, index) of the
+    # eligible rows of each column must pick the same ones, on columns full of ties, with leftovers
+    # of none, some, every eligible row and more.
+    rnd = random.Random(13)
+    for _ in range(300):
+        n, n_res = rnd.randint(1, 40), rnd.randint(1, 4)
+        remainder = np.array([[rnd.choice([0.0, 0.125, 0.25, 0.5, 0.75]) for _ in range(n_res)] for _ in range(n)])
+        eligible = np.array([[rnd.random() < 0.8 for _ in range(n_res)] for _ in range(n)])
+        leftover = np.array([rnd.randint(-1, n + 1) for _ in range(n_res)], dtype=np.int64)
+        got = filling.hand_out_leftovers(remainder=remainder, error=np.zeros_like(remainder), eligible=eligible,
+                                         leftover=leftover, exact_order=lambda r, rows: None)
+        assert got is not None
+        for r in range(n_res):
+            ranked = sorted((i for i in range(n) if eligible[i, r]), key=lambda i: (-remainder[i, r], i))
+            expected = set(ranked[:max(int(leftover[r]), 0)])
+            assert [int(got[i, r]) for i in range(n)] == [int(i in expected) for i in range(n)]
