@@ -42,6 +42,8 @@ def basic_calls(work: pathlib.Path) -> dict[str, list[str]]:
         "ns": ["ns", "list", "--server", DEAD, "--token", "x"],
         "request": ["request", "list", "--server", DEAD, "--token", "x"],
         "dashboards": ["dashboards", quotas, "--out", str(work / "dashboards")],
+        "reclaim": ["reclaim", quotas, "--prometheus", DEAD, "--at", AT],
+        "forecast": ["forecast", quotas, "--at", AT, "--ledger", ledger],
         "completion": ["completion", "bash"],
     }
 
