@@ -22,9 +22,9 @@ from dctenant.cli import options
               help="Ledger database (SQLite path or URL, PostgreSQL URL); default $DCTENANT_LEDGER or the state dir.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), envvar="KUBECONFIG",
               help="Kubeconfig with a context per pool (default $KUBECONFIG or ~/.kube/config).")
-@click.option("--prometheus", metavar="URL", help="PromQL endpoint for the usage endpoint (optional).")
+@options.prometheus(required=False, help="PromQL endpoint for the usage endpoint (optional).")
 def command(path: str, listen: str, tls_cert: str | None, tls_key: str | None, insecure: bool,
-            database: str | None, kubeconfig: str | None, prometheus: str | None) -> None:
+            database: str | None, kubeconfig: str | None, url: str | None) -> None:
     """Serve the self-service API for tenants and staff."""
     from dctenant.api import app, serving
     from dctenant.cli import console
@@ -33,7 +33,7 @@ def command(path: str, listen: str, tls_cert: str | None, tls_key: str | None, i
     host, port = serving.split_listen(listen)
     serving.check_listen(host, tls_cert=tls_cert, tls_key=tls_key, insecure=insecure)
     service = selfservice_usecases.open_service(path, database=database, kubeconfig=kubeconfig,
-                                                prometheus_url=prometheus)
+                                                prometheus_url=url)
     service.model()  # a broken quotas/ is reported now, not on the first request
     scheme = "https" if tls_cert else "http"
     console.stderr.print(f"serving the self-service API on {scheme}://{listen} (OpenAPI at /docs, web portal at "

@@ -75,3 +75,29 @@ def test_the_documented_name_wins_over_the_old_one(tmp_path: pathlib.Path) -> No
 def test_a_required_url_names_the_variable_when_missing(tmp_path: pathlib.Path) -> None:
     code, text = run(commands(tmp_path)["enforce"], {"DCTENANT_PROMETHEUS_URL": None, "DCTENANT_PROMETHEUS": None})
     assert code == 2 and "--prometheus" in text and "$DCTENANT_PROMETHEUS_URL" in text
+
+
+class _Opened(Exception):
+    """Raised by the stand-in for ``open_service``: ``serve`` stops before it listens."""
+
+
+@pytest.mark.parametrize(("args", "env", "expected"), [
+    ([], {"DCTENANT_PROMETHEUS_URL": "http://127.0.0.1:1", "DCTENANT_PROMETHEUS": None}, "http://127.0.0.1:1"),
+    (["--prometheus", "http://127.0.0.1:2"], {"DCTENANT_PROMETHEUS_URL": "http://127.0.0.1:1"}, "http://127.0.0.1:2"),
+    ([], {"DCTENANT_PROMETHEUS_URL": None, "DCTENANT_PROMETHEUS": None}, None),
+])
+def test_serve_reads_the_documented_variable(args: list[str], env: dict[str, str | None], expected: str | None,
+                                             monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    """``serve`` takes its optional usage endpoint the same way: the flag, else the variable, else none."""
+    from dctenant.ops import selfservice_usecases
+
+    seen: list[str | None] = []
+
+    def open_service(path: str, **kwargs: object) -> None:
+        seen.append(kwargs["prometheus_url"])  # type: ignore[arg-type]
+        raise _Opened
+
+    monkeypatch.setattr(selfservice_usecases, "open_service", open_service)
+    result = CliRunner().invoke(cli, ["serve", QUOTAS, "--ledger", str(tmp_path / "l.db"), *args], env=env)
+    assert isinstance(result.exception, _Opened), result.output
+    assert seen == [expected]
