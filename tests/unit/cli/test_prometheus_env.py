@@ -77,7 +77,7 @@ def test_a_required_url_names_the_variable_when_missing(tmp_path: pathlib.Path) 
     assert code == 2 and "--prometheus" in text and "$DCTENANT_PROMETHEUS_URL" in text
 
 
-class _Opened(Exception):
+class _OpenedError(Exception):
     """Raised by the stand-in for ``open_service``: ``serve`` stops before it listens."""
 
 
@@ -95,9 +95,9 @@ def test_serve_reads_the_documented_variable(args: list[str], env: dict[str, str
 
     def open_service(path: str, **kwargs: object) -> None:
         seen.append(kwargs["prometheus_url"])  # type: ignore[arg-type]
-        raise _Opened
+        raise _OpenedError
 
     monkeypatch.setattr(selfservice_usecases, "open_service", open_service)
     result = CliRunner().invoke(cli, ["serve", QUOTAS, "--ledger", str(tmp_path / "l.db"), *args], env=env)
-    assert isinstance(result.exception, _Opened), result.output
+    assert isinstance(result.exception, _OpenedError), result.output
     assert seen == [expected]
