@@ -87,7 +87,11 @@ def _query_names(dependant: Any) -> set[str]:
 
 def create_app(service: selfservice_usecases.SelfService, *, max_body: int = problems.MAX_BODY) -> Any:
     """The ASGI application for one ``SelfService``: the guard, the body-size limit, then FastAPI."""
+    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a public CDN, which an
+    # air-gapped data centre cannot reach and which would run third-party script beside a bearer token.
+    # The schema itself stays at /openapi.json for any local OpenAPI viewer.
     app = FastAPI(title="dctenant self-service", version=__version__, responses=ERRORS, redirect_slashes=False,
+                  docs_url=None, redoc_url=None,
                   dependencies=[Depends(_known_query)],
                   description="Tenants create, resize and delete their own namespaces inside their envelope; "
                               "staff manage tokens and quota-increase requests. Errors are RFC 9457 problems.")

@@ -36,8 +36,8 @@ def command(path: str, listen: str, tls_cert: str | None, tls_key: str | None, i
                                                 prometheus_url=url)
     service.model()  # a broken quotas/ is reported now, not on the first request
     scheme = "https" if tls_cert else "http"
-    console.stderr.print(f"serving the self-service API on {scheme}://{listen} (OpenAPI at /docs, web portal at "
-                         "/portal/)", markup=False)
+    console.stderr.print(f"serving the self-service API on {scheme}://{listen} (OpenAPI document at /openapi.json, "
+                         "web portal at /portal/)", markup=False)
     try:
         serving.run(app.create_app(service), host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
     finally:

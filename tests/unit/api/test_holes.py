@@ -192,3 +192,15 @@ def test_idempotency_keys_expire_after_the_retention(served: Any) -> None:
         fakes.clock.now = start + retention  # half-open: expired from here on, a new request
         assert client.post("/v1/tenants/bale/namespaces", headers=key, json=body).status_code == 201
         assert fakes.cluster.named("Namespace") == {"bale-web"}
+
+
+def test_no_page_loads_script_from_a_cdn(served: Any) -> None:
+    """FastAPI's /docs and /redoc would load Swagger UI and ReDoc from cdn.jsdelivr.net: switched off.
+    The schema stays, and no answer of the server names a host other than its own."""
+    fakes, url = served
+    with http(url, fakes.token(tenant="bale")) as client:
+        for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+            assert client.get(path).status_code == 404, path
+        spec = client.get("/openapi.json")
+        assert spec.status_code == 200 and spec.json()["info"]["title"] == "dctenant self-service"
+        assert "cdn.jsdelivr.net" not in spec.text
