@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from dctenant import __version__
-from dctenant.api import guard, models, problems
+from dctenant.api import guard, lockout, models, problems
 from dctenant.errors import DctenantError
 from dctenant.ops import selfservice_decisions, selfservice_usecases
 
@@ -85,8 +85,14 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
-def create_app(service: selfservice_usecases.SelfService, *, max_body: int = problems.MAX_BODY) -> Any:
-    """The ASGI application for one ``SelfService``: the guard, the body-size limit, then FastAPI."""
+def create_app(service: selfservice_usecases.SelfService, *, max_body: int = problems.MAX_BODY,
+               failures: lockout.Lockout | None = None) -> Any:
+    """The ASGI application for one ``SelfService``: the guard, the body-size limit, then FastAPI.
+
+    ``failures`` caps failed authentications per client address, for the API and the portal's login
+    alike (``api/lockout.py``; one is made when not given).
+    """
+    failures = failures or lockout.Lockout()
     # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a public CDN, which an
     # air-gapped data centre cannot reach and which would run third-party script beside a bearer token.
     # The schema itself stays at /openapi.json for any local OpenAPI viewer.
@@ -102,8 +108,8 @@ def create_app(service: selfservice_usecases.SelfService, *, max_body: int = pro
     _request_routes(app, service)
     _token_routes(app, service)
     _document_problems(app)
-    _portal(app, service)
-    return guard.Guard(problems.BodyLimit(app, limit=max_body), service=service)
+    _portal(app, service, failures)
+    return guard.Guard(problems.BodyLimit(app, limit=max_body), service=service, failures=failures)
 
 
 def _handlers(app: FastAPI) -> None:
@@ -225,7 +231,7 @@ def _token_routes(app: FastAPI, service: selfservice_usecases.SelfService) -> No
         return service.revoke_token(me, token_id)
 
 
-def _portal(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
+def _portal(app: FastAPI, service: selfservice_usecases.SelfService, failures: lockout.Lockout) -> None:
     """The web portal at ``/portal`` (its own session cookie; the guard covers ``/v1/`` only)."""
     from fastapi.responses import RedirectResponse
 
@@ -235,7 +241,7 @@ def _portal(app: FastAPI, service: selfservice_usecases.SelfService) -> None:
     def root() -> RedirectResponse:
         return RedirectResponse(f"{site.PREFIX}/", status_code=303)
 
-    app.mount(site.PREFIX, site.create(service))
+    app.mount(site.PREFIX, site.create(service, failures=failures))
 
 
 def _document_problems(app: FastAPI) -> None:

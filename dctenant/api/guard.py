@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dctenant.api import problems
+from dctenant.api import lockout, problems
 from dctenant.errors import DctenantError
 from dctenant.ops import selfservice_decisions, selfservice_usecases
 
@@ -38,12 +38,20 @@ def check_path(who: selfservice_usecases.Identity, path: str, method: str = "GET
         selfservice_usecases.allowed(who, parts[3], write=not read)
 
 
+def client_address(scope: problems.Scope) -> str:
+    """The client's address as the server saw it (``"unknown"`` when the server gives none)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 class Guard:
     """Authenticate every ``/v1/`` request before the application reads its body."""
 
-    def __init__(self, app: problems.App, *, service: selfservice_usecases.SelfService) -> None:
+    def __init__(self, app: problems.App, *, service: selfservice_usecases.SelfService,
+                 failures: lockout.Lockout | None = None) -> None:
         self.app = app
         self.service = service
+        self.failures = failures or lockout.Lockout()
 
     async def __call__(self, scope: problems.Scope, receive: problems.Receive, send: problems.Send) -> None:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/v1/"):
@@ -54,12 +62,21 @@ class Guard:
         path = str(scope["path"])
         header = dict(scope.get("headers") or ()).get(b"authorization")
         text = header.decode("latin-1") if header is not None else None
+        address = client_address(scope)
+        wait = self.failures.wait(address)
+        if wait:
+            body = problems.document(429, "Too Many Requests", "too many failed authentications from this address; "
+                                     f"try again in {wait} s", instance=path)
+            await problems.send_problem(send, body, headers=[(b"retry-after", str(wait).encode())])
+            return
         try:
             # authenticate reads the database: off the event loop, like the routes themselves.
             who: Any = await anyio.to_thread.run_sync(self.service.authenticate, text)
             check_path(who, path, str(scope.get("method", "GET")))
         except DctenantError as exc:
             body = problems.from_exception(exc, instance=path)
+            if body["status"] == 401:
+                self.failures.failed(address)
             await problems.send_problem(send, body, headers=problems.challenge(body["status"]))
             return
         scope.setdefault("state", {})["identity"] = who

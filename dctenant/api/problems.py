@@ -81,6 +81,7 @@ STATUSES: dict[int, str] = {
     409: "envelope exceeded, name taken, namespace busy or not empty, licence not served, already decided",
     413: "a body over 64 KiB",
     422: "a body or parameter that does not match the schema, invalid quantities, unknown pools, bad names",
+    429: "too many failed authentications from the client's address (with Retry-After)",
     500: "a bug (the service logs it); the Schemathesis run checks that none occurs",
     502: "the cluster refused the apply",
     503: "the database, the ledger or Prometheus is unavailable",

@@ -23,6 +23,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "login.intro": ("Paste your dctenant token (dct_…). It is sent once in this form and never kept in the browser.",
                     "توکن dctenant خود را (dct_…) اینجا بچسبانید. "
                     "فقط یک بار با این فرم فرستاده می‌شود و در مرورگر نمی‌ماند."),
+    "login.wait": ("Too many failed logins from this address. Try again in {seconds} s.",
+                   "تلاش‌های ناموفق ورود از این نشانی بیش از حد است. {seconds} ثانیه دیگر دوباره تلاش کنید."),
     "token": ("Token", "توکن"),
     "logout": ("Log out", "خروج"),
     "prefs": ("Display", "نمایش"),

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from dctenant.api import lockout
 from dctenant.api.portal import i18n, pages, securing, sessions
 from dctenant.clients import portal_db
 from dctenant.errors import DctenantError, UserError
@@ -57,8 +58,10 @@ class Ctx:
 class Portal:
     """The routes over one ``SelfService`` and its sessions."""
 
-    def __init__(self, service: selfservice_usecases.SelfService, *, store: portal_db.Store | None = None) -> None:
+    def __init__(self, service: selfservice_usecases.SelfService, *, store: portal_db.Store | None = None,
+                 failures: lockout.Lockout | None = None) -> None:
         self.service = service
+        self.failures = failures or lockout.Lockout()
         self.store = store or portal_db.Store(service.store.engine)
         self.sessions = sessions.Sessions(service=service, store=self.store)
         self.templates = jinja2.Environment(loader=jinja2.PackageLoader("dctenant.api.portal", "templates"),
@@ -134,9 +137,19 @@ class Portal:
         # Before the session exists, CSRF is a double-submit: the form's nonce must equal its cookie.
         if not sessions.same(ctx.form.get("nonce"), ctx.request.cookies.get(sessions.LOGIN_COOKIE, "")):
             return self.error(ctx, 403, "the login form has expired or was not sent by this site; reload it")
+        # Failed logins count against the client's address, with the API's (api/lockout.py).
+        address = ctx.request.client.host if ctx.request.client else "unknown"
+        wait = self.failures.wait(address)
+        if wait:
+            message = ctx.reader.t("login.wait").format(seconds=ctx.reader.num(wait))
+            response = self.login_form(ctx, status=429, message=message)
+            response.headers["retry-after"] = str(wait)
+            return response
         try:
             session_id, _ = self.sessions.login(ctx.form.get("token", ""))
         except selfservice_decisions.RefusedError as exc:
+            if exc.status == 401:
+                self.failures.failed(address)
             return self.login_form(ctx, status=401, message=exc.message)
         response = _see(f"{PREFIX}/")
         response.headers.append("set-cookie", sessions.cookie_header(
@@ -296,9 +309,10 @@ class Portal:
         ]
 
 
-def create(service: selfservice_usecases.SelfService, *, store: portal_db.Store | None = None) -> Any:
+def create(service: selfservice_usecases.SelfService, *, store: portal_db.Store | None = None,
+           failures: lockout.Lockout | None = None) -> Any:
     """The portal as an ASGI application (to mount at ``/portal``), with its security headers."""
-    portal = Portal(service, store=store)
+    portal = Portal(service, store=store, failures=failures)
     app = Starlette(routes=portal.routes())
     app.state.portal = portal
 
