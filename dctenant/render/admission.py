@@ -16,6 +16,7 @@ type checker raises no warnings for kinds whose schema lacks a branch's fields.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 API_VERSION = "admissionregistration.k8s.io/v1"
@@ -137,19 +138,31 @@ def bandwidth_policy(*, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def bandwidth_binding(*, labels: dict[str, str], tenant_label: str, managed_by: dict[str, str]) -> dict[str, Any]:
+def bandwidth_binding(*, labels: Mapping[str, str], tenant_label: str, managed_by: Mapping[str, str]) -> dict[str, Any]:
     """Binds the bandwidth policy to tenant namespaces; a namespace without its ConfigMap denies all pods.
 
     The system namespace is managed by dctenant too but has no tenant label, so dctenant's own pods
     are not held to a tenant's bandwidth.
     """
+    return tenant_binding(BANDWIDTH_POLICY, params=PARAMS, labels=labels, tenant_label=tenant_label,
+                          managed_by=managed_by)
+
+
+def tenant_binding(policy: str, *, params: str, labels: Mapping[str, str], tenant_label: str,
+                   managed_by: Mapping[str, str]) -> dict[str, Any]:
+    """Binds ``policy`` to every tenant namespace (managed by dctenant, with a tenant label), with the
+    namespace's ConfigMap ``params`` as its parameters.
+
+    A tenant namespace without that ConfigMap is denied everything the policy matches
+    (``parameterNotFoundAction: Deny``), so a missing ConfigMap fails closed.
+    """
     return {
         "apiVersion": API_VERSION,
         "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": BANDWIDTH_POLICY, "labels": dict(labels)},
+        "metadata": {"name": policy, "labels": dict(labels)},
         "spec": {
-            "policyName": BANDWIDTH_POLICY,
-            "paramRef": {"name": PARAMS, "parameterNotFoundAction": "Deny"},
+            "policyName": policy,
+            "paramRef": {"name": params, "parameterNotFoundAction": "Deny"},
             "matchResources": {"namespaceSelector": {
                 "matchLabels": dict(managed_by),
                 "matchExpressions": [{"key": tenant_label, "operator": "Exists"}],

@@ -259,25 +259,9 @@ def pruning_policy(*, labels: Mapping[str, str], system_namespace: str) -> dict[
 
 def tenant_binding(policy: str, *, labels: Mapping[str, str], tenant_label: str,
                    managed_by: Mapping[str, str]) -> dict[str, Any]:
-    """Binds a tenant policy to every tenant namespace with its ``dctenant-admission`` ConfigMap.
-
-    A tenant namespace without the ConfigMap is denied everything the policy matches
-    (``parameterNotFoundAction: Deny``), so a missing ConfigMap fails closed.
-    """
-    return {
-        "apiVersion": admission.API_VERSION,
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": policy, "labels": dict(labels)},
-        "spec": {
-            "policyName": policy,
-            "paramRef": {"name": PARAMS, "parameterNotFoundAction": "Deny"},
-            "matchResources": {"namespaceSelector": {
-                "matchLabels": dict(managed_by),
-                "matchExpressions": [{"key": tenant_label, "operator": "Exists"}],
-            }},
-            "validationActions": ["Deny"],
-        },
-    }
+    """Binds a tenant policy to every tenant namespace with its ``dctenant-admission`` ConfigMap."""
+    return admission.tenant_binding(policy, params=PARAMS, labels=labels, tenant_label=tenant_label,
+                                    managed_by=managed_by)
 
 
 def pruning_binding(*, labels: Mapping[str, str]) -> dict[str, Any]:
