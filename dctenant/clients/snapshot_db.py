@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dctenant.clients import ledger_db
+from dctenant.clients import ledger_db, sqlstores
 from dctenant.domain import audit_events, periods, snapshots
 from dctenant.engine import chaining
 from dctenant.errors import BackendError
@@ -37,8 +37,7 @@ def _tables(meta: sa.MetaData) -> dict[str, sa.Table]:
 
     text, big = sa.Text, sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     return {
-        "version": sa.Table("snapshot_schema_version", meta, sa.Column("version", sa.Integer, primary_key=True),
-                            sa.Column("applied_at", text, nullable=False)),
+        "version": sqlstores.version_table(meta, "snapshot_schema_version"),
         "sets": sa.Table(
             "snapshot_sets", meta, sa.Column("id", big, primary_key=True, autoincrement=False),
             sa.Column("calendar", text, nullable=False), sa.Column("zone", text, nullable=False),
@@ -84,21 +83,15 @@ class Snapshots:
             raise BackendError(f"cannot open the snapshots at {ledger.url}: {exc.orig}") from exc
 
     def _migrate(self) -> None:
-        sa = self._sa
-        version_table = self.tables["version"]
+        def first(conn: sa.Connection) -> None:
+            self.tables["sets"].create(conn, checkfirst=True)
+            self.tables["values"].create(conn, checkfirst=True)
+            self._copy_legacy(conn)
+
         # The ledger's write lock serialises this with every append, so two first runs cannot both migrate.
         with self.ledger._writing() as conn:
-            version_table.create(conn, checkfirst=True)
-            current = conn.execute(sa.select(sa.func.max(version_table.c.version))).scalar() or 0
-            if current > SCHEMA_VERSION:
-                raise BackendError(f"the snapshots at {self.ledger.url} have schema version {current}, newer "
-                                   f"than this dctenant knows ({SCHEMA_VERSION}); upgrade dctenant")
-            if current < 1:
-                self.tables["sets"].create(conn, checkfirst=True)
-                self.tables["values"].create(conn, checkfirst=True)
-                self._copy_legacy(conn)
-                conn.execute(version_table.insert().values(version=1, applied_at=audit_events.stamp(
-                    dt.datetime.now(dt.UTC))))
+            sqlstores.migrate(conn, self.tables["version"], ((1, first),), known=SCHEMA_VERSION,
+                              where=f"{self.ledger.url} (snapshots)")
 
     def _copy_legacy(self, conn: sa.Connection) -> None:
         """The ledger's first snapshot tables, keyed by label, become version 1 of their ranges."""

@@ -117,6 +117,21 @@ def test_an_older_schema_is_migrated_and_its_tree_built(tmp_path: pathlib.Path) 
     reopened.close()
 
 
+def test_the_snapshot_schema_is_versioned_once_and_a_newer_one_refused(tmp_path: pathlib.Path) -> None:
+    url = str(tmp_path / "l.db")
+    opened = ledger_db.open_ledger(url, signer=None)
+    snapshot_db.open_snapshots(opened)
+    snapshot_db.open_snapshots(opened)  # opening again records nothing more
+    with opened.engine.connect() as conn:
+        versions = [r[0] for r in conn.execute(sa.text("SELECT version FROM snapshot_schema_version"))]
+    assert versions == [1]
+    chain_cases.run(opened, "INSERT INTO snapshot_schema_version VALUES (2, 'x')")
+    with pytest.raises(BackendError, match=r"l\.db \(snapshots\) has schema version 2, newer than this dctenant "
+                                           r"knows \(1\); upgrade dctenant"):
+        snapshot_db.open_snapshots(opened)
+    opened.close()
+
+
 def test_read_only_opens_never_create_and_refuse_non_databases(tmp_path: pathlib.Path) -> None:
     with pytest.raises(BackendError, match=r"no ledger at .*missing\.db: nothing to read"):
         ledger_db.open_ledger(str(tmp_path / "missing.db"), read_only=True)
