@@ -57,7 +57,7 @@ def random_changes(rnd: random.Random, root: pathlib.Path) -> list[dict[str, Any
     removed: set[str] = set()
     for _ in range(rnd.randint(1, 4)):
         op = rnd.choice(["removeTenant", "setTier", "setDemand", "setCapacity", "removePool", "setLicence",
-                         "addTenant"])
+                         "addTenant", "addPool"])
         live = sorted(set(tenants) - removed)
         if op == "removeTenant" and len(live) > 2:
             t = rnd.choice(live)
@@ -81,6 +81,11 @@ def random_changes(rnd: random.Random, root: pathlib.Path) -> list[dict[str, Any
             for t in tenants.values():
                 t["spec"]["demand"].pop(p, None)
             tenants = {k: v for k, v in tenants.items() if v["spec"]["demand"] or k in removed}
+        elif op == "addPool" and f"new-{len(out)}" not in pools:
+            name = f"new-{len(out)}"
+            out.append({"addPool": {"name": name, "site": "New", "context": name,
+                                    "capacity": {"cpu": str(rnd.randint(100, 9000)), "memory": "8Ti"}}})
+            pools.append(name)
         elif op == "setLicence":
             out.append({"setLicence": {"tenant": rnd.choice(live),
                                        "status": rnd.choice(["active", "suspended"])}})
@@ -126,7 +131,10 @@ def apply_by_hand(root: pathlib.Path, changes: list[dict[str, Any]]) -> None:
             save(root / "policy.yaml", doc)
         elif op == "setDemand":
             doc = load(files[arg["tenant"]])
-            merge(doc["spec"]["demand"].setdefault(arg["pool"], {}), arg["demand"])
+            if arg["demand"] is None:
+                doc["spec"]["demand"].pop(arg["pool"], None)
+            else:
+                merge(doc["spec"]["demand"].setdefault(arg["pool"], {}), arg["demand"])
             save(files[arg["tenant"]], doc)
         elif op == "setLicence":
             doc = load(files[arg["tenant"]])
@@ -135,7 +143,13 @@ def apply_by_hand(root: pathlib.Path, changes: list[dict[str, Any]]) -> None:
         elif op == "setCapacity":
             doc = load(root / "datacentre.yaml")
             (pool,) = [p for p in doc["spec"]["pools"] if p["name"] == arg["pool"]]
-            merge(pool["capacity"], arg["capacity"])
+            for field in ("capacity", "reserve"):
+                if field in arg:
+                    merge(pool.setdefault(field, {}), arg[field])
+            save(root / "datacentre.yaml", doc)
+        elif op == "addPool":
+            doc = load(root / "datacentre.yaml")
+            doc["spec"]["pools"].append(arg)
             save(root / "datacentre.yaml", doc)
         elif op == "removePool":
             doc = load(root / "datacentre.yaml")
