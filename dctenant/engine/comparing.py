@@ -89,7 +89,10 @@ def _below_guarantee(allocation: allocations.Allocation, *, previous: set[tuple[
             demand = share.demand
             short = [k for k, v in demand.items() if envelope.get(k, ZERO) < guaranteed * v]
             if short:
-                out.append(whatif.GuaranteeMiss(tenant=tid, pool=pool, resources=_ordered(frozenset(short)),
+                # Ordered through the demand's key set (a handful across all tenants, so kept by _ordered),
+                # not the short ones' (thousands of subsets, which would churn its cache).
+                short = [k for k in _ordered(frozenset(demand)) if k in short]
+                out.append(whatif.GuaranteeMiss(tenant=tid, pool=pool, resources=tuple(short),
                                                 new=previous is not None and (tid, pool) not in previous))
     return tuple(sorted(out, key=lambda m: (m.tenant, m.pool)))
 
