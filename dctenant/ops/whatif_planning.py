@@ -24,7 +24,7 @@ from typing import Any
 from dctenant.domain import allocations, quotas, resources, whatif
 from dctenant.engine import comparing
 from dctenant.loaders import loading, quota_edits, whatif_files
-from dctenant.ops import planning, rendering
+from dctenant.ops import increasing, planning, rendering
 from dctenant.render import explanations, kubernetes
 
 EXPLAINED_LOSERS = 3
@@ -106,6 +106,9 @@ def what_if(path: str, *, changes_file: str, at: dt.date, before: planning.PlanR
     with without_gc():
         before = before or planning.plan(path, at=at)
         changes, model = changed_model(path, changes_file, model=before.model)
+        # As ``plan`` does: the self-service database's approved increases over the edited copy too (the
+        # "before" plan has them; without this they would show as changes the file did not make).
+        model = increasing.with_approved(model)
         after = planning.PlanResult(model=model, allocation=planning.allocate(model, at=at))
         comparison = comparing.compare(before.allocation, after.allocation)
         explained = {t: explanations.explain(model, after.allocation, t)

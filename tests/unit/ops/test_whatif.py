@@ -328,3 +328,34 @@ def test_warm_and_cold_loads_are_equal_and_edits_leave_the_originals(tmp_path: p
     assert warm == cold and warm.tenants[0] is cold.tenants[0]
     loading.forget()
     assert loading.load(EXAMPLE) == cold
+
+
+def test_approved_increases_lie_over_both_sides_as_plan_lays_them(tmp_path: pathlib.Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An approved increase not yet exported (bale's CPU in pool lab 12 → 15) is in ``plan``'s model, so it
+    is in the what-if's "before" and "after" alike: the edit (gap's demand) is the only change shown."""
+    from dctenant.clients import selfservice_db
+    from tests.selfservice_quotas import write_quotas
+
+    quotas = write_quotas(tmp_path / "quotas")
+    store = selfservice_db.Store(str(tmp_path / "state" / "selfservice.db"))
+    at = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+    with store.transaction(tenant="bale") as tx:
+        rid = tx.add_request(tenant="bale", pool="lab", demand={"cpu": "3"}, reason="r", at=at, by="t", mode="add")
+        tx.decide_request(rid, state="approved", by="s", decision="", at=at, before={"cpu": "12"},
+                          result={"cpu": "15"})
+    store.close()
+    monkeypatch.setenv("DCTENANT_LEDGER", str(tmp_path / "state" / "ledger.db"))
+    changes = [{"setDemand": {"tenant": "gap", "pool": "lab", "demand": {"cpu": "14"}}}]
+    write_changes(tmp_path / "c.yaml", changes)
+    edited = tmp_path / "edited"
+    shutil.copytree(quotas, edited)
+    apply_by_hand(edited, changes)
+    code, text = run("plan", str(quotas), "--at", AT, "-o", "json", "--what-if", str(tmp_path / "c.yaml"))
+    assert code == 0, text
+    result = json.loads(text)
+    _, expected = run("plan", str(edited), "--at", AT, "-o", "json")
+    assert result["after"] == json.loads(expected)
+    assert result["after"]["tenants"]["bale"]["pools"]["lab"]["demand"]["cpu"] == "15"
+    assert [(r["tenant"], r["resource"], r["before"], r["after"]) for r in result["envelopes"]] == [
+        ("gap", "cpu", "12", "14")]
