@@ -93,7 +93,8 @@ def test_what_if_10000_tenants_50_pools(tmp_path: pathlib.Path) -> None:
           f"{cpu:.2f} s CPU; of which (wall / CPU) the edited copy {edit_wall:.2f} / {edit_cpu:.2f} s (its full "
           f"load_texts, no longer used, {full_wall:.2f} / {full_cpu:.2f} s), allocate() {allocate_wall:.2f} / "
           f"{allocate_cpu:.2f} s, compare {compare_wall:.2f} / {compare_cpu:.2f} s (the first against a plan "
-          f"{first_wall:.2f} / {first_cpu:.2f} s), the rest {rest_wall:.2f} / {rest_cpu:.2f} s; a cold load of the "
+          f"{first_wall:.2f} / {first_cpu:.2f} s), the rest (mostly the collector's full pass over the two "
+          f"models once the what-if returns) {rest_wall:.2f} / {rest_cpu:.2f} s; a cold load of the "
           f"directory {cold_wall:.2f} s wall / {cold_cpu:.2f} s CPU; {load()}")
 
 
