@@ -62,15 +62,52 @@ TENANTS_MAX = 60_000
 def forget() -> None:
     """Drop what earlier loads kept (parsed documents, loaded tenants): the next load starts cold."""
     _TENANTS.clear()
+    _CONTEXTS.clear()
     documents.forget()
+
+
+def cached_tenant(text: str, stem: str, context: Hashable) -> tenants.Tenant | None:
+    """The tenant an earlier load made of file ``tenants/<stem>.yaml`` holding ``text`` under ``context``
+    (``tenant_context``) without a problem, if it is still kept; the same value a load would make again."""
+    return _TENANTS.get((text, stem, context))
+
+
+def clashes(loaded: list[tenants.Tenant], files: Mapping[str, str],
+            places: Mapping[str, Mapping[str, tuple[int, int | None]]], lines: Lines) -> list[Problem]:
+    """The problems between tenants: a namespace name, an id prefix or a domain claimed by two of them.
+    ``files``, ``places`` and ``lines`` (by tenant id) are read only to word a problem found."""
+    return [*_duplicate_namespaces(loaded, files, places), *_prefixed_ids(loaded, files, lines),
+            *_shared_domains(loaded, files, lines)]
 
 
 def tenant_context(datacentre: pools.DataCentre, policy: policies.Policy, incomplete: Collection[str]) -> Hashable:
     """Everything ``tenant_files.load`` reads of the data centre and the policy, as a key: the tiers (names
     and isolation), the pools (names and the resources each has), the storage classes, incomplete pools."""
-    return (tuple((name, repr(policy.isolation(name))) for name in policy.tiers),
-            tuple((p.name, tuple(sorted(p.capacity))) for p in datacentre.pools),
-            tuple(c.name for c in datacentre.storage_classes), tuple(sorted(incomplete)))
+    key = (tuple((name, repr(policy.isolation(name))) for name in policy.tiers),
+           tuple((p.name, tuple(sorted(p.capacity))) for p in datacentre.pools),
+           tuple(c.name for c in datacentre.storage_classes), tuple(sorted(incomplete)))
+    # One object per distinct context, with its hash kept: every tenant lookup hashes and compares it,
+    # and a fresh nested tuple of 50 pools would be hashed and compared element by element each time.
+    if len(_CONTEXTS) >= 64:
+        _CONTEXTS.clear()  # kept tenants still match a new equal context by value, only more slowly
+    return _CONTEXTS.setdefault(key, _Context(key))
+
+
+class _Context:
+    __slots__ = ("_hash", "key")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self._hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, _Context) and self._hash == other._hash and self.key == other.key)
+
+
+_CONTEXTS: dict[Hashable, _Context] = {}
 
 
 def _load(path: str | os.PathLike[str], texts: Mapping[str, str] | None) -> quotas.Quotas:
@@ -144,9 +181,7 @@ def _load(path: str | os.PathLike[str], texts: Mapping[str, str] | None) -> quot
         lines[tenant.id] = (reader.document.line(("metadata", "name")),
                             tuple(reader.document.line(("spec", "domains", i)) for i in range(len(tenant.domains))))
         loaded.append(tenant)
-    problems.extend(_duplicate_namespaces(loaded, files, places))
-    problems.extend(_prefixed_ids(loaded, files, lines))
-    problems.extend(_shared_domains(loaded, files, lines))
+    problems.extend(clashes(loaded, files, places, lines))
     if problems or datacentre is None or policy is None:
         raise ValidationError(tuple(problems))
     return quotas.Quotas(datacentre=datacentre, policy=policy, tenants=tuple(loaded),
@@ -168,7 +203,7 @@ def _namespace_places(document: documents.Document) -> dict[str, tuple[int, int 
 
 
 def _duplicate_namespaces(
-    loaded: list[tenants.Tenant], files: dict[str, str], places: dict[str, dict[str, tuple[int, int | None]]]
+    loaded: list[tenants.Tenant], files: Mapping[str, str], places: Mapping[str, Mapping[str, tuple[int, int | None]]]
 ) -> list[Problem]:
     """Namespace names are unique in the whole data centre (tenant prefixes make clashes rare, not impossible)."""
     owner: dict[str, str] = {}
@@ -185,10 +220,10 @@ def _duplicate_namespaces(
     return out
 
 
-Lines = dict[str, tuple[int | None, tuple[int | None, ...]]]
+Lines = Mapping[str, tuple[int | None, tuple[int | None, ...]]]
 
 
-def _prefixed_ids(loaded: list[tenants.Tenant], files: dict[str, str], lines: Lines) -> list[Problem]:
+def _prefixed_ids(loaded: list[tenants.Tenant], files: Mapping[str, str], lines: Lines) -> list[Problem]:
     """No tenant id is another's followed by "-": namespace names are prefixed with the tenant id, so
     tenants ``bale`` and ``bale-x`` could not tell ``bale-x-web`` apart (the prefix would give it to both)."""
     ids = {t.id for t in loaded}
@@ -206,7 +241,7 @@ def _prefixed_ids(loaded: list[tenants.Tenant], files: dict[str, str], lines: Li
     return out
 
 
-def _shared_domains(loaded: list[tenants.Tenant], files: dict[str, str], lines: Lines) -> list[Problem]:
+def _shared_domains(loaded: list[tenants.Tenant], files: Mapping[str, str], lines: Lines) -> list[Problem]:
     """A domain belongs to one tenant: the same domain, or one inside another's, declared by two tenants is
     an error (either could otherwise serve the other's hostnames through an Ingress)."""
     owner: dict[str, str] = {}

@@ -22,6 +22,8 @@ from dctenant.loaders import loading
 from dctenant.ops import planning
 
 PLAN_RECORDED = audit_events.PLAN_RECORDED
+HORIZON_DAYS = 365  # what ``forecast --horizon 12m`` looks ahead
+MIN_POINTS = forecasting.MIN_POINTS  # daily points a forecast needs (fewer: "too little history")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +79,7 @@ def forecast(path: str, *, today: dt.date, horizon_days: int, ledger: str | None
     model = loading.load(path)
     allocation = planning.allocate(model, at=today)
     current = demand_totals(allocation)
-    points: dict[tuple[str, str], dict[dt.date, Decimal]] = {}
+    history: list[audit_events.LedgerEvent] = []
     recorded = 0
     sources = []
     if ledger is not None or record or opened_ledger is not None:
@@ -92,18 +94,8 @@ def forecast(path: str, *, today: dt.date, horizon_days: int, ledger: str | None
                                                      subject={"pool": pool, "asOf": today.isoformat()},
                                                      after=totals, reason="dctenant forecast --record"))
                         recorded += 1
-        for event in history:  # in ledger order: a later event of the same day wins
-            for key, totals in (event.after or {}).items():
-                points.setdefault((event.subject.get("pool", ""), key), {})[_day(event)] = Decimal(totals["demand"])
         sources.append(f"ledger: {len(history)} plan-recorded event(s)")
-    for pool, totals in current.items():
-        for key, values in totals.items():
-            points.setdefault((pool, key), {})[today] = Decimal(values["demand"])
-    out = [forecasting.forecast([forecasts.Point(day=d, value=v) for d, v in sorted(series.items())], pool=pool,
-                                resource=key, series=forecasts.DEMAND,
-                                limit=Decimal(current[pool][key]["allocatable"]), today=today,
-                                horizon_days=horizon_days)
-           for (pool, key), series in sorted(points.items()) if pool in current and key in current[pool]]
+    out = _demand_forecasts(history, current, today=today, horizon_days=horizon_days)
     if url:
         client = prometheus.Prometheus(prometheus.settings(url, config=config), ask=ask)
         pools = {ns.name: ns.pool for t in model.tenants for ns in t.namespaces}
@@ -119,6 +111,38 @@ def forecast(path: str, *, today: dt.date, horizon_days: int, ledger: str | None
     out.sort(key=lambda f: (f.pool, order[f.resource], f.series))
     return ForecastResult(today=today, horizon_days=horizon_days, forecasts=tuple(out), recorded=recorded,
                           sources=tuple(sources))
+
+
+def demand_runway(allocation: allocations.Allocation, *, ledger: ledger_db.Ledger,
+                  horizon_days: int = HORIZON_DAYS) -> tuple[forecasts.Forecast, ...]:
+    """Per pool and resource, when the served tenants' total demand is forecast to exceed the allocatable:
+    the ``plan-recorded`` history of ``ledger``, already open, and today's point from ``allocation`` (its day).
+
+    The portal's staff page passes the ledger its service holds: a PostgreSQL ledger's URL is only known
+    with its password hidden, so it could not be opened again from it. Nothing is written.
+    """
+    history = list(ledger.events(kinds=[PLAN_RECORDED]))
+    out = _demand_forecasts(history, demand_totals(allocation), today=allocation.at, horizon_days=horizon_days)
+    order = {r: i for i, r in enumerate(resources.ordered({f.resource for f in out}))}
+    return tuple(sorted(out, key=lambda f: (f.pool, order[f.resource])))
+
+
+def _demand_forecasts(history: list[audit_events.LedgerEvent], current: Mapping[str, Mapping[str, Mapping[str, str]]],
+                      *, today: dt.date, horizon_days: int) -> list[forecasts.Forecast]:
+    """The demand forecast of every pool and resource of today's plan (``current``), fitted to the recorded
+    totals of ``history`` and today's."""
+    points: dict[tuple[str, str], dict[dt.date, Decimal]] = {}
+    for event in history:  # in ledger order: a later event of the same day wins
+        for key, totals in (event.after or {}).items():
+            points.setdefault((event.subject.get("pool", ""), key), {})[_day(event)] = Decimal(totals["demand"])
+    for pool, totals in current.items():
+        for key, values in totals.items():
+            points.setdefault((pool, key), {})[today] = Decimal(values["demand"])
+    return [forecasting.forecast([forecasts.Point(day=d, value=v) for d, v in sorted(series.items())], pool=pool,
+                                 resource=key, series=forecasts.DEMAND,
+                                 limit=Decimal(current[pool][key]["allocatable"]), today=today,
+                                 horizon_days=horizon_days)
+            for (pool, key), series in sorted(points.items()) if pool in current and key in current[pool]]
 
 
 def _day(event: audit_events.LedgerEvent) -> dt.date:

@@ -1,25 +1,30 @@
 """``dctenant plan --what-if CHANGES.yaml``: the allocation before and after a set of edits to ``quotas/``.
 
 The edits are made to a private copy of the quotas documents (``loaders.whatif_files``), and the
-copy's texts are loaded by the ordinary loader (``loading.load_texts``, as from a directory holding
-them), so the "after" side is exactly ``dctenant plan`` on an edited copy: same validation, same
-allocator, same rounding. The loader reuses what it already parsed and checked for files whose text
-and context did not change, so a what-if on 10,000 tenants does not read or parse them twice. Nothing in the
-real ``quotas/`` is touched. ``render --what-if`` uses the same two models to diff the manifests.
+copy's texts are loaded as the ordinary loader would load them (``loading.load_texts``, as from a
+directory holding them), so the "after" side is exactly ``dctenant plan`` on an edited copy: same
+validation, same allocator, same rounding. ``loaders.quota_edits`` gives that same model by loading
+again only the files whose text (or whose context: tiers, pools) changed, with the loader's own
+functions, and hands over to the full load at any problem so that it is worded by the loader; a
+what-if on 10,000 tenants does not walk the 9,999 files it did not touch. Nothing in the real
+``quotas/`` is touched. ``render --what-if`` uses the same two models to diff the manifests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import gc
 import pathlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from dctenant.domain import allocations, quotas, resources, whatif
 from dctenant.engine import comparing
-from dctenant.loaders import loading, whatif_files
-from dctenant.ops import planning, rendering
+from dctenant.loaders import loading, quota_edits, whatif_files
+from dctenant.ops import increasing, planning, rendering
 from dctenant.render import explanations, kubernetes
 
 EXPLAINED_LOSERS = 3
@@ -88,19 +93,46 @@ def changed_model_from(path: str, changes: tuple[whatif.Change, ...], *, shown_a
     after = {rel: texts[rel] if rel in original and (original[rel] is document or original[rel] == document)
              else whatif_files.to_yaml(document) for rel, document in edited.items()}
     # Problems name the files as the user knows them: the quotas directory as changed by the file.
-    return loading.load_texts(f"{path} (after {shown_as})", after)
+    display = f"{path} (after {shown_as})"
+    # The files the changes did not touch were loaded before: reload only the rest, and fall back to the
+    # full load of the copy at any problem, which then words it (quota_edits: the same result or none).
+    edited_model = quota_edits.load_edited(display, after)
+    return edited_model if edited_model is not None else loading.load_texts(display, after)
 
 
 def what_if(path: str, *, changes_file: str, at: dt.date, before: planning.PlanResult | None = None) -> WhatIfResult:
     """Plan ``path`` as it is and as changed by ``changes_file``, and compare the two; ``before``, the plan of
     ``path`` already made (a server, a session trying several change files), is reused instead of re-planned."""
-    before = before or planning.plan(path, at=at)
-    changes, model = changed_model(path, changes_file, model=before.model)
-    after = planning.PlanResult(model=model, allocation=planning.allocate(model, at=at))
-    comparison = comparing.compare(before.allocation, after.allocation)
-    explained = {t: explanations.explain(model, after.allocation, t)
-                 for t in comparison.losers[:EXPLAINED_LOSERS] if t in after.allocation.tenants}
+    with without_gc():
+        before = before or planning.plan(path, at=at)
+        changes, model = changed_model(path, changes_file, model=before.model)
+        # As ``plan`` does: the self-service database's approved increases over the edited copy too (the
+        # "before" plan has them; without this they would show as changes the file did not make).
+        model = increasing.with_approved(model)
+        after = planning.PlanResult(model=model, allocation=planning.allocate(model, at=at))
+        comparison = comparing.compare(before.allocation, after.allocation)
+        explained = {t: explanations.explain(model, after.allocation, t)
+                     for t in comparison.losers[:EXPLAINED_LOSERS] if t in after.allocation.tenants}
     return WhatIfResult(changes=changes, before=before, after=after, comparison=comparison, explanations=explained)
+
+
+@contextlib.contextmanager
+def without_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block (as ``loading`` does while it loads).
+
+    A what-if on 10,000 tenants builds a few hundred thousand small objects (shares, envelopes read
+    into dicts, rows) next to the millions of the two models and plans, none in a reference cycle; each
+    collection the allocations trigger walks all the live ones again, which measured more than half of
+    the comparison's time. Reference counting frees the temporary objects as usual; a cycle, if any,
+    is collected once the collector runs again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -314,6 +314,10 @@ def test_staff_and_auditor_pages_in_persian_do_not_overlap(browser: Any, env: se
     # The request was filed at the service's 2026-11-27 12:00 UTC: 6 Azar 1405, by hand.
     browser.get(env.url + "/portal/staff")
     assert "۱۴۰۵/۰۹/۰۶ ۱۲:۰۰ UTC" in browser.find_element(by("ID"), "request-1").text
+    # The runway of pool lab, in words: the ledger holds no recorded plan, so today's is the only point.
+    runway = browser.find_element(by("ID"), "runway-lab-cpu")
+    assert runway.is_displayed()
+    assert "سابقه‌ی ناکافی: ۱ نقطه‌ی روزانه؛ پیش‌بینی دست‌کم ۱۴ نقطه لازم دارد" in runway.text
     log_out(browser)
     log_in(browser, env, _auditor(env))
     set_persian(browser)

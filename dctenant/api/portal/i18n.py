@@ -131,6 +131,21 @@ TEXT: dict[str, tuple[str, str]] = {
     "chart": ("Envelope, held and used", "سهم، رزروشده و مصرف"),
     "tenant.pick": ("Open a tenant", "باز کردن یک مستأجر"),
     "open": ("Open", "باز کن"),
+    "runway": ("Runway: when demand exceeds allocatable", "مدت باقی‌مانده: تقاضا کی از ظرفیت قابل تخصیص می‌گذرد"),
+    "runway.intro": ("The served tenants' total demand, fitted to the ledger's recorded plans (forecast --record) "
+                     "and today's plan; the interval holds 80 % of the trend's likely course.",
+                     "مجموع تقاضای مستأجران فعال، برازش‌شده بر برنامه‌های ثبت‌شده در دفتر رویدادها "
+                     "(forecast --record) و برنامه‌ی امروز؛ بازه ۸۰٪ مسیر محتمل روند را در بر دارد."),
+    "runway.demand": ("Demand today", "تقاضای امروز"),
+    "runway.day": ("Exceeds allocatable on", "گذر از قابل تخصیص در"),
+    "runway.interval": ("Interval (80 %)", "بازه (۸۰٪)"),
+    "runway.points": ("Daily points", "نقاط روزانه"),
+    "runway.never": ("not within the horizon of {days} days", "نه در افق {days} روزه"),
+    "runway.beyond": ("beyond the horizon", "فراتر از افق"),
+    "runway.short": ("too little history: {points} daily point(s); a forecast needs at least {min}",
+                     "سابقه‌ی ناکافی: {points} نقطه‌ی روزانه؛ پیش‌بینی دست‌کم {min} نقطه لازم دارد"),
+    "runway.unknown": ("Runway is unknown: the ledger could not be read.",
+                       "مدت باقی‌مانده نامعلوم است: دفتر رویدادها خوانده نشد."),
 }
 
 
@@ -155,6 +170,10 @@ class Reader:
 
     def t(self, key: str) -> str:
         return text(key, self.lang)
+
+    def tf(self, key: str, **values: object) -> str:
+        """The text of ``key`` with its ``{name}`` places filled (numbers in the reader's digits)."""
+        return self.t(key).format(**{k: self.num(v) for k, v in values.items()})
 
     def num(self, value: object) -> str:
         shown = str(value)

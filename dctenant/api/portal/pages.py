@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dctenant.domain import audit_events, periods, resources
+from dctenant.domain import allocations, audit_events, periods, resources
 from dctenant.errors import DctenantError
 from dctenant.ops import selfservice_usecases
 from dctenant.render import explanations
@@ -105,15 +105,38 @@ def _bar(row: Mapping[str, Any]) -> Bar:
 
 
 def staff_page(service: selfservice_usecases.SelfService, who: selfservice_usecases.Identity) -> dict[str, Any]:
-    """Pending requests to decide, and each pool's capacity and allocation."""
+    """Pending requests to decide, and each pool's capacity, allocation and runway."""
     selfservice_usecases.staff_only(who)
+    from dctenant.ops import forecasting  # numpy and the forecast model: only for this page
+
     model, allocation = service.model()
+    runway, runway_error = _runway(service, allocation)
     pools = [{"name": name, "site": model.datacentre.pool(name).site,
               "rows": [{"key": r.key, "capacity": r.capacity, "reserve": r.reserve, "allocatable": r.allocatable,
-                        "allocated": r.allocated, "free": r.free} for r in pool.resources]}
+                        "allocated": r.allocated, "free": r.free} for r in pool.resources],
+              "runway": runway.get(name, [])}
              for name, pool in sorted(allocation.pools.items())]
     return {"pending": service.requests(who, state="pending"), "pools": pools, "at": allocation.at,
-            "tenants": sorted(t.id for t in model.tenants)}
+            "tenants": sorted(t.id for t in model.tenants), "runway_known": runway_error == "",
+            "runway_error": runway_error, "horizon": forecasting.HORIZON_DAYS, "min_points": forecasting.MIN_POINTS}
+
+
+def _runway(service: selfservice_usecases.SelfService, allocation: allocations.Allocation
+            ) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    """Per pool, the runway of each resource's demand (``ops.forecasting.demand_runway``) from the ledger the
+    service holds; a ledger that cannot be read leaves the runway unknown, with the reason (never "no runway")."""
+    from dctenant.ops import forecasting
+
+    try:
+        found = forecasting.demand_runway(allocation, ledger=service.ledger)
+    except DctenantError as exc:
+        return {}, str(exc)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for f in found:
+        out.setdefault(f.pool, []).append({
+            "key": f.resource, "current": f.current, "limit": f.limit, "points": f.points,
+            "short": bool(f.problem), "crossing": f.crossing, "earliest": f.earliest, "latest": f.latest})
+    return out, ""
 
 
 def audit_page(service: selfservice_usecases.SelfService, who: selfservice_usecases.Identity, *,

@@ -57,7 +57,7 @@ def random_changes(rnd: random.Random, root: pathlib.Path) -> list[dict[str, Any
     removed: set[str] = set()
     for _ in range(rnd.randint(1, 4)):
         op = rnd.choice(["removeTenant", "setTier", "setDemand", "setCapacity", "removePool", "setLicence",
-                         "addTenant"])
+                         "addTenant", "addPool"])
         live = sorted(set(tenants) - removed)
         if op == "removeTenant" and len(live) > 2:
             t = rnd.choice(live)
@@ -81,6 +81,11 @@ def random_changes(rnd: random.Random, root: pathlib.Path) -> list[dict[str, Any
             for t in tenants.values():
                 t["spec"]["demand"].pop(p, None)
             tenants = {k: v for k, v in tenants.items() if v["spec"]["demand"] or k in removed}
+        elif op == "addPool" and f"new-{len(out)}" not in pools:
+            name = f"new-{len(out)}"
+            out.append({"addPool": {"name": name, "site": "New", "context": name,
+                                    "capacity": {"cpu": str(rnd.randint(100, 9000)), "memory": "8Ti"}}})
+            pools.append(name)
         elif op == "setLicence":
             out.append({"setLicence": {"tenant": rnd.choice(live),
                                        "status": rnd.choice(["active", "suspended"])}})
@@ -126,7 +131,10 @@ def apply_by_hand(root: pathlib.Path, changes: list[dict[str, Any]]) -> None:
             save(root / "policy.yaml", doc)
         elif op == "setDemand":
             doc = load(files[arg["tenant"]])
-            merge(doc["spec"]["demand"].setdefault(arg["pool"], {}), arg["demand"])
+            if arg["demand"] is None:
+                doc["spec"]["demand"].pop(arg["pool"], None)
+            else:
+                merge(doc["spec"]["demand"].setdefault(arg["pool"], {}), arg["demand"])
             save(files[arg["tenant"]], doc)
         elif op == "setLicence":
             doc = load(files[arg["tenant"]])
@@ -135,7 +143,13 @@ def apply_by_hand(root: pathlib.Path, changes: list[dict[str, Any]]) -> None:
         elif op == "setCapacity":
             doc = load(root / "datacentre.yaml")
             (pool,) = [p for p in doc["spec"]["pools"] if p["name"] == arg["pool"]]
-            merge(pool["capacity"], arg["capacity"])
+            for field in ("capacity", "reserve"):
+                if field in arg:
+                    merge(pool.setdefault(field, {}), arg[field])
+            save(root / "datacentre.yaml", doc)
+        elif op == "addPool":
+            doc = load(root / "datacentre.yaml")
+            doc["spec"]["pools"].append(arg)
             save(root / "datacentre.yaml", doc)
         elif op == "removePool":
             doc = load(root / "datacentre.yaml")
@@ -314,3 +328,34 @@ def test_warm_and_cold_loads_are_equal_and_edits_leave_the_originals(tmp_path: p
     assert warm == cold and warm.tenants[0] is cold.tenants[0]
     loading.forget()
     assert loading.load(EXAMPLE) == cold
+
+
+def test_approved_increases_lie_over_both_sides_as_plan_lays_them(tmp_path: pathlib.Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An approved increase not yet exported (bale's CPU in pool lab 12 → 15) is in ``plan``'s model, so it
+    is in the what-if's "before" and "after" alike: the edit (gap's demand) is the only change shown."""
+    from dctenant.clients import selfservice_db
+    from tests.selfservice_quotas import write_quotas
+
+    quotas = write_quotas(tmp_path / "quotas")
+    store = selfservice_db.Store(str(tmp_path / "state" / "selfservice.db"))
+    at = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+    with store.transaction(tenant="bale") as tx:
+        rid = tx.add_request(tenant="bale", pool="lab", demand={"cpu": "3"}, reason="r", at=at, by="t", mode="add")
+        tx.decide_request(rid, state="approved", by="s", decision="", at=at, before={"cpu": "12"},
+                          result={"cpu": "15"})
+    store.close()
+    monkeypatch.setenv("DCTENANT_LEDGER", str(tmp_path / "state" / "ledger.db"))
+    changes = [{"setDemand": {"tenant": "gap", "pool": "lab", "demand": {"cpu": "14"}}}]
+    write_changes(tmp_path / "c.yaml", changes)
+    edited = tmp_path / "edited"
+    shutil.copytree(quotas, edited)
+    apply_by_hand(edited, changes)
+    code, text = run("plan", str(quotas), "--at", AT, "-o", "json", "--what-if", str(tmp_path / "c.yaml"))
+    assert code == 0, text
+    result = json.loads(text)
+    _, expected = run("plan", str(edited), "--at", AT, "-o", "json")
+    assert result["after"] == json.loads(expected)
+    assert result["after"]["tenants"]["bale"]["pools"]["lab"]["demand"]["cpu"] == "15"
+    assert [(r["tenant"], r["resource"], r["before"], r["after"]) for r in result["envelopes"]] == [
+        ("gap", "cpu", "12", "14")]
