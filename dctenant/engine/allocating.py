@@ -15,10 +15,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
-import gc
 import math
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -50,29 +49,9 @@ def allocate(
     needing a resource of which nothing is allocatable, licences in grace, namespaces scaled down)
     is returned in the ``Allocation``.
     """
-    with _cycles_uncollected():
+    # Held off while the pools' columns are built (see ``allocations.uncollected``).
+    with allocations.uncollected():
         return _allocate(datacentre, tenants=tenants, policy=policy, at=at)
-
-
-@contextlib.contextmanager
-def _cycles_uncollected() -> Iterator[None]:
-    """Hold Python's cyclic garbage collector off while an allocation is built.
-
-    An allocation of 10,000 tenants creates some 100,000 container objects (shares, envelopes,
-    mappings) that all survive, and none of which forms a reference cycle. Left on, the collector
-    runs a full pass over every live object (every loaded tenant included) each time a quarter more
-    objects survive: two full passes per plan, more than half of ``allocate()``'s time. Nothing is
-    lost by holding it off: reference counting frees everything as usual, and the collector resumes,
-    with the new objects in its youngest generation, as soon as the allocation is built. A caller
-    that had turned it off keeps it off.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _allocate(
@@ -83,15 +62,12 @@ def _allocate(
     ordered = sorted(tenants, key=operator.attrgetter("id"))
     warnings = _licence_warnings(ordered, states, policy)
     served = {p.name: _Members() for p in datacentre.pools}
-    refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
     # A tuple, not a set: membership is then an identity test, with no call to the enum's hash.
     serving = tuple(state for state in tenancy.LicenceState if state.served)
     tier_at = {name: j for j, name in enumerate(policy.tiers)}
-    shares: dict[str, dict[str, allocations.Share]] = {}
-    # One pass gathers what each pool needs of its members (their packed demand rows, tiers and the
-    # mapping their shares go into), so that no pool walks its members again to look these up.
+    # One pass gathers what each pool needs of its members (their packed demand rows and tiers), so
+    # that no pool walks its members again to look these up.
     for t in ordered:
-        own = shares[t.id] = {}
         if states[t.id] in serving:
             tier = tier_at[t.tier]
             for pool_name, numbers in t.numbers.items():
@@ -99,29 +75,20 @@ def _allocate(
                 group.tenants.append(t)
                 group.packed.append(numbers.packed)
                 group.tiers.append(tier)
-                group.shares.append(own)
         else:
+            # No fill for it, but a pool the data centre lacks fails here as it does for a served tenant.
             for pool_name in t.demand:
-                refused[pool_name].append(t)
+                if pool_name not in served:
+                    raise KeyError(pool_name)
     pool_results: dict[str, allocations.PoolAllocation] = {}
+    columns: dict[str, allocations.PoolShares] = {}
     for pool in datacentre.pools:
-        pool_results[pool.name], pool_warnings = _allocate_pool(pool, served[pool.name], policy)
+        pool_results[pool.name], columns[pool.name], pool_warnings = _allocate_pool(pool, served[pool.name], policy)
         warnings.extend(pool_warnings)
-        for tenant_id, share in _refused(pool, refused[pool.name]).items():
-            shares[tenant_id][pool.name] = share
-    # Built as the shares are (see ``_allocate_pool``): one per tenant, from a draft.
-    new, draft_class, allocation_class = object.__new__, allocations.TenantAllocationDraft, \
-        allocations.TenantAllocation
-    tiers = {name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()}
-    result: dict[str, allocations.TenantAllocation] = {}
-    for t in ordered:
-        draft = new(draft_class)
-        draft.weight, draft.guaranteed = tiers[t.tier]
-        draft.tenant = t.id
-        draft.licence = states[t.id]
-        draft.shares = shares[t.id]
-        draft.__class__ = allocation_class  # type: ignore[assignment]
-        result[t.id] = draft  # type: ignore[assignment]
+    # The tenants' allocations are assembled from the pools' columns when read (see ``PoolShares``).
+    result = allocations.TenantAllocations(
+        members={t.id: t for t in ordered}, states=states, pools=columns,
+        tiers={name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()})
     namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
@@ -134,7 +101,6 @@ class _Members:
     tenants: list[tenancy.Tenant] = field(default_factory=list)
     packed: list[bytes | None] = field(default_factory=list)  # their ``Numbers.packed`` demand rows here
     tiers: list[int] = field(default_factory=list)  # their tiers' positions in ``policy.tiers``
-    shares: list[dict[str, allocations.Share]] = field(default_factory=list)  # where their shares go
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,8 +109,7 @@ class _Outcome:
 
     counts: list[int]  # whole units, row by row (one row of len(keys) per member), flat
     totals: list[int]  # whole units handed out, per resource
-    fraction: list[Decimal]
-    level: list[Decimal]
+    labels: Callable[[], tuple[list[Decimal], list[Decimal]]]  # six-decimal fractions and levels, when read
     limited_by: list[int]
     frozen_round: list[int]
     saturated: list[bool]
@@ -154,8 +119,8 @@ class _Outcome:
 
 def _allocate_pool(
     pool: pools.Pool, group: _Members, policy: policies.Policy
-) -> tuple[allocations.PoolAllocation, list[str]]:
-    """One pool's resource lines and the warnings they raise; each member's share goes into its mapping."""
+) -> tuple[allocations.PoolAllocation, allocations.PoolShares, list[str]]:
+    """One pool's resource lines, its members' shares (as columns) and the warnings they raise."""
     warnings: list[str] = []
     members = group.tenants
     keys = pool.resources
@@ -174,41 +139,14 @@ def _allocate_pool(
             f"{_percent(outcome.guarantee_scale)} of what the tiers promise")
     names = {filling.LIMITED_BY_DEMAND: allocations.DEMAND, filling.LIMITED_BY_GUARANTEE: allocations.GUARANTEE,
              **dict(enumerate(keys))}
-    dominant_names = [keys[j] for j in _dominant_resources(data).tolist()]
-    reasons = [names[j] for j in outcome.limited_by]
-    full_index = {k: j for j, k in enumerate(keys)}
-    n_keys = len(keys)
     unservable = {keys[j] for j, c in enumerate(capacity) if c == 0}
     if unservable:
-        warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable"
-                        for tenant, reason in zip(members, reasons, strict=True) if reason in unservable)
-    # Shares and envelopes are built here without their constructors' per-field checks (they are
-    # plain values, one per tenant and pool: tens of thousands per plan): an envelope's slots are
-    # plain stores, and a share is filled as a draft and then made a Share (see ``ShareDraft``).
-    new, draft_class, share_class, envelope_class = object.__new__, allocations.ShareDraft, allocations.Share, \
-        allocations.UnitAmounts
-    counts = outcome.counts
-    name = pool.name
-    for tenant, into, start, reason, fraction, level, dominant, frozen in zip(
-            members, group.shares, range(0, len(counts), n_keys), reasons, outcome.fraction, outcome.level,
-            dominant_names, outcome.frozen_round, strict=True):
-        asked = tenant.demand[name]
-        envelope = new(envelope_class)
-        envelope._index = full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked}
-        envelope._units = unit
-        envelope._counts = counts
-        envelope._start = start
-        share = new(draft_class)
-        share.pool = name
-        share.demand = asked
-        share.envelope = envelope
-        share.fraction = fraction
-        share.weighted_share = level
-        share.dominant = dominant
-        share.limited_by = reason
-        share.round = frozen
-        share.__class__ = share_class  # type: ignore[assignment]
-        into[name] = share
+        warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {names[j]}, of which nothing is allocatable"
+                        for tenant, j in zip(members, outcome.limited_by, strict=True) if names[j] in unservable)
+    shares = allocations.PoolShares(
+        pool=pool.name, members=members, index={k: j for j, k in enumerate(keys)}, units=unit, counts=outcome.counts,
+        dominant=_dominant_resources(data).tolist(), limited_by=outcome.limited_by, round=outcome.frozen_round,
+        names=names, labels=outcome.labels)
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
                                  allocatable=allocatable[j], allocated=Decimal(outcome.totals[j]) * unit[j],
@@ -217,7 +155,7 @@ def _allocate_pool(
     )
     return (allocations.PoolAllocation(name=pool.name, resources=lines,
                                        guarantee_scale=_shown(outcome.guarantee_scale), rounds=outcome.rounds),
-            warnings)
+            shares, warnings)
 
 
 # Tests set this to run every pool through the exact rational fill, to compare it with the float one.
@@ -287,7 +225,7 @@ def _float_outcome(data: _PoolData) -> _Outcome | None:
     """The pool's envelopes from the float fill, or None where float64 cannot prove them exact."""
     capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
     if not data.members:
-        return _Outcome(counts=[], totals=[0] * len(data.keys), fraction=[], level=[], limited_by=[], frozen_round=[],
+        return _Outcome(counts=[], totals=[0] * len(data.keys), labels=lambda: ([], []), limited_by=[], frozen_round=[],
                         saturated=[c == 0 for c in data.capacity], guarantee_scale=Fraction(1), rounds=0)
     if data.demand.max(initial=0.0) >= _FLOAT_LIMIT or capacity.max(initial=0.0) >= _FLOAT_LIMIT:
         return None
@@ -302,7 +240,7 @@ def _float_outcome(data: _PoolData) -> _Outcome | None:
         return None
     scale = exactly.scale()
     return _Outcome(counts=units.ravel().tolist(), totals=units.sum(axis=0).tolist(),
-                    fraction=_shown_all(result.fraction), level=_shown_all(result.level),
+                    labels=lambda: (_shown_all(result.fraction), _shown_all(result.level)),
                     limited_by=result.limited_by.tolist(),
                     frozen_round=result.frozen_round.tolist(), saturated=result.saturated.tolist(),
                     guarantee_scale=scale, rounds=result.rounds)
@@ -444,8 +382,8 @@ def _exact_outcome(data: _PoolData) -> _Outcome:
     counts = exact_filling.round_fairly(exact=exact, demand_units=demand_floor, house=house)
     totals = [sum(row[r] for row in counts) for r in range(n_res)]
     return _Outcome(counts=[c for row in counts for c in row], totals=totals,
-                    fraction=[_shown(f) for f in result.fraction],
-                    level=[_shown(t) for t in result.level], limited_by=result.limited_by,
+                    labels=lambda: ([_shown(f) for f in result.fraction], [_shown(t) for t in result.level]),
+                    limited_by=result.limited_by,
                     frozen_round=result.frozen_round, saturated=result.saturated,
                     guarantee_scale=result.guarantee_scale, rounds=result.rounds)
 
@@ -594,16 +532,6 @@ def _integers(values: list[int], shape: tuple[int, int]) -> npt.NDArray[Any]:
         return np.array(values, dtype=object).reshape(shape)
 
 
-def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, allocations.Share]:
-    """Tenants with demand here whose licence does not allow service get an empty envelope."""
-    return {
-        t.id: allocations.Share(pool=pool.name, demand=t.demand[pool.name],
-                                envelope=dict.fromkeys(t.demand[pool.name], ZERO), fraction=ZERO,
-                                weighted_share=ZERO, dominant="", limited_by=allocations.LICENCE, round=0)
-        for t in tenants
-    }
-
-
 def _licence_states(tenants: Sequence[tenancy.Tenant], *, at: dt.date,
                     rules: policies.LicenceRules) -> dict[str, tenancy.LicenceState]:
     """Each tenant's licence state on ``at``, worked out once per distinct licence object.
@@ -634,7 +562,7 @@ def _licence_warnings(
 
 def _namespace_quotas(
     tenants: Sequence[tenancy.Tenant],
-    result: dict[str, allocations.TenantAllocation],
+    result: Mapping[str, allocations.TenantAllocation],
     policy: policies.Policy,
 ) -> tuple[tuple[allocations.NamespaceQuota, ...], list[str]]:
     """Scale each pool's namespace quotas down, per resource, to fit within the tenant's envelope.
