@@ -57,29 +57,48 @@ def allocate(
 def _allocate(
     datacentre: pools.DataCentre, *, tenants: Sequence[tenancy.Tenant], policy: policies.Policy, at: dt.date,
 ) -> allocations.Allocation:
-    states = _licence_states(tenants, at=at, rules=policy.licences)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=operator.attrgetter("id"))
-    warnings = _licence_warnings(ordered, states, policy)
     served = {p.name: _Members() for p in datacentre.pools}
+    appends = {name: (group.tenants.append, group.packed.append, group.tiers.append)
+               for name, group in served.items()}
     # A tuple, not a set: membership is then an identity test, with no call to the enum's hash.
     serving = tuple(state for state in tenancy.LicenceState if state.served)
     tier_at = {name: j for j, name in enumerate(policy.tiers)}
-    # One pass gathers what each pool needs of its members (their packed demand rows and tiers), so
-    # that no pool walks its members again to look these up.
+    rules = policy.licences
+    # A licence's state depends only on the licence, ``at`` and the rules, and loaded estates share
+    # one licence object among many tenants: it is worked out once per object, found by identity
+    # (every licence stays alive, held by its tenant, for the whole call, so no identity is reused).
+    state_of: dict[int, tenancy.LicenceState] = {}
+    members: dict[str, tenancy.Tenant] = {}
+    states: dict[str, tenancy.LicenceState] = {}
+    with_namespaces: list[tenancy.Tenant] = []
+    # One pass over the tenants (each pass over 10,000 of them costs milliseconds in memory reads
+    # alone): their licence states, and what each pool needs of its members (their packed demand
+    # rows and tiers), so that no pool walks its members again to look these up.
     for t in ordered:
-        if states[t.id] in serving:
+        tid = t.id
+        members[tid] = t
+        licence = t.licence
+        state = state_of.get(id(licence))
+        if state is None:
+            state = state_of[id(licence)] = licence.state(at=at, rules=rules)
+        states[tid] = state
+        if state in serving:
             tier = tier_at[t.tier]
             for pool_name, numbers in t.numbers.items():
-                group = served[pool_name]
-                group.tenants.append(t)
-                group.packed.append(numbers.packed)
-                group.tiers.append(tier)
+                add_tenant, add_packed, add_tier = appends[pool_name]
+                add_tenant(t)
+                add_packed(numbers.packed)
+                add_tier(tier)
         else:
             # No fill for it, but a pool the data centre lacks fails here as it does for a served tenant.
             for pool_name in t.demand:
                 if pool_name not in served:
                     raise KeyError(pool_name)
+        if t.namespaces:
+            with_namespaces.append(t)
+    warnings = _licence_warnings(ordered, states, policy)
     pool_results: dict[str, allocations.PoolAllocation] = {}
     columns: dict[str, allocations.PoolShares] = {}
     for pool in datacentre.pools:
@@ -87,9 +106,9 @@ def _allocate(
         warnings.extend(pool_warnings)
     # The tenants' allocations are assembled from the pools' columns when read (see ``PoolShares``).
     result = allocations.TenantAllocations(
-        members={t.id: t for t in ordered}, states=states, pools=columns,
+        members=members, states=states, pools=columns,
         tiers={name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()})
-    namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
+    namespaces, namespace_warnings = _namespace_quotas(with_namespaces, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
 
@@ -339,7 +358,8 @@ class _ExactRemainders:
 
     def scale(self) -> Fraction:
         if self._scale is None:
-            self._scale = _exact_guarantee_scale(self.data) if self.result.guarantee_scale < 1 else Fraction(1)
+            self._scale = _exact_guarantee_scale(self.data, self.result) if self.result.guarantee_scale < 1 \
+                else Fraction(1)
         return self._scale
 
     def _key(self, i: int, r: int) -> tuple[object, ...]:
@@ -388,20 +408,24 @@ def _exact_outcome(data: _PoolData) -> _Outcome:
                     guarantee_scale=result.guarantee_scale, rounds=result.rounds)
 
 
-def _exact_guarantee_scale(data: _PoolData) -> Fraction:
+def _exact_guarantee_scale(data: _PoolData, result: filling.Fill | None = None) -> Fraction:
     """The common factor the guarantees are scaled by, exactly.
 
     Only called when the float fill's scale is below 1 and clear, so one resource sets it: the one
-    with the smallest float ratio of allocatable to guaranteed use, summed here exactly, in integers:
-    the demands of each tier and exponent are summed as mantissas, and each such sum is scaled once.
+    with the smallest float ratio of allocatable to guaranteed use (``result.scale_resource``, found
+    here again when no fill is given), summed here exactly, in integers: the demands of each tier and
+    exponent are summed as mantissas, and each such sum is scaled once.
     """
-    capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
     guarantees = np.array([float(g) for g in data.tier_guarantees], dtype=np.float64)[data.tier]
-    live = (data.demand > 0).any(axis=1) & ~((data.demand > 0) & (capacity == 0)).any(axis=1)
-    floor_use = guarantees[live] @ data.demand[live]
-    with np.errstate(divide="ignore"):
-        ratio = np.where(floor_use > 0, capacity / np.where(floor_use > 0, floor_use, 1.0), np.inf)
-    r = int(np.argmin(ratio))
+    if result is not None:
+        live, r = result.live, result.scale_resource
+    else:
+        capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
+        live = (data.demand > 0).any(axis=1) & ~((data.demand > 0) & (capacity == 0)).any(axis=1)
+        floor_use = guarantees[live] @ data.demand[live]
+        with np.errstate(divide="ignore"):
+            ratio = np.where(floor_use > 0, capacity / np.where(floor_use > 0, floor_use, 1.0), np.inf)
+        r = int(np.argmin(ratio))
     rows = live & (guarantees > 0)
     mantissa, exponent, tier = data.mantissa[rows, r], data.exponent[rows, r], data.tier[rows]
     total = _guaranteed_use(mantissa, exponent, tier, data.tier_guarantees)
@@ -530,19 +554,6 @@ def _integers(values: list[int], shape: tuple[int, int]) -> npt.NDArray[Any]:
         return np.array(values, dtype=np.int64).reshape(shape)
     except OverflowError:
         return np.array(values, dtype=object).reshape(shape)
-
-
-def _licence_states(tenants: Sequence[tenancy.Tenant], *, at: dt.date,
-                    rules: policies.LicenceRules) -> dict[str, tenancy.LicenceState]:
-    """Each tenant's licence state on ``at``, worked out once per distinct licence object.
-
-    Loaded estates often share one licence object among many tenants; a licence's state depends only
-    on the licence itself, ``at`` and the rules, so it is cached by the object's identity (every
-    licence stays alive, held by its tenant, for the whole call, so no identity is reused).
-    """
-    licences = {id(t.licence): t.licence for t in tenants}
-    state_of = {key: licence.state(at=at, rules=rules) for key, licence in licences.items()}
-    return {t.id: state_of[id(t.licence)] for t in tenants}
 
 
 def _licence_warnings(

@@ -55,6 +55,9 @@ class Fill:
     R + 1. ``saturated`` marks the resources that filled up in some round, and zero-capacity ones.
     ``capped`` marks tenants served in full by the fill itself (fraction exactly 1). ``clear`` is
     True when every comparison behind these decisions had a relative margin of at least ``MARGIN``.
+    ``live`` marks the tenants that take part in the fill (some demand, none of it unservable), and
+    ``scale_resource`` is the resource whose guaranteed use sets ``guarantee_scale`` (the lowest
+    ratio of capacity to guaranteed use, the first of equal ones; -1 when every guarantee fits).
     """
 
     fraction: F64
@@ -66,6 +69,8 @@ class Fill:
     guarantee_scale: float
     rounds: int
     clear: bool
+    live: B
+    scale_resource: int
 
 
 def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
@@ -123,6 +128,8 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
         guarantee_scale=scale,
         rounds=water.rounds,
         clear=clear and water.clear,
+        live=live,
+        scale_resource=int(np.argmin(fit_ratio)) if scale < 1.0 else -1,
     )
 
 
