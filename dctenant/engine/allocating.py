@@ -529,13 +529,15 @@ def _demand_in_units(
     unit_exponent = np.array([e for _, e in unit_parts], dtype=np.int64)
     if mantissa.dtype == np.int64 and exponent.dtype == np.int64:
         shift = exponent - unit_exponent
-        up = np.clip(shift, 0, 18)
-        down = np.clip(-shift, 0, 18)
-        fits = (np.abs(shift) <= 18) & (np.abs(mantissa).astype(np.float64) * 10.0 ** up < 9.0e18) \
-            & (unit_mantissa.astype(np.float64) * 10.0 ** down < 9.0e18)
+        up = np.minimum(np.maximum(shift, 0), 18)
+        down = np.minimum(np.maximum(-shift, 0), 18)
+        # Powers of ten from tables (exact: every 10^k, k <= 18, is an int64 and a float64).
+        fits = (np.abs(shift) <= 18) & (np.abs(mantissa) * _POWERS_OF_TEN_F[up] < 9.0e18) \
+            & (unit_mantissa.astype(np.float64) * _POWERS_OF_TEN_F[down] < 9.0e18)
         safe_mantissa = np.where(fits, mantissa, 0)
-        units = np.where(shift >= 0, (safe_mantissa * 10 ** up) // unit_mantissa,
-                         safe_mantissa // (unit_mantissa * 10 ** down))
+        units = (safe_mantissa * _POWERS_OF_TEN[up]) // unit_mantissa
+        if down.any():  # amounts with digits below the unit's exponent: divided by the unit moved down
+            units = np.where(shift >= 0, units, safe_mantissa // (unit_mantissa * _POWERS_OF_TEN[down]))
         rest = np.flatnonzero(~fits).tolist()
     else:
         rest = list(range(shape[0] * n_res))
@@ -546,6 +548,10 @@ def _demand_in_units(
         exact = math.floor((m * 10**e if e >= 0 else Fraction(m, 10**-e)) / exact_units[col])
         units[row, col] = min(exact, 2**62)  # beyond the float range only the exact fill reads them
     return demand, units, mantissa, exponent
+
+
+_POWERS_OF_TEN = np.array([10**k for k in range(19)], dtype=np.int64)
+_POWERS_OF_TEN_F = np.array([float(10**k) for k in range(19)], dtype=np.float64)
 
 
 def _integers(values: list[int], shape: tuple[int, int]) -> npt.NDArray[Any]:
