@@ -316,6 +316,10 @@ class _ExactRemainders:
         self.result, self.data = result, data
         self.base = np.zeros(data.demand.shape, dtype=np.int64)  # the floors, once they are known
         self._scale: Fraction | None = None
+        # Worked out once per pool (or row) and reused by every column that needs them.
+        self._weights = [Fraction(w) for w in data.tier_weights]
+        self._guarantees = [Fraction(g) for g in data.tier_guarantees]
+        self._dominants: dict[int, Fraction] = {}
 
     def order(self, r: int, rows: list[int]) -> list[int] | None:
         """``rows`` by exact remainder of resource ``r``, largest first, ties to the lower index; or None."""
@@ -323,10 +327,11 @@ class _ExactRemainders:
         if all(limited_by[i] == filling.LIMITED_BY_GUARANTEE for i in rows):
             remainder = self._floor_remainders(r, rows)
             return sorted(rows, key=lambda i: (-remainder[i], i))
-        keys = {i: self._key(i, r) for i in rows}
-        if len(set(keys.values())) == 1 and keys[rows[0]][0] == "level":
-            return sorted(rows)
-        return None
+        # Known only when every row has the same key, that of a rising tenant: stop at the first other.
+        first = self._key(rows[0], r)
+        if first[0] != "level" or any(self._key(i, r) != first for i in rows[1:]):
+            return None
+        return sorted(rows)
 
     def _floor_remainders(self, r: int, rows: list[int]) -> dict[int, int]:
         """Remainders of resource ``r`` of tenants held on their floors, all over one common denominator.
@@ -338,7 +343,7 @@ class _ExactRemainders:
         """
         data = self.data
         scale, unit = self.scale(), data.units[r]
-        guarantees = [Fraction(g) for g in data.tier_guarantees]
+        guarantees = self._guarantees
         common = math.lcm(*(g.denominator for g in guarantees))
         factor = [scale.numerator * g.numerator * (common // g.denominator) * unit.denominator for g in guarantees]
         picked = np.array(rows, dtype=np.intp)
@@ -368,11 +373,12 @@ class _ExactRemainders:
         base = int(self.base[i, r])
         tier = int(data.tier[i])
         if self.result.limited_by[i] == filling.LIMITED_BY_GUARANTEE:
-            return ("floor", Fraction(data.tier_guarantees[tier]) * demand, base)
-        row = [data.exact(i, j) for j in range(len(data.keys))]
-        dominant = max(v / c for v, c in zip(row, data.capacity, strict=True) if v > 0)
-        return ("level", int(self.result.frozen_round[i]), Fraction(data.tier_weights[tier]) * demand / dominant,
-                base)
+            return ("floor", self._guarantees[tier] * demand, base)
+        dominant = self._dominants.get(i)
+        if dominant is None:
+            row = [data.exact(i, j) for j in range(len(data.keys))]
+            dominant = self._dominants[i] = max(v / c for v, c in zip(row, data.capacity, strict=True) if v > 0)
+        return ("level", int(self.result.frozen_round[i]), self._weights[tier] * demand / dominant, base)
 
 
 def _house(result: filling.Fill, data: _PoolData, exact: npt.NDArray[np.float64],
