@@ -229,18 +229,21 @@ class PoolShares:
     once for the whole pool, the first time a share of the pool is read.
     """
 
-    __slots__ = ("_counts", "_dominant", "_index", "_labelled", "_labels", "_limited_by", "_members", "_names",
+    __slots__ = ("_counts", "_dominant", "_ids", "_index", "_labelled", "_labels", "_limited_by", "_members", "_names",
                  "_round", "_rows", "_units", "pool")
 
-    def __init__(self, *, pool: str, members: Sequence[tenants.Tenant], index: Mapping[str, int],
+    def __init__(self, *, pool: str, members: Sequence[tenants.Tenant], ids: Sequence[str], index: Mapping[str, int],
                  units: Sequence[Decimal], counts: Sequence[int], dominant: Sequence[int], limited_by: Sequence[int],
                  round: Sequence[int], names: Mapping[int, str],
                  labels: Callable[[], tuple[Sequence[Decimal], Sequence[Decimal]]]) -> None:
-        """``members`` in row order; ``index`` maps the pool's keys to their columns, whose units are
-        ``units``; ``counts`` holds every member's row of whole units, flat; ``dominant`` and
-        ``limited_by`` are codes that ``names`` spells (the keys by column, DEMAND, GUARANTEE)."""
+        """``members`` in row order, and their ``ids`` (read once by the caller: each read of a tenant
+        object is a memory access that thousands of them make costly); ``index`` maps the pool's keys
+        to their columns, whose units are ``units``; ``counts`` holds every member's row of whole
+        units, flat; ``dominant`` and ``limited_by`` are codes that ``names`` spells (the keys by
+        column, DEMAND, GUARANTEE)."""
         self.pool = pool
         self._members = members
+        self._ids = ids
         self._index = index
         self._units = units
         self._counts = counts
@@ -257,7 +260,7 @@ class PoolShares:
 
     def _row_of(self) -> dict[str, int]:
         if self._rows is None:
-            self._rows = {t.id: i for i, t in enumerate(self._members)}
+            self._rows = {tid: i for i, tid in enumerate(self._ids)}
         return self._rows
 
     def share(self, tenant: str) -> Share:
@@ -266,9 +269,10 @@ class PoolShares:
 
     def build_into(self, shares: Mapping[str, dict[str, Share]]) -> None:
         """Build the share of every member listed in ``shares`` and put it into that member's mapping."""
-        rows = [i for i, t in enumerate(self._members) if t.id in shares]
+        ids, pool = self._ids, self.pool
+        rows = [i for i, tid in enumerate(ids) if tid in shares]
         for i, share in zip(rows, self._shares(rows), strict=True):
-            shares[self._members[i].id][self.pool] = share
+            shares[ids[i]][pool] = share
 
     def _shares(self, rows: list[int]) -> list[Share]:
         """The shares of the members in ``rows``: slotted values filled as drafts (see ``ShareDraft``)."""

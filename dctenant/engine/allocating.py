@@ -60,7 +60,7 @@ def _allocate(
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=operator.attrgetter("id"))
     served = {p.name: _Members() for p in datacentre.pools}
-    appends = {name: (group.tenants.append, group.packed.append, group.tiers.append)
+    appends = {name: (group.tenants.append, group.ids.append, group.packed.append, group.tiers.append)
                for name, group in served.items()}
     # A tuple, not a set: membership is then an identity test, with no call to the enum's hash.
     serving = tuple(state for state in tenancy.LicenceState if state.served)
@@ -87,8 +87,9 @@ def _allocate(
         if state in serving:
             tier = tier_at[t.tier]
             for pool_name, numbers in t.numbers.items():
-                add_tenant, add_packed, add_tier = appends[pool_name]
+                add_tenant, add_id, add_packed, add_tier = appends[pool_name]
                 add_tenant(t)
+                add_id(tid)
                 add_packed(numbers.packed)
                 add_tier(tier)
         else:
@@ -118,6 +119,7 @@ class _Members:
     """The served tenants of one pool, in id order, with what the pool needs of each, side by side."""
 
     tenants: list[tenancy.Tenant] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # their ids (read here, where the tenant is in hand)
     packed: list[bytes | None] = field(default_factory=list)  # their ``Numbers.packed`` demand rows here
     tiers: list[int] = field(default_factory=list)  # their tiers' positions in ``policy.tiers``
 
@@ -163,7 +165,8 @@ def _allocate_pool(
         warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {names[j]}, of which nothing is allocatable"
                         for tenant, j in zip(members, outcome.limited_by, strict=True) if names[j] in unservable)
     shares = allocations.PoolShares(
-        pool=pool.name, members=members, index={k: j for j, k in enumerate(keys)}, units=unit, counts=outcome.counts,
+        pool=pool.name, members=members, ids=group.ids, index={k: j for j, k in enumerate(keys)}, units=unit,
+        counts=outcome.counts,
         dominant=_dominant_resources(data).tolist(), limited_by=outcome.limited_by, round=outcome.frozen_round,
         names=names, labels=outcome.labels)
     lines = tuple(
