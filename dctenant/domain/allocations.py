@@ -255,9 +255,6 @@ class PoolShares:
         self._labelled: tuple[Sequence[Decimal], Sequence[Decimal]] | None = None
         self._rows: dict[str, int] | None = None
 
-    def __contains__(self, tenant: object) -> bool:
-        return tenant in self._row_of()
-
     def _row_of(self) -> dict[str, int]:
         if self._rows is None:
             self._rows = {tid: i for i, tid in enumerate(self._ids)}
@@ -312,7 +309,9 @@ class TenantAllocations(Mapping[str, TenantAllocation]):
     columns (``PoolShares``), and then kept: reading it again gives the same object, and the values
     are exactly those the allocator computed (nothing is recomputed, only assembled). Shares are in
     the data centre's pool order; a tenant whose licence does not allow service gets an empty
-    envelope, limited by ``LICENCE``, in every pool it asks for.
+    envelope, limited by ``LICENCE``, in every pool it asks for. Read from several threads at once, a
+    value may be built twice (equal values; the last one is kept): nothing here is shared mutable
+    state beyond that cache.
     """
 
     __slots__ = ("_built", "_pool_at", "_pools", "_states", "_tenants", "_tiers")
