@@ -299,7 +299,7 @@ def floor_to_step(value: Decimal | fractions.Fraction, step: Decimal) -> Decimal
     return _CTX.multiply(Decimal(whole), step)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class Numbers:
     """Amounts (one resource map) as plain numbers that numpy reads fast, with no precision lost.
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
-import gc
 import math
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -50,79 +49,67 @@ def allocate(
     needing a resource of which nothing is allocatable, licences in grace, namespaces scaled down)
     is returned in the ``Allocation``.
     """
-    with _cycles_uncollected():
+    # Held off while the pools' columns are built (see ``allocations.uncollected``).
+    with allocations.uncollected():
         return _allocate(datacentre, tenants=tenants, policy=policy, at=at)
-
-
-@contextlib.contextmanager
-def _cycles_uncollected() -> Iterator[None]:
-    """Hold Python's cyclic garbage collector off while an allocation is built.
-
-    An allocation of 10,000 tenants creates some 100,000 container objects (shares, envelopes,
-    mappings) that all survive, and none of which forms a reference cycle. Left on, the collector
-    runs a full pass over every live object (every loaded tenant included) each time a quarter more
-    objects survive: two full passes per plan, more than half of ``allocate()``'s time. Nothing is
-    lost by holding it off: reference counting frees everything as usual, and the collector resumes,
-    with the new objects in its youngest generation, as soon as the allocation is built. A caller
-    that had turned it off keeps it off.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _allocate(
     datacentre: pools.DataCentre, *, tenants: Sequence[tenancy.Tenant], policy: policies.Policy, at: dt.date,
 ) -> allocations.Allocation:
-    states = _licence_states(tenants, at=at, rules=policy.licences)
     # Sorted by id: leftover units go to the largest remainders, ties to the lower id, whatever the input order.
     ordered = sorted(tenants, key=operator.attrgetter("id"))
-    warnings = _licence_warnings(ordered, states, policy)
     served = {p.name: _Members() for p in datacentre.pools}
-    refused: dict[str, list[tenancy.Tenant]] = {p.name: [] for p in datacentre.pools}
+    appends = {name: (group.tenants.append, group.ids.append, group.packed.append, group.tiers.append)
+               for name, group in served.items()}
     # A tuple, not a set: membership is then an identity test, with no call to the enum's hash.
     serving = tuple(state for state in tenancy.LicenceState if state.served)
     tier_at = {name: j for j, name in enumerate(policy.tiers)}
-    shares: dict[str, dict[str, allocations.Share]] = {}
-    # One pass gathers what each pool needs of its members (their packed demand rows, tiers and the
-    # mapping their shares go into), so that no pool walks its members again to look these up.
+    rules = policy.licences
+    # A licence's state depends only on the licence, ``at`` and the rules, and loaded estates share
+    # one licence object among many tenants: it is worked out once per object, found by identity
+    # (every licence stays alive, held by its tenant, for the whole call, so no identity is reused).
+    state_of: dict[int, tenancy.LicenceState] = {}
+    members: dict[str, tenancy.Tenant] = {}
+    states: dict[str, tenancy.LicenceState] = {}
+    with_namespaces: list[tenancy.Tenant] = []
+    # One pass over the tenants (each pass over 10,000 of them costs milliseconds in memory reads
+    # alone): their licence states, and what each pool needs of its members (their packed demand
+    # rows and tiers), so that no pool walks its members again to look these up.
     for t in ordered:
-        own = shares[t.id] = {}
-        if states[t.id] in serving:
+        tid = t.id
+        members[tid] = t
+        licence = t.licence
+        state = state_of.get(id(licence))
+        if state is None:
+            state = state_of[id(licence)] = licence.state(at=at, rules=rules)
+        states[tid] = state
+        if state in serving:
             tier = tier_at[t.tier]
             for pool_name, numbers in t.numbers.items():
-                group = served[pool_name]
-                group.tenants.append(t)
-                group.packed.append(numbers.packed)
-                group.tiers.append(tier)
-                group.shares.append(own)
+                add_tenant, add_id, add_packed, add_tier = appends[pool_name]
+                add_tenant(t)
+                add_id(tid)
+                add_packed(numbers.packed)
+                add_tier(tier)
         else:
+            # No fill for it, but a pool the data centre lacks fails here as it does for a served tenant.
             for pool_name in t.demand:
-                refused[pool_name].append(t)
+                if pool_name not in served:
+                    raise KeyError(pool_name)
+        if t.namespaces:
+            with_namespaces.append(t)
+    warnings = _licence_warnings(ordered, states, policy)
     pool_results: dict[str, allocations.PoolAllocation] = {}
+    columns: dict[str, allocations.PoolShares] = {}
     for pool in datacentre.pools:
-        pool_results[pool.name], pool_warnings = _allocate_pool(pool, served[pool.name], policy)
+        pool_results[pool.name], columns[pool.name], pool_warnings = _allocate_pool(pool, served[pool.name], policy)
         warnings.extend(pool_warnings)
-        for tenant_id, share in _refused(pool, refused[pool.name]).items():
-            shares[tenant_id][pool.name] = share
-    # Built as the shares are (see ``_allocate_pool``): one per tenant, from a draft.
-    new, draft_class, allocation_class = object.__new__, allocations.TenantAllocationDraft, \
-        allocations.TenantAllocation
-    tiers = {name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()}
-    result: dict[str, allocations.TenantAllocation] = {}
-    for t in ordered:
-        draft = new(draft_class)
-        draft.weight, draft.guaranteed = tiers[t.tier]
-        draft.tenant = t.id
-        draft.licence = states[t.id]
-        draft.shares = shares[t.id]
-        draft.__class__ = allocation_class  # type: ignore[assignment]
-        result[t.id] = draft  # type: ignore[assignment]
-    namespaces, namespace_warnings = _namespace_quotas(ordered, result, policy)
+    # The tenants' allocations are assembled from the pools' columns when read (see ``PoolShares``).
+    result = allocations.TenantAllocations(
+        members=members, states=states, pools=columns,
+        tiers={name: (tier.weight, tier.guaranteed) for name, tier in policy.tiers.items()})
+    namespaces, namespace_warnings = _namespace_quotas(with_namespaces, result, policy)
     return allocations.Allocation(at=at, pools=pool_results, tenants=result, namespaces=namespaces,
                                   warnings=(*warnings, *namespace_warnings))
 
@@ -132,9 +119,9 @@ class _Members:
     """The served tenants of one pool, in id order, with what the pool needs of each, side by side."""
 
     tenants: list[tenancy.Tenant] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # their ids (read here, where the tenant is in hand)
     packed: list[bytes | None] = field(default_factory=list)  # their ``Numbers.packed`` demand rows here
     tiers: list[int] = field(default_factory=list)  # their tiers' positions in ``policy.tiers``
-    shares: list[dict[str, allocations.Share]] = field(default_factory=list)  # where their shares go
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,8 +130,7 @@ class _Outcome:
 
     counts: list[int]  # whole units, row by row (one row of len(keys) per member), flat
     totals: list[int]  # whole units handed out, per resource
-    fraction: list[Decimal]
-    level: list[Decimal]
+    labels: Callable[[], tuple[list[Decimal], list[Decimal]]]  # six-decimal fractions and levels, when read
     limited_by: list[int]
     frozen_round: list[int]
     saturated: list[bool]
@@ -154,8 +140,8 @@ class _Outcome:
 
 def _allocate_pool(
     pool: pools.Pool, group: _Members, policy: policies.Policy
-) -> tuple[allocations.PoolAllocation, list[str]]:
-    """One pool's resource lines and the warnings they raise; each member's share goes into its mapping."""
+) -> tuple[allocations.PoolAllocation, allocations.PoolShares, list[str]]:
+    """One pool's resource lines, its members' shares (as columns) and the warnings they raise."""
     warnings: list[str] = []
     members = group.tenants
     keys = pool.resources
@@ -174,41 +160,15 @@ def _allocate_pool(
             f"{_percent(outcome.guarantee_scale)} of what the tiers promise")
     names = {filling.LIMITED_BY_DEMAND: allocations.DEMAND, filling.LIMITED_BY_GUARANTEE: allocations.GUARANTEE,
              **dict(enumerate(keys))}
-    dominant_names = [keys[j] for j in _dominant_resources(data).tolist()]
-    reasons = [names[j] for j in outcome.limited_by]
-    full_index = {k: j for j, k in enumerate(keys)}
-    n_keys = len(keys)
     unservable = {keys[j] for j, c in enumerate(capacity) if c == 0}
     if unservable:
-        warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {reason}, of which nothing is allocatable"
-                        for tenant, reason in zip(members, reasons, strict=True) if reason in unservable)
-    # Shares and envelopes are built here without their constructors' per-field checks (they are
-    # plain values, one per tenant and pool: tens of thousands per plan): an envelope's slots are
-    # plain stores, and a share is filled as a draft and then made a Share (see ``ShareDraft``).
-    new, draft_class, share_class, envelope_class = object.__new__, allocations.ShareDraft, allocations.Share, \
-        allocations.UnitAmounts
-    counts = outcome.counts
-    name = pool.name
-    for tenant, into, start, reason, fraction, level, dominant, frozen in zip(
-            members, group.shares, range(0, len(counts), n_keys), reasons, outcome.fraction, outcome.level,
-            dominant_names, outcome.frozen_round, strict=True):
-        asked = tenant.demand[name]
-        envelope = new(envelope_class)
-        envelope._index = full_index if len(asked) == n_keys else {k: j for k, j in full_index.items() if k in asked}
-        envelope._units = unit
-        envelope._counts = counts
-        envelope._start = start
-        share = new(draft_class)
-        share.pool = name
-        share.demand = asked
-        share.envelope = envelope
-        share.fraction = fraction
-        share.weighted_share = level
-        share.dominant = dominant
-        share.limited_by = reason
-        share.round = frozen
-        share.__class__ = share_class  # type: ignore[assignment]
-        into[name] = share
+        warnings.extend(f"pool {pool.name}: tenant {tenant.id} needs {names[j]}, of which nothing is allocatable"
+                        for tenant, j in zip(members, outcome.limited_by, strict=True) if names[j] in unservable)
+    shares = allocations.PoolShares(
+        pool=pool.name, members=members, ids=group.ids, index={k: j for j, k in enumerate(keys)}, units=unit,
+        counts=outcome.counts,
+        dominant=_dominant_resources(data).tolist(), limited_by=outcome.limited_by, round=outcome.frozen_round,
+        names=names, labels=outcome.labels)
     lines = tuple(
         allocations.PoolResource(key=k, capacity=pool.capacity[k], reserve=pool.reserve.get(k, ZERO),
                                  allocatable=allocatable[j], allocated=Decimal(outcome.totals[j]) * unit[j],
@@ -217,7 +177,7 @@ def _allocate_pool(
     )
     return (allocations.PoolAllocation(name=pool.name, resources=lines,
                                        guarantee_scale=_shown(outcome.guarantee_scale), rounds=outcome.rounds),
-            warnings)
+            shares, warnings)
 
 
 # Tests set this to run every pool through the exact rational fill, to compare it with the float one.
@@ -287,7 +247,7 @@ def _float_outcome(data: _PoolData) -> _Outcome | None:
     """The pool's envelopes from the float fill, or None where float64 cannot prove them exact."""
     capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
     if not data.members:
-        return _Outcome(counts=[], totals=[0] * len(data.keys), fraction=[], level=[], limited_by=[], frozen_round=[],
+        return _Outcome(counts=[], totals=[0] * len(data.keys), labels=lambda: ([], []), limited_by=[], frozen_round=[],
                         saturated=[c == 0 for c in data.capacity], guarantee_scale=Fraction(1), rounds=0)
     if data.demand.max(initial=0.0) >= _FLOAT_LIMIT or capacity.max(initial=0.0) >= _FLOAT_LIMIT:
         return None
@@ -302,7 +262,7 @@ def _float_outcome(data: _PoolData) -> _Outcome | None:
         return None
     scale = exactly.scale()
     return _Outcome(counts=units.ravel().tolist(), totals=units.sum(axis=0).tolist(),
-                    fraction=_shown_all(result.fraction), level=_shown_all(result.level),
+                    labels=lambda: (_shown_all(result.fraction), _shown_all(result.level)),
                     limited_by=result.limited_by.tolist(),
                     frozen_round=result.frozen_round.tolist(), saturated=result.saturated.tolist(),
                     guarantee_scale=scale, rounds=result.rounds)
@@ -359,6 +319,10 @@ class _ExactRemainders:
         self.result, self.data = result, data
         self.base = np.zeros(data.demand.shape, dtype=np.int64)  # the floors, once they are known
         self._scale: Fraction | None = None
+        # Worked out once per pool (or row) and reused by every column that needs them.
+        self._weights = [Fraction(w) for w in data.tier_weights]
+        self._guarantees = [Fraction(g) for g in data.tier_guarantees]
+        self._dominants: dict[int, Fraction] = {}
 
     def order(self, r: int, rows: list[int]) -> list[int] | None:
         """``rows`` by exact remainder of resource ``r``, largest first, ties to the lower index; or None."""
@@ -366,10 +330,11 @@ class _ExactRemainders:
         if all(limited_by[i] == filling.LIMITED_BY_GUARANTEE for i in rows):
             remainder = self._floor_remainders(r, rows)
             return sorted(rows, key=lambda i: (-remainder[i], i))
-        keys = {i: self._key(i, r) for i in rows}
-        if len(set(keys.values())) == 1 and keys[rows[0]][0] == "level":
-            return sorted(rows)
-        return None
+        # Known only when every row has the same key, that of a rising tenant: stop at the first other.
+        first = self._key(rows[0], r)
+        if first[0] != "level" or any(self._key(i, r) != first for i in rows[1:]):
+            return None
+        return sorted(rows)
 
     def _floor_remainders(self, r: int, rows: list[int]) -> dict[int, int]:
         """Remainders of resource ``r`` of tenants held on their floors, all over one common denominator.
@@ -381,7 +346,7 @@ class _ExactRemainders:
         """
         data = self.data
         scale, unit = self.scale(), data.units[r]
-        guarantees = [Fraction(g) for g in data.tier_guarantees]
+        guarantees = self._guarantees
         common = math.lcm(*(g.denominator for g in guarantees))
         factor = [scale.numerator * g.numerator * (common // g.denominator) * unit.denominator for g in guarantees]
         picked = np.array(rows, dtype=np.intp)
@@ -401,7 +366,8 @@ class _ExactRemainders:
 
     def scale(self) -> Fraction:
         if self._scale is None:
-            self._scale = _exact_guarantee_scale(self.data) if self.result.guarantee_scale < 1 else Fraction(1)
+            self._scale = _exact_guarantee_scale(self.data, self.result) if self.result.guarantee_scale < 1 \
+                else Fraction(1)
         return self._scale
 
     def _key(self, i: int, r: int) -> tuple[object, ...]:
@@ -410,11 +376,12 @@ class _ExactRemainders:
         base = int(self.base[i, r])
         tier = int(data.tier[i])
         if self.result.limited_by[i] == filling.LIMITED_BY_GUARANTEE:
-            return ("floor", Fraction(data.tier_guarantees[tier]) * demand, base)
-        row = [data.exact(i, j) for j in range(len(data.keys))]
-        dominant = max(v / c for v, c in zip(row, data.capacity, strict=True) if v > 0)
-        return ("level", int(self.result.frozen_round[i]), Fraction(data.tier_weights[tier]) * demand / dominant,
-                base)
+            return ("floor", self._guarantees[tier] * demand, base)
+        dominant = self._dominants.get(i)
+        if dominant is None:
+            row = [data.exact(i, j) for j in range(len(data.keys))]
+            dominant = self._dominants[i] = max(v / c for v, c in zip(row, data.capacity, strict=True) if v > 0)
+        return ("level", int(self.result.frozen_round[i]), self._weights[tier] * demand / dominant, base)
 
 
 def _house(result: filling.Fill, data: _PoolData, exact: npt.NDArray[np.float64],
@@ -444,26 +411,30 @@ def _exact_outcome(data: _PoolData) -> _Outcome:
     counts = exact_filling.round_fairly(exact=exact, demand_units=demand_floor, house=house)
     totals = [sum(row[r] for row in counts) for r in range(n_res)]
     return _Outcome(counts=[c for row in counts for c in row], totals=totals,
-                    fraction=[_shown(f) for f in result.fraction],
-                    level=[_shown(t) for t in result.level], limited_by=result.limited_by,
+                    labels=lambda: ([_shown(f) for f in result.fraction], [_shown(t) for t in result.level]),
+                    limited_by=result.limited_by,
                     frozen_round=result.frozen_round, saturated=result.saturated,
                     guarantee_scale=result.guarantee_scale, rounds=result.rounds)
 
 
-def _exact_guarantee_scale(data: _PoolData) -> Fraction:
+def _exact_guarantee_scale(data: _PoolData, result: filling.Fill | None = None) -> Fraction:
     """The common factor the guarantees are scaled by, exactly.
 
     Only called when the float fill's scale is below 1 and clear, so one resource sets it: the one
-    with the smallest float ratio of allocatable to guaranteed use, summed here exactly, in integers:
-    the demands of each tier and exponent are summed as mantissas, and each such sum is scaled once.
+    with the smallest float ratio of allocatable to guaranteed use (``result.scale_resource``, found
+    here again when no fill is given), summed here exactly, in integers: the demands of each tier and
+    exponent are summed as mantissas, and each such sum is scaled once.
     """
-    capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
     guarantees = np.array([float(g) for g in data.tier_guarantees], dtype=np.float64)[data.tier]
-    live = (data.demand > 0).any(axis=1) & ~((data.demand > 0) & (capacity == 0)).any(axis=1)
-    floor_use = guarantees[live] @ data.demand[live]
-    with np.errstate(divide="ignore"):
-        ratio = np.where(floor_use > 0, capacity / np.where(floor_use > 0, floor_use, 1.0), np.inf)
-    r = int(np.argmin(ratio))
+    if result is not None:
+        live, r = result.live, result.scale_resource
+    else:
+        capacity = np.array([float(c) for c in data.capacity], dtype=np.float64)
+        live = (data.demand > 0).any(axis=1) & ~((data.demand > 0) & (capacity == 0)).any(axis=1)
+        floor_use = guarantees[live] @ data.demand[live]
+        with np.errstate(divide="ignore"):
+            ratio = np.where(floor_use > 0, capacity / np.where(floor_use > 0, floor_use, 1.0), np.inf)
+        r = int(np.argmin(ratio))
     rows = live & (guarantees > 0)
     mantissa, exponent, tier = data.mantissa[rows, r], data.exponent[rows, r], data.tier[rows]
     total = _guaranteed_use(mantissa, exponent, tier, data.tier_guarantees)
@@ -567,13 +538,15 @@ def _demand_in_units(
     unit_exponent = np.array([e for _, e in unit_parts], dtype=np.int64)
     if mantissa.dtype == np.int64 and exponent.dtype == np.int64:
         shift = exponent - unit_exponent
-        up = np.clip(shift, 0, 18)
-        down = np.clip(-shift, 0, 18)
-        fits = (np.abs(shift) <= 18) & (np.abs(mantissa).astype(np.float64) * 10.0 ** up < 9.0e18) \
-            & (unit_mantissa.astype(np.float64) * 10.0 ** down < 9.0e18)
+        up = np.minimum(np.maximum(shift, 0), 18)
+        down = np.minimum(np.maximum(-shift, 0), 18)
+        # Powers of ten from tables (exact: every 10^k, k <= 18, is an int64 and a float64).
+        fits = (np.abs(shift) <= 18) & (np.abs(mantissa) * _POWERS_OF_TEN_F[up] < 9.0e18) \
+            & (unit_mantissa.astype(np.float64) * _POWERS_OF_TEN_F[down] < 9.0e18)
         safe_mantissa = np.where(fits, mantissa, 0)
-        units = np.where(shift >= 0, (safe_mantissa * 10 ** up) // unit_mantissa,
-                         safe_mantissa // (unit_mantissa * 10 ** down))
+        units = (safe_mantissa * _POWERS_OF_TEN[up]) // unit_mantissa
+        if down.any():  # amounts with digits below the unit's exponent: divided by the unit moved down
+            units = np.where(shift >= 0, units, safe_mantissa // (unit_mantissa * _POWERS_OF_TEN[down]))
         rest = np.flatnonzero(~fits).tolist()
     else:
         rest = list(range(shape[0] * n_res))
@@ -586,35 +559,16 @@ def _demand_in_units(
     return demand, units, mantissa, exponent
 
 
+_POWERS_OF_TEN = np.array([10**k for k in range(19)], dtype=np.int64)
+_POWERS_OF_TEN_F = np.array([float(10**k) for k in range(19)], dtype=np.float64)
+
+
 def _integers(values: list[int], shape: tuple[int, int]) -> npt.NDArray[Any]:
     """Integers as an int64 array, or an array of Python ints where one does not fit in 64 bits."""
     try:
         return np.array(values, dtype=np.int64).reshape(shape)
     except OverflowError:
         return np.array(values, dtype=object).reshape(shape)
-
-
-def _refused(pool: pools.Pool, tenants: Iterable[tenancy.Tenant]) -> dict[str, allocations.Share]:
-    """Tenants with demand here whose licence does not allow service get an empty envelope."""
-    return {
-        t.id: allocations.Share(pool=pool.name, demand=t.demand[pool.name],
-                                envelope=dict.fromkeys(t.demand[pool.name], ZERO), fraction=ZERO,
-                                weighted_share=ZERO, dominant="", limited_by=allocations.LICENCE, round=0)
-        for t in tenants
-    }
-
-
-def _licence_states(tenants: Sequence[tenancy.Tenant], *, at: dt.date,
-                    rules: policies.LicenceRules) -> dict[str, tenancy.LicenceState]:
-    """Each tenant's licence state on ``at``, worked out once per distinct licence object.
-
-    Loaded estates often share one licence object among many tenants; a licence's state depends only
-    on the licence itself, ``at`` and the rules, so it is cached by the object's identity (every
-    licence stays alive, held by its tenant, for the whole call, so no identity is reused).
-    """
-    licences = {id(t.licence): t.licence for t in tenants}
-    state_of = {key: licence.state(at=at, rules=rules) for key, licence in licences.items()}
-    return {t.id: state_of[id(t.licence)] for t in tenants}
 
 
 def _licence_warnings(
@@ -634,7 +588,7 @@ def _licence_warnings(
 
 def _namespace_quotas(
     tenants: Sequence[tenancy.Tenant],
-    result: dict[str, allocations.TenantAllocation],
+    result: Mapping[str, allocations.TenantAllocation],
     policy: policies.Policy,
 ) -> tuple[tuple[allocations.NamespaceQuota, ...], list[str]]:
     """Scale each pool's namespace quotas down, per resource, to fit within the tenant's envelope.

@@ -55,6 +55,9 @@ class Fill:
     R + 1. ``saturated`` marks the resources that filled up in some round, and zero-capacity ones.
     ``capped`` marks tenants served in full by the fill itself (fraction exactly 1). ``clear`` is
     True when every comparison behind these decisions had a relative margin of at least ``MARGIN``.
+    ``live`` marks the tenants that take part in the fill (some demand, none of it unservable), and
+    ``scale_resource`` is the resource whose guaranteed use sets ``guarantee_scale`` (the lowest
+    ratio of capacity to guaranteed use, the first of equal ones; -1 when every guarantee fits).
     """
 
     fraction: F64
@@ -66,6 +69,8 @@ class Fill:
     guarantee_scale: float
     rounds: int
     clear: bool
+    live: B
+    scale_resource: int
 
 
 def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
@@ -123,6 +128,8 @@ def fill(*, demand: F64, capacity: F64, weights: F64, guarantees: F64) -> Fill:
         guarantee_scale=scale,
         rounds=water.rounds,
         clear=clear and water.clear,
+        live=live,
+        scale_resource=int(np.argmin(fit_ratio)) if scale < 1.0 else -1,
     )
 
 
@@ -161,6 +168,7 @@ def _water_fill(*, demand: F64, capacity: F64, weight: F64, dominant: F64, floor
     start_level, rounds = 0.0, 0
     # A guarantee floor equal to the whole demand is an exact cap only when the floats are equal.
     full_floor = lowest >= highest
+    needs = demand > 0
     clear = bool(((lowest < highest * (1.0 - MARGIN)) | full_floor).all())
     while active.any():
         saturation_level = _saturation_levels(breakpoints=breakpoints, order=order, active=active, slope=slope,
@@ -179,12 +187,12 @@ def _water_fill(*, demand: F64, capacity: F64, weight: F64, dominant: F64, floor
             near |= (lowest[active] > 0) & (np.abs(lowest[active] - level) <= MARGIN * level)
             clear &= not bool(near.any())
         capped = active & ((highest <= level * (1.0 + _TIE)) | (lowest >= highest * (1.0 - _TIE)))
-        uses_hit = (demand[:, hit] > 0).any(axis=1)
+        uses_hit = needs[:, hit].any(axis=1)
         stuck = active & uses_hit & ~capped
         fraction[capped] = 1.0
         fraction[stuck] = np.clip(level * weight[stuck] / dominant[stuck], floor[stuck], 1.0)
         at_floor = stuck & (floor > 0) & (lowest >= level)
-        first_hit = np.argmax((demand > 0) & hit[None, :], axis=1)
+        first_hit = np.argmax(needs & hit[None, :], axis=1)
         why[stuck] = np.where(at_floor[stuck], LIMITED_BY_GUARANTEE, first_hit[stuck])
         frozen = capped | stuck
         frozen_in[frozen] = rounds
@@ -211,10 +219,11 @@ def _saturation_levels(*, breakpoints: F64, order: I64, active: B, slope: F64, c
     running_slope = np.cumsum(event_slope * rising[:, None], axis=0)
     running_constant = np.cumsum(event_slope * (-rising * position)[:, None], axis=0)
     # Usage with every active tenant at its floor, then the usage reached at each breakpoint.
-    at_floors = frozen_use + slope[active].T @ breakpoints[:m][active]
+    active_slope = slope[active]
+    at_floors = frozen_use + active_slope.T @ breakpoints[:m][active]
     use = at_floors + running_constant + running_slope * position[:, None]
     full = use >= capacity
-    has_users = (slope[active] > 0).any(axis=0)
+    has_users = (active_slope > 0).any(axis=0)
     fills = full.any(axis=0) & has_users
     # The first breakpoint at which each resource is full, and the one before it: the crossing lies
     # on the linear piece between them.

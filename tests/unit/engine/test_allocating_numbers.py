@@ -63,7 +63,6 @@ def demand_in_units(ts: list[tenants.Tenant], keys: tuple[str, ...]) -> allocati
         group.tenants.append(t)
         group.packed.append(t.numbers["p"].packed)
         group.tiers.append(list(POLICY.tiers).index(t.tier))
-        group.shares.append({})
     unit = [POLICY.unit(k) for k in keys]
     return allocating._PoolData.of("p", group, keys, unit, [Fraction(1)] * len(keys), POLICY)
 
@@ -157,7 +156,6 @@ def test_floor_remainders_in_integers_order_as_fractions_do() -> None:
         group.tenants.append(t)
         group.packed.append(t.numbers["p"].packed)
         group.tiers.append(list(POLICY.tiers).index(t.tier))
-        group.shares.append({})
     data = allocating._PoolData.of("p", group, keys, unit, capacity_units, POLICY)
     weights = np.array([float(POLICY.tiers[t.tier].weight) for t in ts])
     guarantees = np.array([float(POLICY.tiers[t.tier].guaranteed) for t in ts])
@@ -185,7 +183,6 @@ def test_the_exact_guarantee_scale_is_allocatable_over_the_guaranteed_use() -> N
         group.tenants.append(t)
         group.packed.append(t.numbers["p"].packed)
         group.tiers.append(list(POLICY.tiers).index(t.tier))
-        group.shares.append({})
     data = allocating._PoolData.of("p", group, (CPU,), [POLICY.unit(CPU)], [Fraction(4000)], POLICY)
     assert allocating._exact_guarantee_scale(data) == Fraction(4000, 5001)
 
@@ -275,3 +272,49 @@ def test_the_guaranteed_use_in_one_int64_pass_is_the_fraction_sum() -> None:
                                       np.array([0, 0], dtype=np.intp), guarantees) == Fraction(10**18 + 1, 2)
     assert allocating._guaranteed_use(np.array([9 * 10**18], dtype=np.int64), np.array([0], dtype=np.int64),
                                       one, guarantees) is None
+
+
+def test_allocations_read_one_by_one_are_those_read_all_at_once() -> None:
+    # A plan's tenant allocations are assembled from the pools' columns when read: one by one
+    # (``plan.tenants[tid]``) or all at once (``items()``/``values()``). Both must give equal values,
+    # shares in the data centre's pool order, the same object when read again, and for a tenant whose
+    # licence is expired past grace, zero envelopes limited by its licence in every pool it asks for.
+    rnd = random.Random(9)
+    members = tuple(pools.Pool(name=name, site="s", context="c", capacity={CPU: Decimal(40), MEM: Decimal(2**40)})
+                    for name in ("z", "a", "m"))
+    dc = pools.DataCentre(name="dc", display_name=pools.DisplayName(en="dc", fa="dc"), storage_classes=(),
+                          pools=members)
+    expired = tenants.Licence(number="X", issued=dt.date(2020, 1, 1), expires=dt.date(2021, 1, 1),
+                              status=tenants.LicenceStatus.ACTIVE)
+    ts = []
+    for i in range(30):
+        asked = rnd.sample(["m", "a", "z"], rnd.randint(1, 3))
+        t = tenant(f"t{i:02d}", {p: {CPU: Decimal(rnd.randint(1, 9000)) / 1000, MEM: Decimal(rnd.randint(1, 2**36))}
+                                 for p in asked}, rnd.choice(list(POLICY.tiers)))
+        ts.append(dataclasses.replace(t, licence=expired) if i % 7 == 3 else t)
+    one_by_one = allocating.allocate(dc, tenants=ts, policy=POLICY, at=AT)
+    all_at_once = allocating.allocate(dc, tenants=ts, policy=POLICY, at=AT)
+    ids = sorted(t.id for t in ts)
+    assert list(one_by_one.tenants) == ids and len(one_by_one.tenants) == 30 and "nobody" not in one_by_one.tenants
+    picked = rnd.sample(ids, 12)
+    first = {tid: one_by_one.tenants[tid] for tid in picked}  # some read one by one before the rest in a sweep
+    swept = dict(one_by_one.tenants.items())
+    assert all(swept[tid] is first[tid] for tid in picked)
+    everything = dict(all_at_once.tenants.items())
+    for t in ts:
+        a, b = one_by_one.tenants[t.id], everything[t.id]
+        assert a is one_by_one.tenants[t.id] and a.shares["z" if "z" in t.demand else next(iter(t.demand))] is \
+            one_by_one.tenants[t.id].shares["z" if "z" in t.demand else next(iter(t.demand))]
+        assert a == b and list(a.shares) == [p for p in ("z", "a", "m") if p in t.demand]
+        for pool, share in a.shares.items():
+            assert dict(share.envelope) == dict(b.shares[pool].envelope)
+            assert share.demand == t.demand[pool]
+            if t.licence is expired:
+                assert a.licence is tenants.LicenceState.EXPIRED and share.limited_by == allocations.LICENCE
+                assert dict(share.envelope) == dict.fromkeys(t.demand[pool], Decimal(0)) and share.fraction == 0
+            else:
+                assert share.limited_by != allocations.LICENCE
+                assert all(share.envelope[k] <= v for k, v in t.demand[pool].items())
+    with pytest.raises(KeyError):
+        one_by_one.tenants["nobody"]
+    assert one_by_one == all_at_once and repr(one_by_one.tenants) == repr(everything)
