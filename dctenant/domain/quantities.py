@@ -299,6 +299,33 @@ def floor_to_step(value: Decimal | fractions.Fraction, step: Decimal) -> Decimal
     return _CTX.multiply(Decimal(whole), step)
 
 
+class Scaling:
+    """Amounts multiplied by one exact ratio and floored to one step, in integer arithmetic.
+
+    ``floor_to_step(value × numerator / denominator, step)`` for many values with the same ratio and
+    step (a tenant's namespace quotas of one resource squeezed into its envelope): the ratio and the
+    step are turned into integers once, and each value costs one integer multiply and division
+    instead of four Fractions. ``numerator`` and ``denominator`` are non-negative, ``denominator``
+    and ``step`` positive.
+    """
+
+    __slots__ = ("_over", "_step", "_under")
+
+    def __init__(self, *, numerator: Decimal, denominator: Decimal, step: Decimal) -> None:
+        top, top_below = numerator.as_integer_ratio()
+        bottom, bottom_below = denominator.as_integer_ratio()
+        step_top, step_below = step.as_integer_ratio()
+        self._step = step
+        # value × (top / top_below) / (bottom / bottom_below) / (step_top / step_below)
+        self._over = top * bottom_below * step_below
+        self._under = top_below * bottom * step_top
+
+    def floor(self, value: Decimal) -> Decimal:
+        """``value`` scaled and floored to the step: exactly ``floor_to_step``'s answer."""
+        num, den = value.as_integer_ratio()
+        return _CTX.multiply(Decimal((num * self._over) // (den * self._under)), self._step)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class Numbers:
     """Amounts (one resource map) as plain numbers that numpy reads fast, with no precision lost.

@@ -9,6 +9,7 @@ bits per second).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
@@ -67,10 +68,17 @@ def kind(key: str) -> Kind:
     raise KeyError(key)
 
 
+_READING_ORDER = {Kind.CPU: 0, Kind.MEMORY: 1, Kind.GPU: 2, Kind.STORAGE: 3, Kind.BANDWIDTH: 4}
+
+
+@functools.lru_cache(maxsize=4096)
 def sort_key(key: str) -> tuple[int, str]:
-    """Order resources as people read them: cpu, memory, GPU, storage classes, bandwidth."""
-    order = {Kind.CPU: 0, Kind.MEMORY: 1, Kind.GPU: 2, Kind.STORAGE: 3, Kind.BANDWIDTH: 4}
-    return (order[kind(key)], key)
+    """Order resources as people read them: cpu, memory, GPU, storage classes, bandwidth.
+
+    Cached: a data centre has a handful of resource keys, and a plan of 10,000 tenants sorts them
+    tens of thousands of times.
+    """
+    return (_READING_ORDER[kind(key)], key)
 
 
 def ordered(keys: Iterable[str]) -> tuple[str, ...]:

@@ -598,6 +598,7 @@ def _namespace_quotas(
     """
     out: list[allocations.NamespaceQuota] = []
     warnings: list[str] = []
+    units: dict[str, Decimal] = {}
     for t in tenants:
         if not t.namespaces:
             continue
@@ -605,17 +606,20 @@ def _namespace_quotas(
             share = result[t.id].shares.get(pool_name)
             envelope = share.envelope if share else {}
             total = t.namespace_total(pool_name)
-            ratios = {k: envelope.get(k, ZERO) / v for k, v in total.items() if v > envelope.get(k, ZERO)}
+            squeezed = {k: v for k, v in total.items() if v > envelope.get(k, ZERO)}
+            # Every namespace's quota of a squeezed resource is scaled by the same exact ratio.
+            scalings = {k: quantities.Scaling(numerator=envelope.get(k, ZERO), denominator=v,
+                                              step=units[k] if k in units else units.setdefault(k, policy.unit(k)))
+                        for k, v in squeezed.items()}
             for ns in (n for n in t.namespaces if n.pool == pool_name):
-                granted = {k: quantities.floor_to_step(
-                    Fraction(v) * Fraction(envelope.get(k, ZERO)) / Fraction(total[k]), policy.unit(k))
-                           if k in ratios else v for k, v in ns.quota.items()}
+                granted = {k: scalings[k].floor(v) if k in scalings else v for k, v in ns.quota.items()}
                 out.append(allocations.NamespaceQuota(tenant=t.id, namespace=ns.name, pool=pool_name,
                                                       requested=dict(ns.quota), granted=granted))
-            if ratios and result[t.id].licence.served:
-                squeezed = ", ".join(f"{k} to {min(ratios[k], Decimal(1)):.1%}" for k in resources.ordered(ratios))
+            if squeezed and result[t.id].licence.served:
+                ratios = {k: envelope.get(k, ZERO) / v for k, v in squeezed.items()}
+                shown = ", ".join(f"{k} to {min(ratios[k], Decimal(1)):.1%}" for k in resources.ordered(ratios))
                 warnings.append(f"tenant {t.id}: namespaces in pool {pool_name} exceed the envelope; "
-                                f"their quotas are scaled down: {squeezed}")
+                                f"their quotas are scaled down: {shown}")
     return tuple(out), warnings
 
 
