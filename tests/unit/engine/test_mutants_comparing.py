@@ -15,16 +15,17 @@ from dctenant.engine import comparing
 
 CPU, EGRESS = "cpu", "bandwidth/egress"
 Licence = tenants.LicenceState
+D = Decimal
 
 
 def _share(pool: str, envelope: Mapping[str, Decimal], demand: Mapping[str, Decimal] | None = None) -> allocations.Share:
     return allocations.Share(pool=pool, demand=demand if demand is not None else envelope, envelope=envelope,
-                             fraction=Decimal(1), weighted_share=Decimal(0), dominant=CPU, limited_by=allocations.DEMAND, round=0)
+                             fraction=D(1), weighted_share=D(0), dominant=CPU, limited_by=allocations.DEMAND, round=0)
 
 
 def _tenant(name: str, *shares: allocations.Share, licence: Licence = Licence.ACTIVE,
-            guaranteed: Decimal = Decimal(0)) -> allocations.TenantAllocation:
-    return allocations.TenantAllocation(tenant=name, licence=licence, weight=Decimal(1), guaranteed=guaranteed,
+            guaranteed: Decimal = D(0)) -> allocations.TenantAllocation:
+    return allocations.TenantAllocation(tenant=name, licence=licence, weight=D(1), guaranteed=guaranteed,
                                         shares={s.pool: s for s in shares})
 
 
@@ -32,7 +33,7 @@ def _allocation(*tenant_list: allocations.TenantAllocation,
                 scales: Mapping[str, Decimal] | None = None) -> allocations.Allocation:
     scale = dict(scales or {})
     names = {s for t in tenant_list for s in t.shares} | set(scale)
-    pools = {p: allocations.PoolAllocation(name=p, resources=(), guarantee_scale=scale.get(p, Decimal(1)), rounds=1)
+    pools = {p: allocations.PoolAllocation(name=p, resources=(), guarantee_scale=scale.get(p, D(1)), rounds=1)
              for p in names}
     return allocations.Allocation(at=dt.date(2026, 11, 30), pools=pools, tenants={t.tenant: t for t in tenant_list},
                                   namespaces=(), warnings=())
@@ -44,26 +45,26 @@ def _change(tenant: str, pool: str, resource: str, before: Decimal | None, after
 
 def test_every_envelope_that_moved_in_tenant_pool_resource_order() -> None:
     before = _allocation(
-        _tenant("c", _share("p1", {CPU: Decimal(3)})),
-        _tenant("a", _share("p1", {CPU: Decimal(4), EGRESS: Decimal(10)}), _share("p2", {CPU: Decimal(4)}),
-                _share("p3", {CPU: Decimal(1)})),
-        _tenant("b", _share("p1", {CPU: Decimal(1)})),
+        _tenant("c", _share("p1", {CPU: D(3)})),
+        _tenant("a", _share("p1", {CPU: D(4), EGRESS: D(10)}), _share("p2", {CPU: D(4)}),
+                _share("p3", {CPU: D(1)})),
+        _tenant("b", _share("p1", {CPU: D(1)})),
     )
     after = _allocation(
         # p1 of "a" is unchanged and comes first: the pools after it must still be compared.
-        _tenant("a", _share("p1", {CPU: Decimal(4), EGRESS: Decimal(10)}), _share("p2", {CPU: Decimal(2), EGRESS: Decimal(5)}),
-                _share("p4", {CPU: Decimal(0)})),
-        _tenant("c", _share("p1", {CPU: Decimal(3)})),
-        _tenant("d", _share("p1", {CPU: Decimal(2)})),
+        _tenant("a", _share("p1", {CPU: D(4), EGRESS: D(10)}), _share("p2", {CPU: D(2), EGRESS: D(5)}),
+                _share("p4", {CPU: D(0)})),
+        _tenant("c", _share("p1", {CPU: D(3)})),
+        _tenant("d", _share("p1", {CPU: D(2)})),
     )
     result = comparing.compare(before, after)
     assert result.envelopes == (
-        _change("a", "p2", CPU, Decimal(4), Decimal(2)),
-        _change("a", "p2", EGRESS, None, Decimal(5)),
-        _change("a", "p3", CPU, Decimal(1), None),
-        _change("a", "p4", CPU, None, Decimal(0)),
-        _change("b", "p1", CPU, Decimal(1), None),
-        _change("d", "p1", CPU, None, Decimal(2)),
+        _change("a", "p2", CPU, D(4), D(2)),
+        _change("a", "p2", EGRESS, None, D(5)),
+        _change("a", "p3", CPU, D(1), None),
+        _change("a", "p4", CPU, None, D(0)),
+        _change("b", "p1", CPU, D(1), None),
+        _change("d", "p1", CPU, None, D(2)),
     )
     assert result.states == (whatif.StateChange(tenant="b", before="allocated", after=None),
                              whatif.StateChange(tenant="d", before=None, after="allocated"))
@@ -74,11 +75,11 @@ def test_every_envelope_that_moved_in_tenant_pool_resource_order() -> None:
 
 
 def test_a_changed_licence_state_is_listed_and_an_unchanged_one_is_not() -> None:
-    before = _allocation(_tenant("a", _share("p", {CPU: Decimal(1)})), _tenant("b", _share("p", {CPU: Decimal(1)})),
-                         _tenant("c", _share("p", {CPU: Decimal(1)}), licence=Licence.GRACE))
-    after = _allocation(_tenant("a", _share("p", {CPU: Decimal(1)}), licence=Licence.GRACE),
-                        _tenant("b", _share("p", {CPU: Decimal(1)}), licence=Licence.EXPIRING),
-                        _tenant("c", _share("p", {CPU: Decimal(1)}), licence=Licence.REVOKED))
+    before = _allocation(_tenant("a", _share("p", {CPU: D(1)})), _tenant("b", _share("p", {CPU: D(1)})),
+                         _tenant("c", _share("p", {CPU: D(1)}), licence=Licence.GRACE))
+    after = _allocation(_tenant("a", _share("p", {CPU: D(1)}), licence=Licence.GRACE),
+                        _tenant("b", _share("p", {CPU: D(1)}), licence=Licence.EXPIRING),
+                        _tenant("c", _share("p", {CPU: D(1)}), licence=Licence.REVOKED))
     result = comparing.compare(before, after)
     assert result.envelopes == ()
     assert result.states == (whatif.StateChange(tenant="a", before="allocated", after="grace"),
@@ -88,44 +89,44 @@ def test_a_changed_licence_state_is_listed_and_an_unchanged_one_is_not() -> None
 
 def test_losers_by_largest_relative_loss_then_name() -> None:
     before = _allocation(
-        _tenant("a", _share("p1", {CPU: Decimal(4)}), _share("p2", {CPU: Decimal(4)})),
-        _tenant("b", _share("p1", {CPU: Decimal(2)})),
-        _tenant("d", _share("p1", {CPU: Decimal(10)})),
-        _tenant("f", _share("p1", {CPU: Decimal(4)})),
-        _tenant("e", _share("p1", {CPU: Decimal(8)})),
-        _tenant("g", _share("p1", {CPU: Decimal(4)})),
+        _tenant("a", _share("p1", {CPU: D(4)}), _share("p2", {CPU: D(4)})),
+        _tenant("b", _share("p1", {CPU: D(2)})),
+        _tenant("d", _share("p1", {CPU: D(10)})),
+        _tenant("f", _share("p1", {CPU: D(4)})),
+        _tenant("e", _share("p1", {CPU: D(8)})),
+        _tenant("g", _share("p1", {CPU: D(4)})),
     )
     after = _allocation(
-        _tenant("a", _share("p1", {CPU: Decimal(2)}), _share("p2", {CPU: Decimal(3)})),  # losses 1/2 then 1/4: worst 1/2
-        _tenant("b", _share("p1", {CPU: Decimal(1)})),  # 1/2, the same as a: after a by name
-        _tenant("d", _share("p1", {CPU: Decimal(6)})),  # 2/5
-        _tenant("f", _share("p1", {CPU: Decimal(3)})),  # 1/4
-        _tenant("e", _share("p1", {CPU: Decimal(6)})),  # 1/4, the same as f: before f by name
-        _tenant("g", _share("p1", {CPU: Decimal(5)})),  # a gain: not a loser
+        _tenant("a", _share("p1", {CPU: D(2)}), _share("p2", {CPU: D(3)})),  # losses 1/2 then 1/4: worst 1/2
+        _tenant("b", _share("p1", {CPU: D(1)})),  # 1/2, the same as a: after a by name
+        _tenant("d", _share("p1", {CPU: D(6)})),  # 2/5
+        _tenant("f", _share("p1", {CPU: D(3)})),  # 1/4
+        _tenant("e", _share("p1", {CPU: D(6)})),  # 1/4, the same as f: before f by name
+        _tenant("g", _share("p1", {CPU: D(5)})),  # a gain: not a loser
     )
     assert comparing.compare(before, after).losers == ("a", "b", "d", "e", "f")
 
 
 def test_a_small_relative_loss_of_a_large_envelope_comes_after_a_large_one_of_a_small_envelope() -> None:
-    before = _allocation(_tenant("a", _share("p", {CPU: Decimal(1000)})), _tenant("b", _share("p", {CPU: Decimal(2)})))
-    after = _allocation(_tenant("a", _share("p", {CPU: Decimal(900)})), _tenant("b", _share("p", {CPU: Decimal(1)})))
+    before = _allocation(_tenant("a", _share("p", {CPU: D(1000)})), _tenant("b", _share("p", {CPU: D(2)})))
+    after = _allocation(_tenant("a", _share("p", {CPU: D(900)})), _tenant("b", _share("p", {CPU: D(1)})))
     assert comparing.compare(before, after).losers == ("b", "a")
 
 
 def test_below_guarantee_only_in_scaled_pools_and_exactly_at_the_guarantee() -> None:
-    half = Decimal("0.5")
+    half = D("0.5")
     allocation = _allocation(
         # Listed in reverse to show the result is sorted by tenant then pool.
-        _tenant("z", _share("scaled", {CPU: Decimal(1)}, {CPU: Decimal(4)}), guaranteed=half),  # 1 < 2: short
-        _tenant("y", _share("scaled", {CPU: Decimal(2), EGRESS: Decimal(3)}, {CPU: Decimal(4), EGRESS: Decimal(6)}),
+        _tenant("z", _share("scaled", {CPU: D(1)}, {CPU: D(4)}), guaranteed=half),  # 1 < 2: short
+        _tenant("y", _share("scaled", {CPU: D(2), EGRESS: D(3)}, {CPU: D(4), EGRESS: D(6)}),
                 guaranteed=half),  # exactly the guarantee on both: not short
-        _tenant("x", _share("whole", {CPU: Decimal(1)}, {CPU: Decimal(4)}), guaranteed=half),  # scale exactly 1: not looked at
-        _tenant("w", _share("scaled", {CPU: Decimal(1)}, {CPU: Decimal(4)}), guaranteed=half,
+        _tenant("x", _share("whole", {CPU: D(1)}, {CPU: D(4)}), guaranteed=half),  # scale exactly 1: not looked at
+        _tenant("w", _share("scaled", {CPU: D(1)}, {CPU: D(4)}), guaranteed=half,
                 licence=Licence.SUSPENDED),  # not served
-        _tenant("v", _share("scaled", {}, {CPU: Decimal(1)}), guaranteed=half),  # no envelope: 0 < 1/2
-        _tenant("u", _share("scaled", {CPU: Decimal(2)}, {CPU: Decimal(4), EGRESS: Decimal(6)}),
-                _share("other", {EGRESS: Decimal(2)}, {CPU: Decimal(2), EGRESS: Decimal(6)}), guaranteed=half),
-        scales={"scaled": Decimal("0.9"), "whole": Decimal(1), "other": Decimal("0.99")},
+        _tenant("v", _share("scaled", {}, {CPU: D(1)}), guaranteed=half),  # no envelope: 0 < 1/2
+        _tenant("u", _share("scaled", {CPU: D(2)}, {CPU: D(4), EGRESS: D(6)}),
+                _share("other", {EGRESS: D(2)}, {CPU: D(2), EGRESS: D(6)}), guaranteed=half),
+        scales={"scaled": D("0.9"), "whole": D(1), "other": D("0.99")},
     )
     misses = comparing.below_guarantee(allocation, previous={("v", "scaled")})
     assert misses == (
@@ -138,13 +139,13 @@ def test_below_guarantee_only_in_scaled_pools_and_exactly_at_the_guarantee() -> 
 
 
 def test_compare_flags_only_the_misses_the_change_made() -> None:
-    half = Decimal("0.5")
-    before = _allocation(_tenant("a", _share("p", {CPU: Decimal(1)}, {CPU: Decimal(4)}), guaranteed=half),
-                         _tenant("b", _share("p", {CPU: Decimal(2)}, {CPU: Decimal(4)}), guaranteed=half),
-                         scales={"p": Decimal("0.5")})
-    after = _allocation(_tenant("a", _share("p", {CPU: Decimal(1)}, {CPU: Decimal(4)}), guaranteed=half),
-                        _tenant("b", _share("p", {CPU: Decimal(1)}, {CPU: Decimal(4)}), guaranteed=half),
-                        scales={"p": Decimal("0.5")})
+    half = D("0.5")
+    before = _allocation(_tenant("a", _share("p", {CPU: D(1)}, {CPU: D(4)}), guaranteed=half),
+                         _tenant("b", _share("p", {CPU: D(2)}, {CPU: D(4)}), guaranteed=half),
+                         scales={"p": D("0.5")})
+    after = _allocation(_tenant("a", _share("p", {CPU: D(1)}, {CPU: D(4)}), guaranteed=half),
+                        _tenant("b", _share("p", {CPU: D(1)}, {CPU: D(4)}), guaranteed=half),
+                        scales={"p": D("0.5")})
     assert comparing.compare(before, after).below_guarantee == (
         whatif.GuaranteeMiss(tenant="a", pool="p", resources=(CPU,), new=False),
         whatif.GuaranteeMiss(tenant="b", pool="p", resources=(CPU,), new=True),
