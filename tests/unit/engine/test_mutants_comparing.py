@@ -16,21 +16,22 @@ from dctenant.engine import comparing
 CPU, EGRESS = "cpu", "bandwidth/egress"
 Licence = tenants.LicenceState
 D = Decimal
+ZERO = D(0)
 
 
-def _share(pool: str, envelope: Mapping[str, Decimal], demand: Mapping[str, Decimal] | None = None) -> allocations.Share:
+def _share(pool: str, envelope: Mapping[str, D], demand: Mapping[str, D] | None = None) -> allocations.Share:
     return allocations.Share(pool=pool, demand=demand if demand is not None else envelope, envelope=envelope,
                              fraction=D(1), weighted_share=D(0), dominant=CPU, limited_by=allocations.DEMAND, round=0)
 
 
 def _tenant(name: str, *shares: allocations.Share, licence: Licence = Licence.ACTIVE,
-            guaranteed: Decimal = D(0)) -> allocations.TenantAllocation:
+            guaranteed: D = ZERO) -> allocations.TenantAllocation:
     return allocations.TenantAllocation(tenant=name, licence=licence, weight=D(1), guaranteed=guaranteed,
                                         shares={s.pool: s for s in shares})
 
 
 def _allocation(*tenant_list: allocations.TenantAllocation,
-                scales: Mapping[str, Decimal] | None = None) -> allocations.Allocation:
+                scales: Mapping[str, D] | None = None) -> allocations.Allocation:
     scale = dict(scales or {})
     names = {s for t in tenant_list for s in t.shares} | set(scale)
     pools = {p: allocations.PoolAllocation(name=p, resources=(), guarantee_scale=scale.get(p, D(1)), rounds=1)
@@ -39,7 +40,7 @@ def _allocation(*tenant_list: allocations.TenantAllocation,
                                   namespaces=(), warnings=())
 
 
-def _change(tenant: str, pool: str, resource: str, before: Decimal | None, after: Decimal | None) -> whatif.EnvelopeChange:
+def _change(tenant: str, pool: str, resource: str, before: D | None, after: D | None) -> whatif.EnvelopeChange:
     return whatif.EnvelopeChange(tenant=tenant, pool=pool, resource=resource, before=before, after=after)
 
 
