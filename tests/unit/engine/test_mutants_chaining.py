@@ -217,5 +217,10 @@ def test_an_anchor_of_unknown_place_is_missing() -> None:
 def test_an_empty_anchor_is_never_found(count: int) -> None:
     rows = _chain(count)
     report = _verify(rows, anchor="", anchor_seq=None)
-    assert report.breach is not None and report.breach.problem is audit_events.Problem.ANCHOR_MISSING
+    assert report.breach == audit_events.Breach(
+        seq=None, problem=audit_events.Problem.ANCHOR_MISSING,
+        message="no event has the hash  recorded earlier: events were cut off the end, or rewritten "
+                "and the chain re-hashed; a signed checkpoint (--checkpoint) or the report (--report) names the "
+                "first that differs")
     assert report.events == count
+

@@ -151,3 +151,24 @@ def test_compare_flags_only_the_misses_the_change_made() -> None:
         whatif.GuaranteeMiss(tenant="a", pool="p", resources=(CPU,), new=False),
         whatif.GuaranteeMiss(tenant="b", pool="p", resources=(CPU,), new=True),
     )
+
+
+def test_an_envelope_that_appeared_empty_or_grew_a_little_is_no_loss() -> None:
+    # None → 0 moves nothing (delta exactly 0); 2 → 2.5 gains half a core (delta between 0 and 1).
+    before = _allocation(_tenant("a", _share("p", {CPU: D(1)})), _tenant("b", _share("p", {CPU: D(2)})))
+    after = _allocation(_tenant("a", _share("p", {CPU: D(1)}), _share("q", {CPU: D(0)})),
+                        _tenant("b", _share("p", {CPU: D("2.5")})))
+    result = comparing.compare(before, after)
+    assert [(c.tenant, c.pool, c.before, c.after) for c in result.envelopes] == [
+        ("a", "q", None, D(0)), ("b", "p", D(2), D("2.5"))]
+    assert result.losers == ()
+
+
+def test_an_unscaled_pool_does_not_stop_the_search_in_the_tenants_other_pools() -> None:
+    half = D("0.5")
+    allocation = _allocation(
+        _tenant("a", _share("whole", {CPU: D(1)}, {CPU: D(4)}), _share("scaled", {CPU: D(1)}, {CPU: D(4)}),
+                guaranteed=half),
+        scales={"whole": D(1), "scaled": D("0.5")})
+    assert comparing.below_guarantee(allocation, previous=None) == (
+        whatif.GuaranteeMiss(tenant="a", pool="scaled", resources=(CPU,), new=False),)
