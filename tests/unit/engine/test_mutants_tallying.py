@@ -422,3 +422,15 @@ def test_the_report_carries_its_title_ledger_position_and_names() -> None:
     assert bare == reports.Report(kind="usage", title="Usage report", period=NOVEMBER, generated_at=now, sources=(),
                                   ledger_hash=None, ledger_seq=None, sections=(), names={}, warnings=(),
                                   partial=False, inputs={})
+
+
+def test_combine_reaches_keys_of_later_months_and_weighs_a_sliver_of_coverage() -> None:
+    september, october = periods.parse("2026-09"), periods.parse("2026-10")
+    combined = tallying.combine([
+        # d: 1e-7 of September's 2,592,000 s is 0.2592 s covered: little, yet its average is all there is.
+        (september, [_r("a", "avg", "1"), _r("d", "avg", "5"), _r("d", "coverage", "0.0000001")]),
+        (october, [_r("c", "avg", "3"), _r("c", "coverage", "1")]),  # c: only in the second month
+    ])
+    # a: 30 of 61 days (0.491803); c: 31 of 61 (0.508197); d: 0.2592 / 5,270,400 s rounds to 0.
+    assert combined == (_r("a", "avg", "1"), _r("a", "coverage", "0.491803"), _r("c", "avg", "3"),
+                        _r("c", "coverage", "0.508197"), _r("d", "avg", "5"), _r("d", "coverage", "0"))
