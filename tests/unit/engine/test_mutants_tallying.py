@@ -434,3 +434,25 @@ def test_combine_reaches_keys_of_later_months_and_weighs_a_sliver_of_coverage() 
     # a: 30 of 61 days (0.491803); c: 31 of 61 (0.508197); d: 0.2592 / 5,270,400 s rounds to 0.
     assert combined == (_r("a", "avg", "1"), _r("a", "coverage", "0.491803"), _r("c", "avg", "3"),
                         _r("c", "coverage", "0.508197"), _r("d", "avg", "5"), _r("d", "coverage", "0"))
+
+
+def test_an_undo_ends_only_the_same_action_of_the_same_tenant_pool_and_resource() -> None:
+    def event(seq: int, at: dt.datetime, kind: str, action: str, subject: dict[str, str]) -> audit_events.LedgerEvent:
+        return audit_events.LedgerEvent(seq=seq, at=at, kind=kind, actor="a", subject=subject, before=None,
+                                        after={"action": action}, reason="", prev_hash="0" * 64, hash="1" * 64)
+
+    here = {"tenant": "t", "pool": "p", "resource": CPU}
+    events = [
+        event(1, _at(1), TAKEN, "throttle", here),
+        event(2, _at(2), UNDONE, "undo-throttle", here | {"tenant": "u"}),
+        event(3, _at(2), UNDONE, "undo-throttle", here | {"pool": "q"}),
+        event(4, _at(2), UNDONE, "undo-throttle", here | {"resource": MEM}),
+        event(5, _at(2), UNDONE, "undo-scale-down", here),
+        # A subject without a field reads as that field empty: this undo ends the action of seq 7.
+        event(6, _at(3), UNDONE, "undo-throttle", {"tenant": "t", "pool": "", "resource": ""}),
+        event(7, _at(2), TAKEN, "throttle", {"tenant": "t"}),
+    ]
+    (section,) = tallying.violations(events, period=NOVEMBER, now=_at(5))
+    durations = {row["seq"]: (row["durationSeconds"], row["ongoing"]) for row in section.rows}
+    assert durations[1] == (4 * 86400, True)  # none of the undos is its own: on until now
+    assert durations[7] == (86400, False)
