@@ -456,3 +456,31 @@ def test_an_undo_ends_only_the_same_action_of_the_same_tenant_pool_and_resource(
     durations = {row["seq"]: (row["durationSeconds"], row["ongoing"]) for row in section.rows}
     assert durations[1] == (4 * 86400, True)  # none of the undos is its own: on until now
     assert durations[7] == (86400, False)
+
+
+def test_usage_in_reading_order_with_small_envelopes() -> None:
+    egress = "bandwidth/egress"
+    envelopes = {dt.date(2026, 11, 1): {("a", "p", egress): D(10), ("a", "p", CPU): D("0.5"),
+                                        ("b", "p", CPU): D("0.25")}}
+    rollups = [_r("a", "avg", "4", resource=egress), _r("a", "coverage", "1", resource=egress),
+               _r("a", "avg", "0.25"), _r("a", "coverage", "1")]
+    usage, idle = tallying.usage(envelopes, rollups)
+    # cpu before egress (reading order, not the alphabet); b has an envelope under a core and no data: a row.
+    assert [(r["tenant"], r["resource"]) for r in usage.rows] == [("a", CPU), ("a", egress), ("b", CPU)]
+    assert [(r["tenant"], r["resource"]) for r in idle.rows] == [("a", CPU), ("a", egress), ("b", CPU)]
+    assert usage.rows[2]["status"] == "no data" and usage.rows[2]["envelope"] == "0.25"
+    # a's cpu: 0.25 of an envelope of 0.5, a bar even though the envelope is under one core.
+    assert usage.chart is not None and usage.chart.bars == (reports.Bar(label="a", value=0.5),)
+
+
+def test_traffic_reads_past_other_resources() -> None:
+    rollups = [_r("a", "avg", "1"), _r("a", "total", "8", resource=snapshots.TRAFFIC_EGRESS)]
+    (section,) = tallying.traffic(rollups)
+    assert [(r["tenant"], r["egressBytes"], r["egressShare"]) for r in section.rows] == [("a", "8", "1")]
+
+
+def test_a_decision_alone_is_its_detail() -> None:
+    events = [_event(1, _at(2), DECIDED, {"decision": "breach", "cpu": "2"}),
+              _event(2, _at(2), DECIDED, {"state": "warning", "decision": "breach"})]
+    (section,) = tallying.violations(events, period=NOVEMBER, now=_at(3))
+    assert [r["detail"] for r in section.rows] == ["breach", "warning"]
