@@ -469,6 +469,7 @@ def test_usage_in_reading_order_with_small_envelopes() -> None:
     assert [(r["tenant"], r["resource"]) for r in usage.rows] == [("a", CPU), ("a", egress), ("b", CPU)]
     assert [(r["tenant"], r["resource"]) for r in idle.rows] == [("a", CPU), ("a", egress), ("b", CPU)]
     assert usage.rows[2]["status"] == "no data" and usage.rows[2]["envelope"] == "0.25"
+    assert usage.rows[0]["utilisation"] == "0.5"  # 0.25 of 0.5: a share of a whole under one unit
     # a's cpu: 0.25 of an envelope of 0.5, a bar even though the envelope is under one core.
     assert usage.chart is not None and usage.chart.bars == (reports.Bar(label="a", value=0.5),)
 
