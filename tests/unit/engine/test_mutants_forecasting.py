@@ -117,3 +117,48 @@ def test_too_few_points_or_too_short_a_span_is_refused_at_the_boundary() -> None
     short = _series(list(range(14)), 11)  # 14 points over 13 days
     assert forecasting.fit(list(reversed(short))) == (
         "too little history: 14 daily point(s) over 13 day(s); a forecast needs at least 14 points over 14 days")
+
+
+MONDAY = dt.date(2026, 6, 1)
+# level 10, slope 2 a day (1 to 4 in the interval), +3 on Wednesdays, residuals −1 to +2.
+TREND = forecasts.Trend(origin=MONDAY, level=10.0, slope=2.0, slope_low=1.0, slope_high=4.0,
+                        seasonal=(0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0), residual_low=-1.0, residual_high=2.0,
+                        coverage=0.8)
+
+
+def test_predict_widens_the_band_with_the_slope_interval_only_ahead_of_the_origin() -> None:
+    # Wednesday, t = 9: expected 10 + 18 + 3 = 31; low min(31, 28 − 9 + 3) − 1 = 21; high max(31, 28 + 18 + 3) + 2 = 51.
+    assert forecasting.predict(TREND, MONDAY + dt.timedelta(days=9)) == (21.0, 31.0, 51.0)
+    # Saturday before the origin, t = −2: expected 6; the slope interval does not reach back: 5 and 8.
+    assert forecasting.predict(TREND, MONDAY - dt.timedelta(days=2)) == (5.0, 6.0, 8.0)
+
+
+def test_crossing_days_of_the_line_and_the_bands_edges() -> None:
+    today = MONDAY + dt.timedelta(days=9)  # a Wednesday
+    # Expected 10 + 2t (+3 on Wednesdays) reaches 40 at t = 15 exactly (a Tuesday), 6 days on; the upper edge
+    # 12 + 4t (+3) is already above; the lower edge 9 + t (+3 on Wednesdays) first reaches 40 at t = 30, a
+    # Wednesday (42; t = 23 gave 35), 21 days on.
+    assert forecasting.crossing(TREND, limit=Decimal(40), today=today, horizon_days=21) == (
+        today + dt.timedelta(days=6), today, today + dt.timedelta(days=21))
+    assert forecasting.crossing(TREND, limit=Decimal(40), today=today, horizon_days=20) == (
+        today + dt.timedelta(days=6), today, None)
+    assert forecasting.crossing(TREND, limit=Decimal(40), today=today, horizon_days=5) == (None, today, None)
+
+
+def test_forecast_carries_its_inputs_through() -> None:
+    points = [forecasts.Point(day=MONDAY + dt.timedelta(days=t), value=Decimal(10 + 2 * t)) for t in range(20)]
+    result = forecasting.forecast(points[::-1], pool="p", resource="cpu", series=forecasts.USAGE, limit=Decimal(60),
+                                  today=MONDAY + dt.timedelta(days=20), horizon_days=30)
+    # 10 + 2t reaches 60 at t = 25, five days after today; no noise, so the band is the line.
+    day = MONDAY + dt.timedelta(days=25)
+    assert result == forecasts.Forecast(
+        pool="p", resource="cpu", series=forecasts.USAGE, points=20, current=Decimal(48), limit=Decimal(60),
+        trend=forecasts.Trend(origin=MONDAY, level=10.0, slope=2.0, slope_low=2.0, slope_high=2.0,
+                              seasonal=(0.0,) * 7, residual_low=0.0, residual_high=0.0, coverage=0.8),
+        crossing=day, earliest=day, latest=day, problem="", history=tuple(points))
+    short = forecasting.forecast(points[:3], pool="p", resource="cpu", series=forecasts.DEMAND, limit=Decimal(60),
+                                 today=MONDAY, horizon_days=30)
+    assert short == forecasts.Forecast(
+        pool="p", resource="cpu", series=forecasts.DEMAND, points=3, current=Decimal(14), limit=Decimal(60),
+        trend=None, crossing=None, earliest=None, latest=None, history=tuple(points[:3]),
+        problem="too little history: 3 daily point(s) over 2 day(s); a forecast needs at least 14 points over 14 days")
