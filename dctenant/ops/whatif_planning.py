@@ -12,12 +12,9 @@ what-if on 10,000 tenants does not walk the 9,999 files it did not touch. Nothin
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import difflib
-import gc
 import pathlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +100,9 @@ def changed_model_from(path: str, changes: tuple[whatif.Change, ...], *, shown_a
 def what_if(path: str, *, changes_file: str, at: dt.date, before: planning.PlanResult | None = None) -> WhatIfResult:
     """Plan ``path`` as it is and as changed by ``changes_file``, and compare the two; ``before``, the plan of
     ``path`` already made (a server, a session trying several change files), is reused instead of re-planned."""
-    with without_gc():
+    # The collector held off while the plans are built and compared (see ``allocations.uncollected``):
+    # it would walk the millions of live objects of the two models again for each collection.
+    with allocations.uncollected():
         before = before or planning.plan(path, at=at)
         changes, model = changed_model(path, changes_file, model=before.model)
         # As ``plan`` does: the self-service database's approved increases over the edited copy too (the
@@ -114,25 +113,6 @@ def what_if(path: str, *, changes_file: str, at: dt.date, before: planning.PlanR
         explained = {t: explanations.explain(model, after.allocation, t)
                      for t in comparison.losers[:EXPLAINED_LOSERS] if t in after.allocation.tenants}
     return WhatIfResult(changes=changes, before=before, after=after, comparison=comparison, explanations=explained)
-
-
-@contextlib.contextmanager
-def without_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused for the block (as ``loading`` does while it loads).
-
-    A what-if on 10,000 tenants builds a few hundred thousand small objects (shares, envelopes read
-    into dicts, rows) next to the millions of the two models and plans, none in a reference cycle; each
-    collection the allocations trigger walks all the live ones again, which measured more than half of
-    the comparison's time. Reference counting frees the temporary objects as usual; a cycle, if any,
-    is collected once the collector runs again.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True, kw_only=True)
