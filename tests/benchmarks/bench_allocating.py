@@ -34,21 +34,15 @@ import sys
 import time
 from decimal import Decimal
 
-from dctenant.domain import allocations, policies, pools, resources, tenants
+from dctenant.domain import allocations, pools, resources, tenants
 from dctenant.engine import allocating
+from tests import tiers
 
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 KEYS = (resources.CPU, resources.MEMORY, resources.GPU, resources.storage("ssd"), resources.EGRESS, resources.INGRESS)
-POLICY = policies.Policy(
-    name="p",
-    tiers={
-        "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal("0.5")),
-        "standard": policies.Tier(name="standard", weight=Decimal(2), guaranteed=Decimal("0.25")),
-        "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0)),
-    },
-)
+POLICY = tiers.POLICY
 
 
 def estate(

@@ -15,20 +15,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from dctenant.domain import policies, pools, quotas, resources, tenants
+from dctenant.domain import pools, quotas, resources, tenants
 from dctenant.engine import allocating
 from dctenant.render import kubernetes
+from tests import tiers
 
 AT = dt.date(2026, 11, 27)
 CLASSES = ("nvme-replicated", "ssd-standard", "hdd-archive")
-POLICY = policies.Policy(
-    name="p",
-    tiers={
-        "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal("0.5")),
-        "standard": policies.Tier(name="standard", weight=Decimal(2), guaranteed=Decimal("0.25")),
-        "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0)),
-    },
-)
+POLICY = tiers.POLICY
 
 
 def estate(n_tenants: int, namespaces_per_tenant: int, n_pools: int, seed: int = 11) -> quotas.Quotas:

@@ -57,12 +57,11 @@ def test_only_the_most_recent_addresses_are_kept() -> None:
 
 
 class Locked(test_portal.World):
-    def __init__(self, tmp: pathlib.Path) -> None:
-        super().__init__(tmp)
-        self.ticks = Ticks()
-        from dctenant.api import app as api_app
+    """The portal's test data centre, with a lockout of 3 failures in 60 s on a clock the test moves."""
 
-        self.app = api_app.create_app(self.service, failures=lockout.Lockout(limit=3, window=60, clock=self.ticks))
+    def __init__(self, tmp: pathlib.Path) -> None:
+        self.ticks = Ticks()
+        super().__init__(tmp, failures=lockout.Lockout(limit=3, window=60, clock=self.ticks))
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ BASE = "https://testserver"
 
 
 class World:
-    def __init__(self, tmp: pathlib.Path) -> None:
+    def __init__(self, tmp: pathlib.Path, *, failures: Any = None) -> None:
         quotas = write_quotas(tmp / "quotas")
         self.cluster = selfservice_fakes.FakeCluster()
         self.clock = selfservice_fakes.Clock()
@@ -44,7 +44,7 @@ class World:
         self.service = selfservice_usecases.SelfService(
             quotas_path=str(quotas), store=selfservice_db.Store(self.store_url), ledger=self.ledger,
             connect=lambda _context: self.cluster, clock=self.clock)  # type: ignore[arg-type,return-value]
-        self.app = api_app.create_app(self.service)
+        self.app = api_app.create_app(self.service, failures=failures)
 
     def token(self, *, tenant: str | None = None, auditor: bool = False) -> str:
         return self.service.create_token(selfservice_usecases.LOCAL, tenant=tenant, days=30, auditor=auditor).secret

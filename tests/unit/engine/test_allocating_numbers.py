@@ -19,19 +19,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from dctenant.domain import allocations, policies, pools, quantities, resources, tenants
+from dctenant.domain import allocations, pools, quantities, resources, tenants
 from dctenant.engine import allocating, filling
+from tests import tiers
 
 AT = dt.date(2026, 11, 27)
 CPU, MEM, GPU, EGRESS = resources.CPU, resources.MEMORY, resources.GPU, resources.EGRESS
-POLICY = policies.Policy(
-    name="p",
-    tiers={
-        "national": policies.Tier(name="national", weight=Decimal(4), guaranteed=Decimal("0.5")),
-        "standard": policies.Tier(name="standard", weight=Decimal(2), guaranteed=Decimal("0.25")),
-        "startup": policies.Tier(name="startup", weight=Decimal(1), guaranteed=Decimal(0)),
-    },
-)
+POLICY = tiers.POLICY
 
 
 def tenant(tid: str, demand: dict[str, dict[str, Decimal]], tier: str = "startup") -> tenants.Tenant:
